@@ -1,0 +1,245 @@
+// Package settings holds keywarden's deployment settings: read from cdk.json
+// context and validated at synth time, then handed to each Lambda through
+// environment variables and validated again at cold start. One type serves
+// both ends so the two cannot drift apart.
+package settings
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Values of ExposedKeyAction.
+const (
+	ActionDelete     = "delete"
+	ActionDeactivate = "deactivate"
+)
+
+// Environment variable names read by the Lambdas.
+const (
+	EnvStateMachineArn   = "KEYWARDEN_STATE_MACHINE_ARN"
+	EnvAlertTopicArn     = "KEYWARDEN_ALERT_TOPIC_ARN"
+	EnvExposedKeyAction  = "KEYWARDEN_EXPOSED_KEY_ACTION"
+	EnvActivityWindow    = "KEYWARDEN_ACTIVITY_WINDOW_HOURS"
+	EnvActivityRegions   = "KEYWARDEN_ACTIVITY_REGIONS"
+	EnvActivityMaxEvents = "KEYWARDEN_ACTIVITY_MAX_EVENTS"
+	EnvConsoleRegion     = "KEYWARDEN_CONSOLE_REGION"
+)
+
+// Settings are keywarden's deployment settings (cdk.json "context").
+type Settings struct {
+	// ExposedKeyAction is what happens to an exposed key after containment:
+	// "delete" (default) or "deactivate" (kept inactive for forensics).
+	ExposedKeyAction string `json:"exposedKeyAction"`
+	// DrillSources adds a rule for source awsmock.trustedadvisor so drills
+	// can run with put-events in a real account.
+	DrillSources bool `json:"drillSources"`
+	// ActivityWindowHours is how far back CloudTrail is searched.
+	ActivityWindowHours int `json:"activityWindowHours"`
+	// ActivityRegions are the regions searched; empty means the stack's.
+	ActivityRegions []string `json:"activityRegions"`
+	// ActivityMaxEvents bounds the events read per lookup (by key, by user)
+	// and region; CloudTrail returns at most 50 per page.
+	ActivityMaxEvents int `json:"activityMaxEvents"`
+	// AlertEmails are subscribed to the alert topic (each must confirm).
+	AlertEmails []string `json:"alertEmails"`
+	// LogRetentionDays for every function's and the state machine's logs.
+	LogRetentionDays int `json:"logRetentionDays"`
+}
+
+// Default returns the settings used where cdk.json says nothing.
+func Default() Settings {
+	return Settings{
+		ExposedKeyAction:    ActionDelete,
+		DrillSources:        true,
+		ActivityWindowHours: 24,
+		ActivityMaxEvents:   500,
+		LogRetentionDays:    365,
+	}
+}
+
+// ErrInvalid is wrapped by every validation error.
+var ErrInvalid = errors.New("invalid setting")
+
+var (
+	regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+	emailPattern  = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+)
+
+// Valid CloudWatch Logs retention values, in days.
+var retentionDays = map[int]bool{1: true, 3: true, 5: true, 7: true, 14: true, 30: true, 60: true,
+	90: true, 120: true, 150: true, 180: true, 365: true, 400: true, 545: true, 731: true,
+	1096: true, 1827: true, 2192: true, 2557: true, 2922: true, 3288: true, 3653: true}
+
+// Validate reports every problem at once, each saying what to fix.
+func (s Settings) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...))
+	}
+	if s.ExposedKeyAction != ActionDelete && s.ExposedKeyAction != ActionDeactivate {
+		bad("exposedKeyAction is %q; use %q or %q", s.ExposedKeyAction, ActionDelete, ActionDeactivate)
+	}
+	// CloudTrail's event history covers the last 90 days.
+	if s.ActivityWindowHours < 1 || s.ActivityWindowHours > 90*24 {
+		bad("activityWindowHours is %d; use 1 to 2160 (CloudTrail keeps 90 days)", s.ActivityWindowHours)
+	}
+	if s.ActivityMaxEvents < 50 || s.ActivityMaxEvents > 5000 {
+		bad("activityMaxEvents is %d; use 50 to 5000", s.ActivityMaxEvents)
+	}
+	for _, r := range s.ActivityRegions {
+		if !regionPattern.MatchString(r) {
+			bad("activityRegions has %q, which is not a region name such as us-east-1", r)
+		}
+	}
+	for _, e := range s.AlertEmails {
+		if !emailPattern.MatchString(e) {
+			bad("alertEmails has %q, which is not an e-mail address", e)
+		}
+	}
+	if !retentionDays[s.LogRetentionDays] {
+		bad("logRetentionDays is %d; use a CloudWatch Logs retention such as 90, 365 or 3653", s.LogRetentionDays)
+	}
+	return errors.Join(errs...)
+}
+
+// FromContext reads settings from CDK context values (cdk.json "context" or
+// -c key=value). Values given on the command line arrive as strings, so each
+// reader accepts a string form too. Unset keys keep their defaults.
+func FromContext(get func(key string) any) (Settings, error) {
+	s := Default()
+	var errs []error
+	read := func(key string, into func(v any) error) {
+		v := get(key)
+		if v == nil {
+			return
+		}
+		if err := into(v); err != nil {
+			errs = append(errs, fmt.Errorf("%w: %s: %v", ErrInvalid, key, err))
+		}
+	}
+	read("exposedKeyAction", func(v any) error { return asString(v, &s.ExposedKeyAction) })
+	read("drillSources", func(v any) error { return asBool(v, &s.DrillSources) })
+	read("activityWindowHours", func(v any) error { return asInt(v, &s.ActivityWindowHours) })
+	read("activityRegions", func(v any) error { return asStrings(v, &s.ActivityRegions) })
+	read("activityMaxEvents", func(v any) error { return asInt(v, &s.ActivityMaxEvents) })
+	read("alertEmails", func(v any) error { return asStrings(v, &s.AlertEmails) })
+	read("logRetentionDays", func(v any) error { return asInt(v, &s.LogRetentionDays) })
+	if err := errors.Join(errs...); err != nil {
+		return s, err
+	}
+	return s, s.Validate()
+}
+
+func asString(v any, into *string) error {
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("want a string, got %T", v)
+	}
+	*into = strings.TrimSpace(s)
+	return nil
+}
+
+func asBool(v any, into *bool) error {
+	switch b := v.(type) {
+	case bool:
+		*into = b
+		return nil
+	case string:
+		p, err := strconv.ParseBool(b)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", b)
+		}
+		*into = p
+		return nil
+	}
+	return fmt.Errorf("want true or false, got %T", v)
+}
+
+func asInt(v any, into *int) error {
+	switch n := v.(type) {
+	case float64:
+		if n != float64(int(n)) {
+			return fmt.Errorf("want a whole number, got %v", n)
+		}
+		*into = int(n)
+		return nil
+	case int:
+		*into = n
+		return nil
+	case string:
+		p, err := strconv.Atoi(strings.TrimSpace(n))
+		if err != nil {
+			return fmt.Errorf("want a whole number, got %q", n)
+		}
+		*into = p
+		return nil
+	}
+	return fmt.Errorf("want a whole number, got %T", v)
+}
+
+func asStrings(v any, into *[]string) error {
+	switch l := v.(type) {
+	case []any:
+		out := make([]string, 0, len(l))
+		for _, x := range l {
+			s, ok := x.(string)
+			if !ok {
+				return fmt.Errorf("want a list of strings, found %T", x)
+			}
+			out = append(out, strings.TrimSpace(s))
+		}
+		*into = out
+		return nil
+	case []string:
+		*into = l
+		return nil
+	case string:
+		*into = SplitList(l)
+		return nil
+	}
+	return fmt.Errorf("want a list of strings, got %T", v)
+}
+
+// SplitList splits a comma-separated list, dropping empty items.
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Lookup is how a Lambda reads its environment; os.LookupEnv in production.
+type Lookup func(key string) (string, bool)
+
+// Env is the real environment.
+var Env Lookup = os.LookupEnv
+
+// Required returns the value of an environment variable that must be set.
+func (l Lookup) Required(key string) (string, error) {
+	v, ok := l(key)
+	if !ok || strings.TrimSpace(v) == "" {
+		return "", fmt.Errorf("%w: environment variable %s is not set", ErrInvalid, key)
+	}
+	return strings.TrimSpace(v), nil
+}
+
+// Int returns an integer environment variable, or def when it is unset.
+func (l Lookup) Int(key string, def int) (int, error) {
+	v, ok := l(key)
+	if !ok || strings.TrimSpace(v) == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return 0, fmt.Errorf("%w: environment variable %s is %q, not a whole number", ErrInvalid, key, v)
+	}
+	return n, nil
+}

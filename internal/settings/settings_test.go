@@ -1,0 +1,88 @@
+package settings
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFromContext(t *testing.T) {
+	ctx := map[string]any{
+		"exposedKeyAction": "deactivate", "drillSources": "false", "activityWindowHours": float64(48),
+		"activityRegions": []any{"us-east-1", "eu-west-1"}, "activityMaxEvents": "1000",
+		"alertEmails": "sec@example.com, oncall@example.com", "logRetentionDays": float64(90),
+	}
+	s, err := FromContext(func(k string) any { return ctx[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ExposedKeyAction != ActionDeactivate || s.DrillSources || s.ActivityWindowHours != 48 ||
+		strings.Join(s.ActivityRegions, ",") != "us-east-1,eu-west-1" || s.ActivityMaxEvents != 1000 ||
+		strings.Join(s.AlertEmails, ",") != "sec@example.com,oncall@example.com" || s.LogRetentionDays != 90 {
+		t.Errorf("%+v", s)
+	}
+	s, err = FromContext(func(string) any { return nil })
+	if err != nil || s.ExposedKeyAction != ActionDelete || !s.DrillSources {
+		t.Errorf("defaults: %+v, %v", s, err)
+	}
+}
+
+func TestBadSettingsSayWhatToFix(t *testing.T) {
+	for _, tc := range []struct {
+		key  string
+		val  any
+		want string
+	}{
+		{"exposedKeyAction", "shred", `exposedKeyAction is "shred"; use "delete" or "deactivate"`},
+		{"exposedKeyAction", 3.0, "exposedKeyAction: want a string"},
+		{"drillSources", "maybe", `drillSources: want true or false, got "maybe"`},
+		{"activityWindowHours", 0.0, "activityWindowHours is 0; use 1 to 2160"},
+		{"activityWindowHours", 2.5, "want a whole number, got 2.5"},
+		{"activityWindowHours", 5000.0, "activityWindowHours is 5000"},
+		{"activityRegions", []any{"mars-1"}, `activityRegions has "mars-1"`},
+		{"activityRegions", []any{1.0}, "want a list of strings"},
+		{"activityMaxEvents", 10.0, "activityMaxEvents is 10; use 50 to 5000"},
+		{"alertEmails", []any{"not-an-address"}, `alertEmails has "not-an-address"`},
+		{"logRetentionDays", 42.0, "logRetentionDays is 42"},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			_, err := FromContext(func(k string) any {
+				if k == tc.key {
+					return tc.val
+				}
+				return nil
+			})
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLookup(t *testing.T) {
+	env := Lookup(func(k string) (string, bool) {
+		v, ok := map[string]string{"A": " x ", "N": "12", "BAD": "twelve", "EMPTY": " "}[k]
+		return v, ok
+	})
+	if v, err := env.Required("A"); v != "x" || err != nil {
+		t.Errorf("Required A: %q %v", v, err)
+	}
+	if _, err := env.Required("EMPTY"); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "EMPTY is not set") {
+		t.Errorf("Required EMPTY: %v", err)
+	}
+	if n, err := env.Int("N", 1); n != 12 || err != nil {
+		t.Errorf("Int N: %d %v", n, err)
+	}
+	if n, err := env.Int("MISSING", 7); n != 7 || err != nil {
+		t.Errorf("Int default: %d %v", n, err)
+	}
+	if _, err := env.Int("BAD", 1); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `BAD is "twelve"`) {
+		t.Errorf("Int BAD: %v", err)
+	}
+}
