@@ -1,0 +1,352 @@
+// Package exposure holds the steps of the exposed-key branch that touch IAM:
+// read the finding and resolve the key's owner, contain the key, revoke the
+// user's older sessions, and remove the key. Each step is idempotent: a
+// retried or redelivered step that finds its work already done succeeds.
+package exposure
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/keywarden/keywarden/internal/event"
+	"github.com/keywarden/keywarden/internal/settings"
+	"github.com/keywarden/keywarden/internal/step"
+)
+
+// Outcomes recorded by the steps, quoted in the alert.
+const (
+	// Containment.
+	StatusDeactivated = "deactivated" // set Inactive and read back as Inactive
+	StatusAlreadyGone = "already-gone"
+	// Revocation.
+	StatusRevoked  = "revoked"
+	StatusUserGone = "user-gone"
+	// Removal.
+	StatusDeleted      = "deleted"
+	StatusKeptInactive = "kept-inactive"
+	StatusSkipped      = "skipped"
+)
+
+// ErrContainmentUnverified: the key still read back as Active after it was
+// set Inactive. Named so the state machine alerts for manual action.
+const ErrContainmentUnverified = "ContainmentUnverified"
+
+// RevokePolicyName is the inline policy that denies older sessions.
+const RevokePolicyName = "keywarden-revoke-older-sessions"
+
+// Input is what each IAM step receives from the state machine.
+type Input struct {
+	Finding     event.Exposure `json:"finding"`
+	Containment *Containment   `json:"containment,omitempty"`
+}
+
+// Containment is the outcome of ContainKey.
+type Containment struct {
+	Status      string    `json:"status"`
+	AccessKeyID string    `json:"accessKeyId"`
+	UserName    string    `json:"userName"`
+	KeyStatus   string    `json:"keyStatus,omitempty"`
+	At          time.Time `json:"at"`
+}
+
+// Revocation is the outcome of RevokeSessions.
+type Revocation struct {
+	Status       string    `json:"status"`
+	UserName     string    `json:"userName"`
+	PolicyName   string    `json:"policyName,omitempty"`
+	IssuedBefore time.Time `json:"issuedBefore"`
+}
+
+// Removal is the outcome of RemoveKey.
+type Removal struct {
+	Status      string    `json:"status"`
+	Action      string    `json:"action"`
+	AccessKeyID string    `json:"accessKeyId"`
+	At          time.Time `json:"at"`
+}
+
+// OwnerAPI finds which user owns a key.
+type OwnerAPI interface {
+	GetAccessKeyLastUsed(ctx context.Context, in *iam.GetAccessKeyLastUsedInput, optFns ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error)
+}
+
+// ContainAPI is what ContainKey calls.
+type ContainAPI interface {
+	UpdateAccessKey(ctx context.Context, in *iam.UpdateAccessKeyInput, optFns ...func(*iam.Options)) (*iam.UpdateAccessKeyOutput, error)
+	ListAccessKeys(ctx context.Context, in *iam.ListAccessKeysInput, optFns ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error)
+}
+
+// RevokeAPI is what RevokeSessions calls.
+type RevokeAPI interface {
+	PutUserPolicy(ctx context.Context, in *iam.PutUserPolicyInput, optFns ...func(*iam.Options)) (*iam.PutUserPolicyOutput, error)
+}
+
+// RemoveAPI is what RemoveKey calls.
+type RemoveAPI interface {
+	DeleteAccessKey(ctx context.Context, in *iam.DeleteAccessKeyInput, optFns ...func(*iam.Options)) (*iam.DeleteAccessKeyOutput, error)
+}
+
+var (
+	_ OwnerAPI   = (*iam.Client)(nil)
+	_ ContainAPI = (*iam.Client)(nil)
+	_ RevokeAPI  = (*iam.Client)(nil)
+	_ RemoveAPI  = (*iam.Client)(nil)
+)
+
+func isNoSuchEntity(err error) bool {
+	var nse *types.NoSuchEntityException
+	return errors.As(err, &nse)
+}
+
+// ResolveOwner returns the IAM user that owns the key, or "" when IAM does
+// not know the key (deleted, or not of this account).
+func ResolveOwner(ctx context.Context, api OwnerAPI, keyID string) (string, error) {
+	out, err := api.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(keyID)})
+	if isNoSuchEntity(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("find the owner of key %s: %w", keyID, err)
+	}
+	return aws.ToString(out.UserName), nil
+}
+
+// FindingHandler reads the event into a finding and makes sure the owner is
+// the one IAM knows: Health events do not name the user, and a Trusted
+// Advisor report could name one IAM no longer agrees with.
+type FindingHandler struct {
+	IAM OwnerAPI
+}
+
+// Handle parses the raw EventBridge event (the execution's input).
+func (h FindingHandler) Handle(ctx context.Context, raw json.RawMessage) (event.Exposure, error) {
+	x, err := event.ParseExposure(raw)
+	switch {
+	case errors.Is(err, event.ErrUnsupported):
+		return x, &step.Error{Name: step.UnsupportedEvent, Err: err}
+	case err != nil:
+		return x, &step.Error{Name: step.InvalidEvent, Err: err}
+	}
+	if x.Root {
+		slog.InfoContext(ctx, "root key reported", "accessKeyId", x.AccessKeyID, "account", x.Account, "signal", x.Signal)
+		return x, nil
+	}
+	owner, err := ResolveOwner(ctx, h.IAM, x.AccessKeyID)
+	if err != nil {
+		return x, step.Classify(err)
+	}
+	switch {
+	case owner == "" && x.UserName == "":
+		return x, step.Errorf(step.InvalidEvent, "key %s is not known to IAM in account %s and the event names no user", x.AccessKeyID, x.Account)
+	case owner != "" && x.UserName != "" && owner != x.UserName:
+		slog.WarnContext(ctx, "event names another owner than IAM", "accessKeyId", x.AccessKeyID, "reported", x.UserName, "owner", owner)
+		x.ReportedUserName = x.UserName
+		x.UserName = owner
+	case owner != "":
+		x.UserName = owner
+	}
+	x.OwnerVerified = owner != ""
+	slog.InfoContext(ctx, "finding read", "accessKeyId", x.AccessKeyID, "user", x.UserName, "signal", x.Signal, "ownerVerified", x.OwnerVerified)
+	return x, nil
+}
+
+// ContainHandler deactivates the key, then reads it back. It is the first
+// write of the branch; nothing slow runs before it.
+type ContainHandler struct {
+	IAM ContainAPI
+	Now func() time.Time
+	// ReadBackAttempts and ReadBackDelay cover IAM's eventual consistency.
+	ReadBackAttempts int
+	ReadBackDelay    time.Duration
+}
+
+// NewContainHandler returns a handler with production read-back timing.
+func NewContainHandler(api ContainAPI) ContainHandler {
+	return ContainHandler{IAM: api, Now: time.Now, ReadBackAttempts: 5, ReadBackDelay: time.Second}
+}
+
+// Handle contains the finding's key.
+func (h ContainHandler) Handle(ctx context.Context, in Input) (Containment, error) {
+	x := in.Finding
+	if err := requireUserKey(x); err != nil {
+		return Containment{}, err
+	}
+	c := Containment{AccessKeyID: x.AccessKeyID, UserName: x.UserName}
+	_, err := h.IAM.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{
+		UserName: aws.String(x.UserName), AccessKeyId: aws.String(x.AccessKeyID), Status: types.StatusTypeInactive,
+	})
+	c.At = h.Now().UTC()
+	if isNoSuchEntity(err) {
+		c.Status = StatusAlreadyGone
+		slog.InfoContext(ctx, "key already gone", "accessKeyId", x.AccessKeyID, "user", x.UserName)
+		return c, nil
+	}
+	if err != nil {
+		return c, step.Classify(fmt.Errorf("deactivate key %s of %s: %w", x.AccessKeyID, x.UserName, err))
+	}
+	for attempt := 1; ; attempt++ {
+		status, err := keyStatus(ctx, h.IAM, x.UserName, x.AccessKeyID)
+		if err != nil {
+			return c, step.Classify(fmt.Errorf("read back key %s of %s: %w", x.AccessKeyID, x.UserName, err))
+		}
+		c.KeyStatus = status
+		switch status {
+		case "":
+			// Deleted between the two calls: it cannot be used either way.
+			c.Status = StatusAlreadyGone
+			return c, nil
+		case string(types.StatusTypeInactive):
+			c.Status = StatusDeactivated
+			slog.InfoContext(ctx, "key deactivated", "accessKeyId", x.AccessKeyID, "user", x.UserName, "readBacks", attempt)
+			return c, nil
+		}
+		if attempt >= h.ReadBackAttempts {
+			return c, step.Errorf(ErrContainmentUnverified, "key %s of %s still reads %s after being set Inactive (%d reads)", x.AccessKeyID, x.UserName, status, attempt)
+		}
+		if err := sleep(ctx, h.ReadBackDelay); err != nil {
+			return c, step.Classify(err)
+		}
+	}
+}
+
+// keyStatus returns the key's status, or "" when the user has no such key.
+func keyStatus(ctx context.Context, api ContainAPI, user, keyID string) (string, error) {
+	p := iam.NewListAccessKeysPaginator(api, &iam.ListAccessKeysInput{UserName: aws.String(user)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if isNoSuchEntity(err) {
+			return "", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		for _, k := range page.AccessKeyMetadata {
+			if aws.ToString(k.AccessKeyId) == keyID {
+				return string(k.Status), nil
+			}
+		}
+	}
+	return "", nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// RevokeHandler denies every action to the user's sessions issued before
+// now. Requests signed with long-term keys carry no aws:TokenIssueTime, so
+// the user's other keys keep working; temporary credentials the attacker
+// minted with the exposed key (GetSessionToken, GetFederationToken) stop.
+type RevokeHandler struct {
+	IAM RevokeAPI
+	Now func() time.Time
+}
+
+// Handle writes the deny policy; a newer incident overwrites it with a later
+// cut-off, which only denies more.
+func (h RevokeHandler) Handle(ctx context.Context, in Input) (Revocation, error) {
+	x := in.Finding
+	if err := requireUserKey(x); err != nil {
+		return Revocation{}, err
+	}
+	now := h.Now().UTC().Truncate(time.Second)
+	r := Revocation{UserName: x.UserName, PolicyName: RevokePolicyName, IssuedBefore: now}
+	_, err := h.IAM.PutUserPolicy(ctx, &iam.PutUserPolicyInput{
+		UserName: aws.String(x.UserName), PolicyName: aws.String(RevokePolicyName),
+		PolicyDocument: aws.String(RevokePolicy(now)),
+	})
+	if isNoSuchEntity(err) {
+		r.Status = StatusUserGone
+		r.PolicyName = ""
+		slog.InfoContext(ctx, "user already gone", "user", x.UserName, "accessKeyId", x.AccessKeyID)
+		return r, nil
+	}
+	if err != nil {
+		return r, step.Classify(fmt.Errorf("revoke sessions of %s: %w", x.UserName, err))
+	}
+	r.Status = StatusRevoked
+	slog.InfoContext(ctx, "sessions revoked", "user", x.UserName, "accessKeyId", x.AccessKeyID, "issuedBefore", now)
+	return r, nil
+}
+
+// RevokePolicy is the inline policy document denying sessions issued before t.
+func RevokePolicy(t time.Time) string {
+	doc := map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []any{map[string]any{
+			"Sid":       "KeywardenDenySessionsIssuedBefore",
+			"Effect":    "Deny",
+			"Action":    "*",
+			"Resource":  "*",
+			"Condition": map[string]any{"DateLessThan": map[string]string{"aws:TokenIssueTime": t.UTC().Format(time.RFC3339)}},
+		}},
+	}
+	b, _ := json.Marshal(doc) // a map of strings cannot fail to marshal
+	return string(b)
+}
+
+// RemoveHandler deletes the key, or keeps it inactive, per exposedKeyAction.
+type RemoveHandler struct {
+	IAM    RemoveAPI
+	Action string // settings.ActionDelete or settings.ActionDeactivate
+	Now    func() time.Time
+}
+
+// Handle removes the contained key.
+func (h RemoveHandler) Handle(ctx context.Context, in Input) (Removal, error) {
+	x := in.Finding
+	if err := requireUserKey(x); err != nil {
+		return Removal{}, err
+	}
+	r := Removal{Action: h.Action, AccessKeyID: x.AccessKeyID, At: h.Now().UTC()}
+	switch {
+	case in.Containment != nil && in.Containment.Status == StatusAlreadyGone:
+		r.Status = StatusAlreadyGone
+		return r, nil
+	case h.Action != settings.ActionDelete:
+		r.Status = StatusKeptInactive
+		slog.InfoContext(ctx, "key kept inactive", "accessKeyId", x.AccessKeyID, "user", x.UserName)
+		return r, nil
+	}
+	_, err := h.IAM.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(x.UserName), AccessKeyId: aws.String(x.AccessKeyID)})
+	if isNoSuchEntity(err) {
+		r.Status = StatusAlreadyGone
+		return r, nil
+	}
+	if err != nil {
+		return r, step.Classify(fmt.Errorf("delete key %s of %s: %w", x.AccessKeyID, x.UserName, err))
+	}
+	r.Status = StatusDeleted
+	slog.InfoContext(ctx, "key deleted", "accessKeyId", x.AccessKeyID, "user", x.UserName)
+	return r, nil
+}
+
+// requireUserKey guards the IAM steps against a finding they cannot act on:
+// without a user name IAM would act on the caller's own user.
+func requireUserKey(x event.Exposure) error {
+	switch {
+	case x.Root:
+		return step.Errorf(step.InvalidEvent, "key %s belongs to the root user; IAM cannot act on it", x.AccessKeyID)
+	case x.UserName == "" || x.AccessKeyID == "":
+		return step.Errorf(step.InvalidEvent, "finding lacks a user name or key id (user %q, key %q)", x.UserName, x.AccessKeyID)
+	}
+	return nil
+}

@@ -1,0 +1,149 @@
+// Package intake is the EventBridge rules' target. It names an execution
+// after what the event is about and starts it. Step Functions refuses a
+// second execution of the same name for 90 days after the first closes
+// (ExecutionAlreadyExists), so a key reported twice - by Trusted Advisor and
+// by Health, or by one event delivered twice - gets one response: the name
+// is the deduplication key, and the console list reads as kind, user, key.
+package intake
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/keywarden/keywarden/internal/event"
+	"github.com/keywarden/keywarden/internal/exposure"
+	"github.com/keywarden/keywarden/internal/step"
+)
+
+// StartAPI is what intake calls on Step Functions.
+type StartAPI interface {
+	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
+}
+
+var _ StartAPI = (*sfn.Client)(nil)
+
+// Handler starts one execution per incident.
+type Handler struct {
+	SFN             StartAPI
+	IAM             exposure.OwnerAPI
+	StateMachineArn string
+}
+
+// Result says which execution the event started, or that it was a duplicate.
+type Result struct {
+	Name         string `json:"name"`
+	ExecutionArn string `json:"executionArn,omitempty"`
+	Duplicate    bool   `json:"duplicate"`
+}
+
+// Handle names and starts the execution for an EventBridge event. Events
+// intake cannot read still start an execution, which fails with a named
+// error and alerts: nothing delivered is dropped silently.
+func (h Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, error) {
+	name, err := h.executionName(ctx, raw)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Name: name}
+	out, err := h.SFN.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(h.StateMachineArn), Name: aws.String(name), Input: aws.String(string(raw)),
+	})
+	var exists *sfntypes.ExecutionAlreadyExists
+	if errors.As(err, &exists) {
+		res.Duplicate = true
+		slog.InfoContext(ctx, "duplicate event: execution exists", "execution", name)
+		return res, nil
+	}
+	if err != nil {
+		return res, step.Classify(fmt.Errorf("start execution %s: %w", name, err))
+	}
+	res.ExecutionArn = aws.ToString(out.ExecutionArn)
+	slog.InfoContext(ctx, "execution started", "execution", name, "executionArn", res.ExecutionArn)
+	return res, nil
+}
+
+func (h Handler) executionName(ctx context.Context, raw json.RawMessage) (string, error) {
+	env, err := event.ParseEnvelope(raw)
+	if err != nil {
+		return OtherName("invalid", "", raw), nil
+	}
+	x, err := env.Exposure()
+	if err != nil {
+		return OtherName("invalid", env.ID, raw), nil
+	}
+	if x.Root {
+		return ExposedName("root", x.AccessKeyID), nil
+	}
+	// Name by the key's owner as IAM knows it, so that Health (which names
+	// no user) and Trusted Advisor reports of one key share a name.
+	owner, err := exposure.ResolveOwner(ctx, h.IAM, x.AccessKeyID)
+	if err != nil {
+		return "", step.Classify(err)
+	}
+	if owner == "" {
+		owner = x.UserName
+	}
+	if owner == "" {
+		owner = "unknown"
+	}
+	return ExposedName(owner, x.AccessKeyID), nil
+}
+
+// maxName is Step Functions' limit on execution names.
+const maxName = 80
+
+// ExposedName is the execution name for an exposed key:
+// exposed-<user>-<key id>, the user shortened so the key id always fits.
+func ExposedName(user, keyID string) string {
+	keyID = sanitize(keyID)
+	if len(keyID) > 40 {
+		keyID = keyID[:40]
+	}
+	room := maxName - len("exposed-") - 1 - len(keyID)
+	user = sanitize(user)
+	if len(user) > room {
+		user = user[:room]
+	}
+	return "exposed-" + user + "-" + keyID
+}
+
+// OtherName names an execution for an event intake could not read:
+// <kind>-<event id>, or a hash of the payload when there is no id, so the
+// same payload delivered twice still gets one execution.
+func OtherName(kind, eventID string, raw []byte) string {
+	id := sanitize(eventID)
+	if id == "" {
+		sum := sha256.Sum256(raw)
+		id = hex.EncodeToString(sum[:16])
+	}
+	name := kind + "-" + id
+	if len(name) > maxName {
+		name = name[:maxName]
+	}
+	return name
+}
+
+// sanitize keeps the characters execution names may hold and that read
+// well: letters, digits and - _ . + = @. IAM user names may also hold a
+// comma, which execution names may not.
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return r
+		case strings.ContainsRune("-_.+=@", r):
+			return r
+		}
+		return '_'
+	}, s)
+}

@@ -1,0 +1,122 @@
+package intake
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/keywarden/keywarden/internal/step"
+)
+
+// fakeSFN behaves as Step Functions does for names: a second start of a
+// name already used fails with ExecutionAlreadyExists.
+type fakeSFN struct {
+	started map[string]string
+	err     error
+}
+
+func (f *fakeSFN) StartExecution(_ context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	name := aws.ToString(in.Name)
+	if _, ok := f.started[name]; ok {
+		return nil, &sfntypes.ExecutionAlreadyExists{Message: aws.String("Execution Already Exists: " + name)}
+	}
+	f.started[name] = aws.ToString(in.Input)
+	return &sfn.StartExecutionOutput{ExecutionArn: aws.String("arn:aws:states:us-east-1:123456789012:execution:Keywarden:" + name)}, nil
+}
+
+type owners map[string]string
+
+func (o owners) GetAccessKeyLastUsed(_ context.Context, in *iam.GetAccessKeyLastUsedInput, _ ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error) {
+	u, ok := o[aws.ToString(in.AccessKeyId)]
+	if !ok {
+		return nil, &iamtypes.NoSuchEntityException{Message: aws.String("unknown key")}
+	}
+	return &iam.GetAccessKeyLastUsedOutput{UserName: aws.String(u)}, nil
+}
+
+func sample(t *testing.T, name string) json.RawMessage {
+	b, err := os.ReadFile("../../events/samples/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestSameKeyFromTwoSignalsStartsOneExecution(t *testing.T) {
+	f := &fakeSFN{started: map[string]string{}}
+	h := Handler{SFN: f, IAM: owners{"AKIAKEYWARDENDRILL01": "ci-deployer"}, StateMachineArn: "arn:sm"}
+	ta, err := h.Handle(context.Background(), sample(t, "trusted-advisor-exposed-key.json"))
+	if err != nil || ta.Duplicate || ta.Name != "exposed-ci-deployer-AKIAKEYWARDENDRILL01" {
+		t.Fatalf("first report: %+v, %v", ta, err)
+	}
+	health, err := h.Handle(context.Background(), sample(t, "health-credentials-exposed.json"))
+	if err != nil || !health.Duplicate || health.Name != ta.Name {
+		t.Errorf("Health report of the same key: %+v, %v", health, err)
+	}
+	again, err := h.Handle(context.Background(), sample(t, "trusted-advisor-exposed-key.json"))
+	if err != nil || !again.Duplicate {
+		t.Errorf("redelivery: %+v, %v", again, err)
+	}
+	if len(f.started) != 1 {
+		t.Errorf("started %d executions, want 1", len(f.started))
+	}
+	if f.started[ta.Name] != string(sample(t, "trusted-advisor-exposed-key.json")) {
+		t.Error("the execution input must be the event as delivered")
+	}
+}
+
+func TestUnreadableEventsStillStart(t *testing.T) {
+	f := &fakeSFN{started: map[string]string{}}
+	h := Handler{SFN: f, IAM: owners{}, StateMachineArn: "arn:sm"}
+	for _, raw := range []string{`{"source":"x"`, `{}`, string(sample(t, "unsupported-event.json"))} {
+		res, err := h.Handle(context.Background(), json.RawMessage(raw))
+		if err != nil || !strings.HasPrefix(res.Name, "invalid-") {
+			t.Errorf("%s: %+v, %v", raw, res, err)
+		}
+	}
+	if len(f.started) != 3 {
+		t.Errorf("started %d, want 3: unreadable events are started so the state machine alerts", len(f.started))
+	}
+	root, err := h.Handle(context.Background(), sample(t, "trusted-advisor-root-key.json"))
+	if err != nil || root.Name != "exposed-root-AKIAROOTKEYDRILL0001" {
+		t.Errorf("root: %+v, %v", root, err)
+	}
+}
+
+func TestStartErrorsAreNamed(t *testing.T) {
+	h := Handler{SFN: &fakeSFN{err: &smithy.GenericAPIError{Code: "ThrottlingException"}}, IAM: owners{}, StateMachineArn: "arn:sm"}
+	if _, err := h.Handle(context.Background(), sample(t, "trusted-advisor-exposed-key.json")); step.Name(err) != step.Throttled {
+		t.Errorf("err %v", err)
+	}
+}
+
+func TestExecutionNames(t *testing.T) {
+	for _, tc := range []struct{ user, key, want string }{
+		{"alice", "AKIAKEYWARDENDRILL01", "exposed-alice-AKIAKEYWARDENDRILL01"},
+		{"a,b=c+d@e.f", "AKIAKEYWARDENDRILL01", "exposed-a_b=c+d@e.f-AKIAKEYWARDENDRILL01"},
+		{strings.Repeat("u", 64), "AKIAKEYWARDENDRILL01", "exposed-" + strings.Repeat("u", 51) + "-AKIAKEYWARDENDRILL01"},
+	} {
+		got := ExposedName(tc.user, tc.key)
+		if got != tc.want || len(got) > 80 {
+			t.Errorf("ExposedName(%q) = %q (%d), want %q", tc.user, got, len(got), tc.want)
+		}
+	}
+	if a, b := OtherName("invalid", "", []byte("x")), OtherName("invalid", "", []byte("x")); a != b || len(a) > 80 {
+		t.Errorf("OtherName must be stable and short: %q %q", a, b)
+	}
+	if got := OtherName("invalid", "id with spaces/and:colons", nil); got != "invalid-id_with_spaces_and_colons" {
+		t.Errorf("OtherName sanitises: %q", got)
+	}
+}
