@@ -28,7 +28,12 @@ import (
 // StartAPI is what intake calls on Step Functions.
 type StartAPI interface {
 	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
+	ListExecutions(ctx context.Context, in *sfn.ListExecutionsInput, optFns ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error)
 }
+
+// RecentExecutions bounds how many of the newest executions intake reads
+// when it must find an earlier response to a key by its id alone.
+const RecentExecutions = 1000
 
 var _ StartAPI = (*sfn.Client)(nil)
 
@@ -94,9 +99,40 @@ func (h Handler) executionName(ctx context.Context, raw json.RawMessage) (string
 		owner = x.UserName
 	}
 	if owner == "" {
+		// IAM no longer knows the key and the event (Health) names no
+		// user: most likely an earlier execution already deleted it. Reuse
+		// that execution's name so this report is its duplicate.
+		earlier, err := h.earlierExecution(ctx, x.AccessKeyID)
+		if err != nil {
+			return "", err
+		}
+		if earlier != "" {
+			return earlier, nil
+		}
 		owner = "unknown"
 	}
 	return ExposedName(owner, x.AccessKeyID), nil
+}
+
+// earlierExecution returns the name of a recent exposed-key execution for
+// the key, or "".
+func (h Handler) earlierExecution(ctx context.Context, keyID string) (string, error) {
+	suffix := "-" + sanitize(keyID)
+	p := sfn.NewListExecutionsPaginator(h.SFN, &sfn.ListExecutionsInput{StateMachineArn: aws.String(h.StateMachineArn), MaxResults: 100})
+	for read := 0; p.HasMorePages() && read < RecentExecutions; {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return "", step.Classify(fmt.Errorf("list executions to find an earlier response to key %s: %w", keyID, err))
+		}
+		for _, e := range page.Executions {
+			name := aws.ToString(e.Name)
+			if strings.HasPrefix(name, "exposed-") && strings.HasSuffix(name, suffix) {
+				return name, nil
+			}
+		}
+		read += len(page.Executions)
+	}
+	return "", nil
 }
 
 // maxName is Step Functions' limit on execution names.

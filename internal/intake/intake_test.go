@@ -36,6 +36,14 @@ func (f *fakeSFN) StartExecution(_ context.Context, in *sfn.StartExecutionInput,
 	return &sfn.StartExecutionOutput{ExecutionArn: aws.String("arn:aws:states:us-east-1:123456789012:execution:Keywarden:" + name)}, nil
 }
 
+func (f *fakeSFN) ListExecutions(_ context.Context, in *sfn.ListExecutionsInput, _ ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error) {
+	out := &sfn.ListExecutionsOutput{}
+	for name := range f.started {
+		out.Executions = append(out.Executions, sfntypes.ExecutionListItem{Name: aws.String(name)})
+	}
+	return out, nil
+}
+
 type owners map[string]string
 
 func (o owners) GetAccessKeyLastUsed(_ context.Context, in *iam.GetAccessKeyLastUsedInput, _ ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error) {
@@ -74,6 +82,28 @@ func TestSameKeyFromTwoSignalsStartsOneExecution(t *testing.T) {
 	}
 	if f.started[ta.Name] != string(sample(t, "trusted-advisor-exposed-key.json")) {
 		t.Error("the execution input must be the event as delivered")
+	}
+}
+
+// Health names no user; once an earlier execution deleted the key, IAM
+// cannot name the owner either. Intake then finds that execution by key id.
+func TestHealthAfterDeletionIsADuplicate(t *testing.T) {
+	f := &fakeSFN{started: map[string]string{}}
+	iamKnows := owners{"AKIAKEYWARDENDRILL01": "ci-deployer"}
+	h := Handler{SFN: f, IAM: iamKnows, StateMachineArn: "arn:sm"}
+	first, err := h.Handle(context.Background(), sample(t, "trusted-advisor-exposed-key.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(iamKnows, "AKIAKEYWARDENDRILL01") // the first execution deleted it
+	late, err := h.Handle(context.Background(), sample(t, "health-credentials-exposed.json"))
+	if err != nil || !late.Duplicate || late.Name != first.Name {
+		t.Errorf("late Health report: %+v, %v; want a duplicate of %s", late, err, first.Name)
+	}
+	h.SFN = &fakeSFN{started: map[string]string{}}
+	fresh, err := h.Handle(context.Background(), sample(t, "health-credentials-exposed.json"))
+	if err != nil || fresh.Duplicate || fresh.Name != "exposed-unknown-AKIAKEYWARDENDRILL01" {
+		t.Errorf("unknown key with no earlier execution: %+v, %v", fresh, err)
 	}
 }
 

@@ -1,0 +1,78 @@
+# keywarden build. Every tool comes from go.mod, .tools/package.json (with its
+# lock file) or the Go module proxy at a pinned version: nothing by hand.
+SHELL := /bin/bash
+GO    ?= go
+TOOLS := .tools/node_modules
+CDK   := $(TOOLS)/.bin/cdk --no-notices
+# Lambdas: every lambdas/<name> with a main.go.
+LAMBDAS := $(patsubst lambdas/%/main.go,%,$(wildcard lambdas/*/main.go))
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+export CDK_DISABLE_CLI_TELEMETRY := true
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export GOFLAGS := -buildvcs=false
+
+.PHONY: deps build test test-unit test-infra synth lint fmt-check vet staticcheck cfn-lint asl-lint ci diff deploy drill bench clean
+
+## deps: Go modules and the pinned npm tools (CDK CLI, ASL interpreter, Node 22).
+deps: $(TOOLS)/.installed
+	$(GO) mod download
+
+$(TOOLS)/.installed: .tools/package.json .tools/package-lock.json
+	npm ci --prefix .tools --no-audit --no-fund --loglevel=error
+	touch $@
+
+## build: every Lambda to build/<name>/bootstrap for provided.al2023 on arm64.
+build:
+	@for n in $(LAMBDAS); do \
+	  echo "build/$$n/bootstrap"; \
+	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w" \
+	    -o build/$$n/bootstrap ./lambdas/$$n || exit 1; \
+	done
+
+## test: unit and integration tests, then the CDK assertion tests.
+test: test-unit test-infra
+
+test-unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /infra)
+
+# CDK tests start a jsii node process and read files Go's test cache cannot
+# see: always -count=1, one package.
+test-infra: $(TOOLS)/.installed
+	$(GO) test -count=1 -timeout 20m ./infra/...
+
+## synth: the CloudFormation template to cdk.out/ (cdk-nag errors fail it).
+synth: $(TOOLS)/.installed
+	$(CDK) synth -q
+
+## lint: gofmt, go vet, staticcheck, ASL validation, cfn-lint on the template.
+lint: fmt-check vet staticcheck asl-lint cfn-lint
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
+
+asl-lint: $(TOOLS)/.installed
+	$(TOOLS)/.bin/asl-validator --json-path statemachine/keywarden.asl.json
+
+cfn-lint: synth
+	cfn-lint --non-zero-exit-code error cdk.out/Keywarden.template.json
+
+## ci: everything CI runs (.ci/run calls this).
+ci: deps build test synth lint
+
+## diff, deploy: against the account in your AWS credentials (us-east-1).
+diff: $(TOOLS)/.installed
+	$(CDK) diff
+
+deploy: $(TOOLS)/.installed
+	$(CDK) deploy
+
+clean:
+	rm -rf build cdk.out
