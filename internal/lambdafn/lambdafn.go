@@ -1,0 +1,141 @@
+// Package lambdafn builds each keywarden Lambda's handler from an AWS config
+// and the environment: the wiring shared by lambdas/<name>/main.go and the
+// offline drill, so both run the same handlers. It is the edge where step
+// errors become the errorType Step Functions matches in Retry and Catch, and
+// the one internal package that imports aws-lambda-go.
+package lambdafn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/keywarden/keywarden/internal/activity"
+	"github.com/keywarden/keywarden/internal/alert"
+	"github.com/keywarden/keywarden/internal/exposure"
+	"github.com/keywarden/keywarden/internal/intake"
+	"github.com/keywarden/keywarden/internal/settings"
+	"github.com/keywarden/keywarden/internal/step"
+)
+
+// Function names: lambdas/<name> and the infra's function ids.
+const (
+	Intake   = "intake"
+	Finding  = "finding"
+	Contain  = "contain"
+	Revoke   = "revoke"
+	Activity = "activity"
+	Remove   = "remove"
+	Alert    = "alert"
+)
+
+// Names lists every function.
+var Names = []string{Intake, Finding, Contain, Revoke, Activity, Remove, Alert}
+
+// New builds the named function's handler. A settings error is returned, not
+// fatal: Main then serves a handler that fails every invocation with
+// InvalidSetting, so the state machine alerts instead of the runtime
+// crash-looping unseen.
+func New(name string, cfg aws.Config, env settings.Lookup) (lambda.Handler, error) {
+	switch name {
+	case Intake:
+		arn, err := env.Required(settings.EnvStateMachineArn)
+		if err != nil {
+			return nil, err
+		}
+		return wrap(intake.Handler{SFN: sfn.NewFromConfig(cfg), IAM: iam.NewFromConfig(cfg), StateMachineArn: arn}.Handle), nil
+	case Finding:
+		return wrap(exposure.FindingHandler{IAM: iam.NewFromConfig(cfg)}.Handle), nil
+	case Contain:
+		return wrap(exposure.NewContainHandler(iam.NewFromConfig(cfg)).Handle), nil
+	case Revoke:
+		return wrap(exposure.RevokeHandler{IAM: iam.NewFromConfig(cfg), Now: time.Now}.Handle), nil
+	case Activity:
+		clients := func(region string) activity.LookupAPI {
+			return cloudtrail.NewFromConfig(cfg, func(o *cloudtrail.Options) { o.Region = region })
+		}
+		h, err := activity.NewHandler(env, cfg.Region, clients)
+		if err != nil {
+			return nil, err
+		}
+		return wrap(h.Handle), nil
+	case Remove:
+		action, ok := env(settings.EnvExposedKeyAction)
+		if !ok || action == "" {
+			action = settings.ActionDelete
+		}
+		if action != settings.ActionDelete && action != settings.ActionDeactivate {
+			return nil, fmt.Errorf("%w: %s is %q; use %q or %q", settings.ErrInvalid, settings.EnvExposedKeyAction, action, settings.ActionDelete, settings.ActionDeactivate)
+		}
+		return wrap(exposure.RemoveHandler{IAM: iam.NewFromConfig(cfg), Action: action, Now: time.Now}.Handle), nil
+	case Alert:
+		topic, err := env.Required(settings.EnvAlertTopicArn)
+		if err != nil {
+			return nil, err
+		}
+		region, _ := env(settings.EnvConsoleRegion)
+		if region == "" {
+			region = cfg.Region
+		}
+		return wrap(alert.Handler{SNS: sns.NewFromConfig(cfg), TopicArn: topic, ConsoleRegion: region}.Handle), nil
+	}
+	return nil, fmt.Errorf("%w: no function named %q", settings.ErrInvalid, name)
+}
+
+// Main runs the named function in the Lambda runtime: JSON logs to stdout,
+// the SDK's standard configuration (AWS_REGION, AWS_ENDPOINT_URL, …).
+func Main(name string) {
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("function", name))
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	var h lambda.Handler
+	if err == nil {
+		h, err = New(name, cfg, settings.Env)
+	}
+	if err != nil {
+		slog.Error("function cannot start; every invocation will fail with InvalidSetting", "error", err)
+		h = failing(err)
+	}
+	lambda.Start(h)
+}
+
+// wrap turns a typed handler into a lambda.Handler whose errors carry their
+// step name as errorType.
+func wrap[In, Out any](fn func(context.Context, In) (Out, error)) lambda.Handler {
+	return lambda.NewHandler(func(ctx context.Context, in In) (Out, error) {
+		out, err := fn(ctx, in)
+		if err != nil {
+			slog.ErrorContext(ctx, "step failed", "errorType", step.Name(err), "error", err.Error())
+			return out, messages.InvokeResponse_Error{Type: step.Name(err), Message: err.Error()}
+		}
+		return out, nil
+	})
+}
+
+func failing(cause error) lambda.Handler {
+	return lambda.NewHandler(func(ctx context.Context, _ json.RawMessage) (struct{}, error) {
+		return struct{}{}, messages.InvokeResponse_Error{Type: step.InvalidSetting, Message: cause.Error()}
+	})
+}
+
+// ErrorType returns the errorType a handler error carries, for hosts of the
+// handlers other than the Lambda runtime (the offline drill's Invoke API).
+func ErrorType(err error) string {
+	var ive messages.InvokeResponse_Error
+	if errors.As(err, &ive) {
+		return ive.Type
+	}
+	return step.Name(err)
+}

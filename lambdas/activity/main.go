@@ -1,0 +1,6 @@
+// Command activity is keywarden's activity Lambda; see internal/lambdafn for its wiring.
+package main
+
+import "github.com/keywarden/keywarden/internal/lambdafn"
+
+func main() { lambdafn.Main(lambdafn.Activity) }

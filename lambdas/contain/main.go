@@ -1,0 +1,6 @@
+// Command contain is keywarden's contain Lambda; see internal/lambdafn for its wiring.
+package main
+
+import "github.com/keywarden/keywarden/internal/lambdafn"
+
+func main() { lambdafn.Main(lambdafn.Contain) }

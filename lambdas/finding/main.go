@@ -1,0 +1,6 @@
+// Command finding is keywarden's finding Lambda; see internal/lambdafn for its wiring.
+package main
+
+import "github.com/keywarden/keywarden/internal/lambdafn"
+
+func main() { lambdafn.Main(lambdafn.Finding) }
