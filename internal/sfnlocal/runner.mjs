@@ -21,7 +21,7 @@ for (const [name, state] of Object.entries(definition.States)) {
 const machine = new StateMachine(definition, {
   awsConfig: {
     region: req.region,
-    credentials: { accessKeys: { accessKeyId: 'drill', secretAccessKey: 'drill' } },
+    credentials: { accessKeys: { accessKeyId: process.env.AWS_ACCESS_KEY_ID, secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY } },
   },
 });
 const execution = machine.run(req.input, {

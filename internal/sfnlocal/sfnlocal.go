@@ -33,8 +33,10 @@ type Runner struct {
 	// Definition is the ASL JSON with its placeholders filled.
 	Definition string
 	Region     string
-	// LambdaEndpoint is where Lambda tasks are invoked.
-	LambdaEndpoint string
+	// LambdaEndpoint is where Lambda tasks are invoked, signed with these
+	// credentials (default "drill").
+	LambdaEndpoint               string
+	AccessKeyID, SecretAccessKey string
 }
 
 // Tools are the paths Runner needs, found under a keywarden checkout.
@@ -127,7 +129,7 @@ func (r Runner) Run(ctx context.Context, arn, name string, input json.RawMessage
 	cmd.Env = append(os.Environ(),
 		"AWS_ENDPOINT_URL_LAMBDA="+r.LambdaEndpoint,
 		"AWS_REGION="+r.Region,
-		"AWS_ACCESS_KEY_ID=drill", "AWS_SECRET_ACCESS_KEY=drill",
+		"AWS_ACCESS_KEY_ID="+orDefault(r.AccessKeyID, "drill"), "AWS_SECRET_ACCESS_KEY="+orDefault(r.SecretAccessKey, "drill"),
 		"AWS_MAX_ATTEMPTS=1", // Step Functions' Retry does the retrying, as in AWS
 	)
 	var stderr bytes.Buffer
@@ -175,6 +177,13 @@ func (r Runner) Run(ctx context.Context, arn, name string, input json.RawMessage
 		}
 	}
 	return exe, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func causeString(c any) string {

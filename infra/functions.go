@@ -1,0 +1,167 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdklambdagoalpha/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/keywarden/keywarden/internal/settings"
+)
+
+// Function names: each is built from lambdas/<name>.
+const (
+	fnIntake   = "intake"
+	fnFinding  = "finding"
+	fnContain  = "contain"
+	fnRevoke   = "revoke"
+	fnActivity = "activity"
+	fnRemove   = "remove"
+	fnAlert    = "alert"
+)
+
+// functionSpec is what differs between the Lambdas besides permissions.
+type functionSpec struct {
+	name        string
+	description string
+	timeoutSecs float64
+}
+
+// functionSpecs lists every Lambda. The task timeouts in the state machine
+// definition are longer than these, so a Lambda timeout surfaces as the
+// function's own error.
+var functionSpecs = []functionSpec{
+	{fnIntake, "keywarden intake: starts one execution per exposed key reported by Trusted Advisor or AWS Health", 30},
+	{fnFinding, "keywarden finding: reads the exposure from the event and resolves the key's owner", 30},
+	{fnContain, "keywarden contain: deactivates the exposed key and reads it back", 60},
+	{fnRevoke, "keywarden revoke: denies the user's sessions issued before now (aws:TokenIssueTime)", 30},
+	{fnActivity, "keywarden activity: summarises what the key did from CloudTrail event history", 300},
+	{fnRemove, "keywarden remove: deletes the exposed key or keeps it inactive (exposedKeyAction)", 30},
+	{fnAlert, "keywarden alert: composes and publishes the incident alert", 30},
+}
+
+func specNamed(name string) functionSpec {
+	for _, s := range functionSpecs {
+		if s.name == name {
+			return s
+		}
+	}
+	panic(fmt.Sprintf("infra: no function spec named %q", name)) // a typo in this package, not input
+}
+
+// constructID is the function's construct id, e.g. "ActivityFunction"; the
+// state machine definition names its ARN placeholder after it
+// (${ActivityFunctionArn}).
+func (f functionSpec) constructID() string {
+	return strings.ToUpper(f.name[:1]) + f.name[1:] + "Function"
+}
+
+func (f functionSpec) placeholder() string { return f.constructID() + "Arn" }
+
+// goBuildFlags make small, reproducible binaries: the asset hash is the
+// hash of the output, so an unchanged function does not redeploy.
+var goBuildFlags = []string{"-tags lambda.norpc", `-ldflags "-s -w"`, "-trimpath", "-buildvcs=false"}
+
+type functionOptions struct {
+	env        map[string]*string
+	statements []awsiam.PolicyStatement
+	// deadLetterQueue keeps asynchronous invocations that failed every
+	// retry (the intake, invoked by EventBridge).
+	deadLetterQueue awssqs.IQueue
+}
+
+// function is a Lambda with the role and log group made for it alone.
+type function struct {
+	spec functionSpec
+	fn   awscdklambdagoalpha.GoFunction
+	role awsiam.Role
+	logs awslogs.LogGroup
+	// granted is whether the role allows anything besides log writes.
+	granted bool
+}
+
+// newFunction builds lambdas/<spec.name> with the local Go toolchain (no
+// Docker) for arm64 provided.al2023. Its role has no managed policy: it may
+// write to its own log group and do what opts.statements allow.
+func newFunction(scope constructs.Construct, root string, s settings.Settings, spec functionSpec, opts functionOptions) *function {
+	id := spec.constructID()
+	logs := awslogs.NewLogGroup(scope, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+		Retention: retention(s.LogRetentionDays),
+	})
+	role := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("Role of the " + spec.description),
+	})
+	role.AddToPrincipalPolicy(allow("WriteOwnLogs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, logs.LogGroupArn()))
+	for _, st := range opts.statements {
+		role.AddToPrincipalPolicy(st)
+	}
+	props := &awscdklambdagoalpha.GoFunctionProps{
+		Entry:        jsii.String(filepath.Join(root, "lambdas", spec.name)),
+		ModuleDir:    jsii.String(filepath.Join(root, "go.mod")),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		MemorySize:   jsii.Number(256),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(spec.timeoutSecs)),
+		Description:  jsii.String(spec.description),
+		Role:         role,
+		LogGroup:     logs,
+		Bundling: &awscdklambdagoalpha.BundlingOptions{
+			GoBuildFlags: jsii.Strings(goBuildFlags...),
+			CgoEnabled:   jsii.Bool(false),
+		},
+	}
+	if len(opts.env) > 0 {
+		props.Environment = &opts.env
+	}
+	if opts.deadLetterQueue != nil {
+		props.DeadLetterQueue = opts.deadLetterQueue
+		props.RetryAttempts = jsii.Number(2)
+	}
+	fn := awscdklambdagoalpha.NewGoFunction(scope, jsii.String(id), props)
+	return &function{spec: spec, fn: fn, role: role, logs: logs, granted: len(opts.statements) > 0}
+}
+
+// activityEnvironment hands the CloudTrail lookup its bounds; with no
+// regions configured it searches the stack's own region.
+func activityEnvironment(s settings.Settings) map[string]*string {
+	regions := awscdk.Aws_REGION()
+	if len(s.ActivityRegions) > 0 {
+		regions = jsii.String(strings.Join(s.ActivityRegions, ","))
+	}
+	return map[string]*string{
+		settings.EnvActivityWindow:    jsii.String(fmt.Sprint(s.ActivityWindowHours)),
+		settings.EnvActivityRegions:   regions,
+		settings.EnvActivityMaxEvents: jsii.String(fmt.Sprint(s.ActivityMaxEvents)),
+	}
+}
+
+// retentionDays maps the retention values settings accepts to the CDK's.
+var retentionDays = map[int]awslogs.RetentionDays{
+	1: awslogs.RetentionDays_ONE_DAY, 3: awslogs.RetentionDays_THREE_DAYS, 5: awslogs.RetentionDays_FIVE_DAYS,
+	7: awslogs.RetentionDays_ONE_WEEK, 14: awslogs.RetentionDays_TWO_WEEKS, 30: awslogs.RetentionDays_ONE_MONTH,
+	60: awslogs.RetentionDays_TWO_MONTHS, 90: awslogs.RetentionDays_THREE_MONTHS, 120: awslogs.RetentionDays_FOUR_MONTHS,
+	150: awslogs.RetentionDays_FIVE_MONTHS, 180: awslogs.RetentionDays_SIX_MONTHS, 365: awslogs.RetentionDays_ONE_YEAR,
+	400: awslogs.RetentionDays_THIRTEEN_MONTHS, 545: awslogs.RetentionDays_EIGHTEEN_MONTHS, 731: awslogs.RetentionDays_TWO_YEARS,
+	1096: awslogs.RetentionDays_THREE_YEARS, 1827: awslogs.RetentionDays_FIVE_YEARS, 2192: awslogs.RetentionDays_SIX_YEARS,
+	2557: awslogs.RetentionDays_SEVEN_YEARS, 2922: awslogs.RetentionDays_EIGHT_YEARS, 3288: awslogs.RetentionDays_NINE_YEARS,
+	3653: awslogs.RetentionDays_TEN_YEARS,
+}
+
+func retention(days int) awslogs.RetentionDays {
+	r, ok := retentionDays[days]
+	if !ok {
+		// settings.Validate accepts only CloudWatch Logs' values, all
+		// listed above.
+		panic(fmt.Sprintf("infra: no CDK retention for %d days", days))
+	}
+	return r
+}

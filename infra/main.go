@@ -1,0 +1,101 @@
+// Command infra is keywarden's AWS CDK app: one stack holding the exposed-key
+// state machine, its Go Lambdas, the EventBridge rules that start it and the
+// alert topic. cdk.json runs it from the repository root ("go run ./infra");
+// settings come from cdk.json context or -c key=value and are validated
+// before anything is built.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/keywarden/keywarden/internal/settings"
+)
+
+// stackName is the CloudFormation stack's name and construct id.
+const stackName = "Keywarden"
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintf(os.Stderr, "keywarden: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	defer jsii.Close()
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	root, err := findRepoRoot(wd)
+	if err != nil {
+		return err
+	}
+	var context map[string]any
+	// The CDK CLI sets CDK_OUTDIR and passes cdk.json context (with -c
+	// values) itself; run bare, the app reads cdk.json so its template is
+	// the same.
+	if os.Getenv("CDK_OUTDIR") == "" {
+		if context, err = readCDKContext(root); err != nil {
+			return err
+		}
+	}
+	app, _, err := newApp(root, context)
+	if err != nil {
+		return err
+	}
+	return synthesize(app)
+}
+
+// synthesize writes the cloud assembly. Validation failures (an
+// unsuppressed cdk-nag error, a CloudFormation rule) arrive from jsii as a
+// panic; the findings themselves are already printed above it.
+func synthesize(app awscdk.App) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("synthesis failed: %v", r)
+		}
+	}()
+	app.Synth(nil)
+	return nil
+}
+
+// newApp builds the app and its one stack from the given context (nil: only
+// what the CDK CLI passes in the environment), with cdk-nag's AwsSolutions
+// checks applied. Invalid settings are returned as an error before any
+// construct is built.
+func newApp(root string, context map[string]any) (awscdk.App, awscdk.Stack, error) {
+	props := &awscdk.AppProps{}
+	if context != nil {
+		props.Context = &context
+	}
+	app := awscdk.NewApp(props)
+	s, err := settings.FromContext(func(key string) any {
+		return app.Node().TryGetContext(jsii.String(key))
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("settings (cdk.json \"context\" or -c key=value):\n%w", err)
+	}
+	if err := checkPlaceholders(); err != nil {
+		return nil, nil, err
+	}
+	stack := NewKeywardenStack(app, stackName, &KeywardenStackProps{
+		StackProps: awscdk.StackProps{
+			Description: jsii.String("keywarden: automated incident response for exposed IAM access keys " +
+				"(EventBridge rules, a Step Functions state machine, Go Lambdas, an SNS alert topic)"),
+			Tags: &map[string]*string{"project": jsii.String("keywarden")},
+			// A security tool's configuration is not reported to AWS's
+			// CDK usage metrics.
+			AnalyticsReporting: jsii.Bool(false),
+		},
+		Settings: s,
+		RepoRoot: root,
+	})
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	return app, stack, nil
+}

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// The wildcards cdk-nag's IAM5 reports, as it renders them.
+const (
+	nagUsersWildcard = "Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:user/*"
+	nagAnyResource   = "Resource::*"
+)
+
+// suppress records one reviewed cdk-nag finding on one construct (and its
+// children: the L2's CloudFormation resources and default policy). appliesTo
+// names the exact findings, for rules that report them (IAM5).
+func suppress(c constructs.IConstruct, rule, reason string, appliesTo ...string) {
+	s := &cdknag.NagPackSuppression{Id: jsii.String(rule), Reason: jsii.String(reason)}
+	if len(appliesTo) > 0 {
+		list := make([]any, len(appliesTo))
+		for i, a := range appliesTo {
+			list[i] = a
+		}
+		s.AppliesTo = &list
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(c, &[]*cdknag.NagPackSuppression{s}, jsii.Bool(true))
+}
+
+// suppressFindings holds every reviewed cdk-nag finding, each with why it
+// stands. Nothing is suppressed stack-wide.
+func suppressFindings(fns map[string]*function, machine awsstepfunctions.StateMachine) {
+	userScoped := map[string]string{
+		fnIntake:  "iam:GetAccessKeyLastUsed names the key's owner for AWS Health reports, which carry only the key id; any IAM user's key may be the one reported.",
+		fnFinding: "iam:GetAccessKeyLastUsed resolves the owner of the reported key, which may belong to any IAM user of the account.",
+		fnContain: "iam:UpdateAccessKey and iam:ListAccessKeys act on the exposed key's owner, known only at run time; any IAM user's key may be exposed.",
+		fnRevoke:  "iam:PutUserPolicy attaches the session-revoking deny to the exposed key's owner, known only at run time; any IAM user may own it.",
+		fnRemove:  "iam:DeleteAccessKey removes the exposed key of its owner, known only at run time; any IAM user's key may be exposed.",
+	}
+	for name, reason := range userScoped {
+		// The remove function has no IAM action with exposedKeyAction
+		// "deactivate"; a suppression there would cover nothing.
+		if f, ok := fns[name]; ok && f.granted {
+			suppress(f.role, "AwsSolutions-IAM5", reason, nagUsersWildcard)
+		}
+	}
+	suppress(fns[fnActivity].role, "AwsSolutions-IAM5",
+		"cloudtrail:LookupEvents supports no resource-level permissions; the resource must be *.", nagAnyResource)
+	suppress(machine.Role(), "AwsSolutions-IAM5",
+		"Added by the CDK for tracing and logging, which support no resource-level permissions: "+
+			"X-Ray (PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) and "+
+			"CloudWatch Logs log delivery (CreateLogDelivery and related calls). Task invocation is scoped to the function ARNs.",
+		nagAnyResource)
+}

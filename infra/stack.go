@@ -1,0 +1,128 @@
+package main
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/keywarden/keywarden/internal/settings"
+)
+
+// KeywardenStackProps configure the stack.
+type KeywardenStackProps struct {
+	awscdk.StackProps
+	// Settings are the validated deployment settings (cdk.json context).
+	Settings settings.Settings
+	// RepoRoot is the directory holding go.mod and lambdas/<name>, from
+	// which every function is built.
+	RepoRoot string
+}
+
+// NewKeywardenStack builds the whole deployment: the alert topic and its
+// key, one Lambda per task, the state machine that runs them, the
+// EventBridge rules that start it (through the intake function) and the
+// dead-letter queue that keeps any event whose delivery failed.
+//
+// The stack is environment-agnostic: it looks nothing up, so it synthesizes
+// offline without credentials. Deploy it in us-east-1, where IAM's and
+// Trusted Advisor's events reach EventBridge.
+func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenStackProps) awscdk.Stack {
+	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+	s := props.Settings
+
+	alerting := newAlerting(stack, s)
+	dlq := newDeadLetterQueue(stack)
+	users := iamUsersArn(stack)
+
+	// Task functions, called by the state machine. Each role allows its
+	// own log writes and exactly the calls its handler makes.
+	fns := map[string]*function{}
+	add := func(name string, env map[string]*string, statements ...awsiam.PolicyStatement) {
+		fns[name] = newFunction(stack, props.RepoRoot, s, specNamed(name), functionOptions{env: env, statements: statements})
+	}
+	add(fnFinding, nil,
+		allow("ReadKeyLastUsed", []string{"iam:GetAccessKeyLastUsed"}, users))
+	add(fnContain, nil,
+		allow("DeactivateAndReadKeys", []string{"iam:UpdateAccessKey", "iam:ListAccessKeys"}, users))
+	add(fnRevoke, nil,
+		allow("DenyOlderSessions", []string{"iam:PutUserPolicy"}, users))
+	add(fnActivity, activityEnvironment(s),
+		allow("LookupCloudTrailEvents", []string{"cloudtrail:LookupEvents"}, jsii.String("*")))
+	var removeStatements []awsiam.PolicyStatement
+	if s.ExposedKeyAction == settings.ActionDelete {
+		// With "deactivate" the function keeps the key inactive and
+		// needs no IAM action at all.
+		removeStatements = append(removeStatements, allow("DeleteKey", []string{"iam:DeleteAccessKey"}, users))
+	}
+	add(fnRemove, map[string]*string{settings.EnvExposedKeyAction: jsii.String(s.ExposedKeyAction)}, removeStatements...)
+	add(fnAlert, map[string]*string{
+		settings.EnvAlertTopicArn: alerting.topic.TopicArn(),
+		settings.EnvConsoleRegion: awscdk.Aws_REGION(),
+	},
+		allow("PublishAlert", []string{"sns:Publish"}, alerting.topic.TopicArn()),
+		allow("UseAlertKey", []string{"kms:GenerateDataKey", "kms:Decrypt"}, alerting.key.KeyArn()))
+
+	machine := newStateMachine(stack, s, fns)
+	alerting.alertOnFailedExecutions(stack, machine, dlq)
+
+	// The intake starts executions; the state machine does not reference
+	// it, so its ARN can reach the intake without a cycle.
+	fns[fnIntake] = newFunction(stack, props.RepoRoot, s, specNamed(fnIntake), functionOptions{
+		env: map[string]*string{settings.EnvStateMachineArn: machine.StateMachineArn()},
+		statements: []awsiam.PolicyStatement{
+			// ListExecutions finds an earlier response to a key IAM no
+			// longer knows (internal/intake).
+			allow("StartExecution", []string{"states:StartExecution", "states:ListExecutions"}, machine.StateMachineArn()),
+			allow("ReadKeyLastUsed", []string{"iam:GetAccessKeyLastUsed"}, users),
+		},
+		deadLetterQueue: dlq,
+	})
+	newTriggers(stack, s, fns[fnIntake].fn, dlq)
+
+	suppressFindings(fns, machine)
+	awscdk.Annotations_Of(stack).AcknowledgeWarning(
+		jsii.String("@aws-cdk/aws-lambda-go-alpha:goBuildFlagsSecurityWarning"),
+		jsii.String("goBuildFlags are constants in infra/functions.go, not input."))
+	newOutputs(stack, machine, alerting, dlq)
+	return stack
+}
+
+// iamUsersArn is every IAM user of the account: the exposed key's owner is
+// only known at run time.
+func iamUsersArn(stack awscdk.Stack) *string {
+	return stack.FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("iam"),
+		Region:       jsii.String(""),
+		Resource:     jsii.String("user"),
+		ResourceName: jsii.String("*"),
+		ArnFormat:    awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+	})
+}
+
+// allow is an Allow statement of exactly these actions on these resources.
+func allow(sid string, actions []string, resources ...*string) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String(sid),
+		Effect:    awsiam.Effect_ALLOW,
+		Actions:   jsii.Strings(actions...),
+		Resources: &resources,
+	})
+}
+
+func newOutputs(stack awscdk.Stack, machine awsstepfunctions.StateMachine, alerting *alerting, dlq awssqs.Queue) {
+	output := func(id, description string, value *string) {
+		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{
+			Description: jsii.String(description),
+			Value:       value,
+		})
+	}
+	output("StateMachineArn", "The exposed-key state machine: one execution per incident", machine.StateMachineArn())
+	output("AlertTopicArn", "SNS topic of keywarden's alerts; subscribe the security team", alerting.topic.TopicArn())
+	output("DeadLetterQueueUrl", "Events whose delivery to keywarden failed; anything here is an unhandled report", dlq.QueueUrl())
+	output("ConsoleUrl", "The state machine's executions in the Step Functions console", awscdk.Fn_Sub(
+		jsii.String("https://${AWS::Region}.console.aws.amazon.com/states/home?region=${AWS::Region}#/statemachines/view/${Arn}"),
+		&map[string]*string{"Arn": machine.StateMachineArn()}))
+}

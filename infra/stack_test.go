@@ -1,0 +1,804 @@
+package main
+
+// The stack is synthesized once, in TestMain, with cdk.json's context (the
+// feature flags `cdk synth` uses); every test reads that one template.
+// Variants (other settings) get one more App, built on first use: a
+// construct tree cannot change after synthesis. jsii failures are panics;
+// run with -count=1 (Go's test cache cannot see the files node reads).
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/keywarden/keywarden/internal/settings"
+	"github.com/keywarden/keywarden/statemachine"
+)
+
+// runMainEnv makes the test binary run main() instead of the tests, so a
+// test can watch the app fail the way `cdk synth` runs it.
+const runMainEnv = "KEYWARDEN_INFRA_RUN_MAIN"
+
+var (
+	repoRoot     string
+	cdkContext   map[string]any
+	defaultStack awscdk.Stack
+	defaultTmpl  *cfnTemplate
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	defer jsii.Close()
+	var err error
+	if repoRoot, err = findRepoRoot("."); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if cdkContext, err = readCDKContext(repoRoot); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	var tmpl assertions.Template
+	defaultStack, tmpl, err = synth(nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if defaultTmpl, err = parseTemplate(tmpl); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// synth builds an App from cdk.json's context with overrides and
+// synthesizes its stack. A failed validation (say, an unsuppressed cdk-nag
+// error) is a jsii panic, returned here as an error.
+func synth(overrides map[string]any) (stack awscdk.Stack, tmpl assertions.Template, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("synthesis failed (findings printed above): %v", r)
+		}
+	}()
+	ctx := maps.Clone(cdkContext)
+	// The CDK CLI sets this; the tests find resources by their path.
+	ctx["aws:cdk:enable-path-metadata"] = true
+	maps.Copy(ctx, overrides)
+	if _, stack, err = newApp(repoRoot, ctx); err != nil {
+		return nil, nil, err
+	}
+	return stack, assertions.Template_FromStack(stack, nil), nil
+}
+
+// The variant: every setting away from its default.
+var (
+	variantOnce  sync.Once
+	variantStack awscdk.Stack
+	variantTmpl  *cfnTemplate
+	variantErr   error
+)
+
+var variantSettings = map[string]any{
+	"exposedKeyAction":    "deactivate",
+	"drillSources":        false,
+	"activityWindowHours": 72,
+	"activityRegions":     []any{"us-east-1", "eu-west-1"},
+	"activityMaxEvents":   1000,
+	"alertEmails":         []any{"security@example.com", "oncall@example.com"},
+	"logRetentionDays":    90,
+}
+
+func variant(t *testing.T) (awscdk.Stack, *cfnTemplate) {
+	t.Helper()
+	variantOnce.Do(func() {
+		var tmpl assertions.Template
+		if variantStack, tmpl, variantErr = synth(variantSettings); variantErr == nil {
+			variantTmpl, variantErr = parseTemplate(tmpl)
+		}
+	})
+	if variantErr != nil {
+		t.Fatal(variantErr)
+	}
+	return variantStack, variantTmpl
+}
+
+// ---- the synthesized template, as plain Go values ----
+
+type cfnResource struct {
+	Type       string         `json:"Type"`
+	Properties map[string]any `json:"Properties"`
+	Metadata   map[string]any `json:"Metadata"`
+}
+
+type cfnTemplate struct {
+	Resources map[string]cfnResource `json:"Resources"`
+	Outputs   map[string]struct {
+		Value any `json:"Value"`
+	} `json:"Outputs"`
+}
+
+func parseTemplate(tmpl assertions.Template) (*cfnTemplate, error) {
+	raw, err := json.Marshal(tmpl.ToJSON())
+	if err != nil {
+		return nil, err
+	}
+	var t cfnTemplate
+	return &t, json.Unmarshal(raw, &t)
+}
+
+// id returns the logical id of the resource at construct path
+// Keywarden/<path>.
+func (t *cfnTemplate) id(tb testing.TB, path string) string {
+	tb.Helper()
+	for id, r := range t.Resources {
+		if r.Metadata["aws:cdk:path"] == stackName+"/"+path {
+			return id
+		}
+	}
+	tb.Fatalf("no resource at %s/%s", stackName, path)
+	return ""
+}
+
+func (t *cfnTemplate) at(tb testing.TB, path string) cfnResource {
+	tb.Helper()
+	return t.Resources[t.id(tb, path)]
+}
+
+func (t *cfnTemplate) ofType(typ string) map[string]cfnResource {
+	out := map[string]cfnResource{}
+	for id, r := range t.Resources {
+		if r.Type == typ {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+func ref(id string) any { return map[string]any{"Ref": id} }
+
+func getAtt(id, attr string) any { return map[string]any{"Fn::GetAtt": []any{id, attr}} }
+
+// usersArn is arn:${Partition}:iam::${Account}:user/* as the CDK renders it.
+var usersArn = map[string]any{"Fn::Join": []any{"", []any{
+	"arn:", ref("AWS::Partition"), ":iam::", ref("AWS::AccountId"), ":user/*",
+}}}
+
+// list normalizes an IAM field that is one value or a list.
+func list(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	if v == nil {
+		return nil
+	}
+	return []any{v}
+}
+
+// statements returns every policy statement granted to the role: its inline
+// policies and every AWS::IAM::Policy attached to it.
+func (t *cfnTemplate) statements(roleID string) []map[string]any {
+	var docs []any
+	for _, p := range list(t.Resources[roleID].Properties["Policies"]) {
+		docs = append(docs, p.(map[string]any)["PolicyDocument"])
+	}
+	for _, p := range t.ofType("AWS::IAM::Policy") {
+		for _, r := range list(p.Properties["Roles"]) {
+			if reflect.DeepEqual(r, ref(roleID)) {
+				docs = append(docs, p.Properties["PolicyDocument"])
+			}
+		}
+	}
+	var out []map[string]any
+	for _, d := range docs {
+		for _, s := range list(d.(map[string]any)["Statement"]) {
+			out = append(out, s.(map[string]any))
+		}
+	}
+	return out
+}
+
+func actionsOf(stmts []map[string]any) []string {
+	var out []string
+	for _, s := range stmts {
+		for _, a := range list(s["Action"]) {
+			out = append(out, a.(string))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func toJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// ---- tests ----
+
+func TestResourceCounts(t *testing.T) {
+	counts := map[string]int{}
+	for _, r := range defaultTmpl.Resources {
+		counts[r.Type]++
+	}
+	want := map[string]int{
+		"AWS::Lambda::Function":            7,
+		"AWS::StepFunctions::StateMachine": 1,
+		"AWS::SNS::Topic":                  1,
+		"AWS::KMS::Key":                    1,
+		"AWS::SQS::Queue":                  1,
+		// Three exposed-key triggers (with drill sources) and the
+		// failed-execution alert.
+		"AWS::Events::Rule": 4,
+		// One per function and the state machine's.
+		"AWS::Logs::LogGroup": 8,
+		"AWS::IAM::Role":      8,
+		// The default context has no alert e-mail addresses.
+		"AWS::SNS::Subscription": 0,
+	}
+	for typ, n := range want {
+		if counts[typ] != n {
+			t.Errorf("%s: %d resources, want %d", typ, counts[typ], n)
+		}
+	}
+}
+
+// Every lambdas/<name> is deployed, and nothing else.
+func TestFunctionsAreTheLambdaDirectories(t *testing.T) {
+	entries, err := os.ReadDir(filepath.Join(repoRoot, "lambdas"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs, specs []string
+	for _, e := range entries {
+		if e.IsDir() {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	for _, f := range functionSpecs {
+		specs = append(specs, f.name)
+	}
+	slices.Sort(specs)
+	if !slices.Equal(dirs, specs) {
+		t.Errorf("lambdas/ holds %v, the stack deploys %v", dirs, specs)
+	}
+}
+
+func TestFunctionConfiguration(t *testing.T) {
+	for _, spec := range functionSpecs {
+		t.Run(spec.name, func(t *testing.T) {
+			p := defaultTmpl.at(t, spec.constructID()+"/Resource").Properties
+			want := map[string]any{
+				"Runtime":       "provided.al2023",
+				"Architectures": []any{"arm64"},
+				"Handler":       "bootstrap",
+				"MemorySize":    256.0,
+				"Timeout":       spec.timeoutSecs,
+				"Role":          getAtt(defaultTmpl.id(t, spec.constructID()+"Role/Resource"), "Arn"),
+				"LoggingConfig": map[string]any{"LogGroup": ref(defaultTmpl.id(t, spec.constructID()+"Logs/Resource"))},
+			}
+			for k, v := range want {
+				if !reflect.DeepEqual(p[k], v) {
+					t.Errorf("%s = %s, want %s", k, toJSON(p[k]), toJSON(v))
+				}
+			}
+		})
+	}
+	if a := defaultTmpl.at(t, "ActivityFunction/Resource").Properties["Timeout"]; a != 300.0 {
+		t.Errorf("activity timeout %v, want 300 s", a)
+	}
+}
+
+func TestFunctionEnvironment(t *testing.T) {
+	machine := defaultTmpl.id(t, "StateMachine/Resource")
+	topic := defaultTmpl.id(t, "AlertTopic/Resource")
+	want := map[string]map[string]any{
+		fnIntake:   {settings.EnvStateMachineArn: ref(machine)},
+		fnFinding:  nil,
+		fnContain:  nil,
+		fnRevoke:   nil,
+		fnActivity: {settings.EnvActivityWindow: "24", settings.EnvActivityRegions: ref("AWS::Region"), settings.EnvActivityMaxEvents: "500"},
+		fnRemove:   {settings.EnvExposedKeyAction: "delete"},
+		fnAlert:    {settings.EnvAlertTopicArn: ref(topic), settings.EnvConsoleRegion: ref("AWS::Region")},
+	}
+	for name, env := range want {
+		got := functionEnv(t, defaultTmpl, name)
+		if !reflect.DeepEqual(got, env) {
+			t.Errorf("%s environment = %s, want %s", name, toJSON(got), toJSON(env))
+		}
+	}
+}
+
+func functionEnv(t *testing.T, tmpl *cfnTemplate, name string) map[string]any {
+	t.Helper()
+	p := tmpl.at(t, specNamed(name).constructID()+"/Resource").Properties
+	env, _ := p["Environment"].(map[string]any)
+	vars, _ := env["Variables"].(map[string]any)
+	return vars
+}
+
+func TestEncryptionAndTransport(t *testing.T) {
+	key := defaultTmpl.id(t, "AlertKey/Resource")
+	if r := defaultTmpl.Resources[key].Properties["EnableKeyRotation"]; r != true {
+		t.Errorf("alert key EnableKeyRotation = %v, want true", r)
+	}
+	topic := defaultTmpl.at(t, "AlertTopic/Resource").Properties
+	if !reflect.DeepEqual(topic["KmsMasterKeyId"], getAtt(key, "Arn")) {
+		t.Errorf("topic KmsMasterKeyId = %s, want the alert key", toJSON(topic["KmsMasterKeyId"]))
+	}
+	queue := defaultTmpl.at(t, "DeadLetterQueue/Resource").Properties
+	if queue["SqsManagedSseEnabled"] != true {
+		t.Errorf("dead-letter queue SqsManagedSseEnabled = %v, want true", queue["SqsManagedSseEnabled"])
+	}
+	if queue["MessageRetentionPeriod"] != 14*24*3600.0 {
+		t.Errorf("dead-letter queue retention %v s, want 14 days", queue["MessageRetentionPeriod"])
+	}
+	// EnforceSSL: each resource policy denies requests without TLS.
+	for _, path := range []string{"AlertTopic/Policy/Resource", "DeadLetterQueue/Policy/Resource"} {
+		doc := defaultTmpl.at(t, path).Properties["PolicyDocument"].(map[string]any)
+		denies := false
+		for _, s := range list(doc["Statement"]) {
+			s := s.(map[string]any)
+			denies = denies || (s["Effect"] == "Deny" &&
+				reflect.DeepEqual(s["Condition"], map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}))
+		}
+		if !denies {
+			t.Errorf("%s does not deny aws:SecureTransport false", path)
+		}
+	}
+	// EventBridge publishes the failed-execution alert: the key policy
+	// must let it encrypt.
+	stmts := list(defaultTmpl.Resources[key].Properties["KeyPolicy"].(map[string]any)["Statement"])
+	eventsMayEncrypt := false
+	for _, s := range stmts {
+		s := s.(map[string]any)
+		if reflect.DeepEqual(s["Principal"], map[string]any{"Service": "events.amazonaws.com"}) {
+			acts := actionsOf([]map[string]any{s})
+			eventsMayEncrypt = slices.Contains(acts, "kms:Decrypt") && slices.Contains(acts, "kms:GenerateDataKey*")
+		}
+	}
+	if !eventsMayEncrypt {
+		t.Errorf("the alert key's policy does not let events.amazonaws.com use it: %s", toJSON(stmts))
+	}
+}
+
+func TestLogGroupsRetention(t *testing.T) {
+	check := func(t *testing.T, tmpl *cfnTemplate, days float64) {
+		groups := tmpl.ofType("AWS::Logs::LogGroup")
+		if len(groups) != 8 {
+			t.Errorf("%d log groups, want 8", len(groups))
+		}
+		for id, g := range groups {
+			if g.Properties["RetentionInDays"] != days {
+				t.Errorf("log group %s retention %v, want %v", id, g.Properties["RetentionInDays"], days)
+			}
+		}
+	}
+	t.Run("default", func(t *testing.T) { check(t, defaultTmpl, 365) })
+	t.Run("variant", func(t *testing.T) {
+		_, tmpl := variant(t)
+		check(t, tmpl, 90)
+	})
+}
+
+// Every retention settings accepts has a CDK value.
+func TestRetentionCoversSettings(t *testing.T) {
+	for d := 0; d <= 4000; d++ {
+		s := settings.Default()
+		s.LogRetentionDays = d
+		if _, ok := retentionDays[d]; (s.Validate() == nil) != ok {
+			t.Errorf("%d days: settings accepts it %v, infra maps it %v", d, s.Validate() == nil, ok)
+		}
+	}
+}
+
+// The exact patterns: tests here and the offline drill read them from the
+// template.
+func TestEventPatterns(t *testing.T) {
+	machine := defaultTmpl.id(t, "StateMachine/Resource")
+	want := map[string]string{
+		"TrustedAdvisorRule": `{"source":["aws.trustedadvisor"],"detail-type":["Trusted Advisor Check Item Refresh Notification"],
+			"detail":{"status":["ERROR"],"check-name":["Exposed Access Keys"]}}`,
+		"HealthRule": `{"source":["aws.health"],"detail-type":["AWS Health Event"],
+			"detail":{"eventTypeCode":["AWS_RISK_CREDENTIALS_EXPOSED","AWS_RISK_CREDENTIALS_COMPROMISED","AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED"]}}`,
+		"DrillRule": `{"source":["awsmock.trustedadvisor"],"detail-type":["Trusted Advisor Check Item Refresh Notification"],
+			"detail":{"status":["ERROR"],"check-name":["Exposed Access Keys"]}}`,
+		"FailedExecutionRule": `{"source":["aws.states"],"detail-type":["Step Functions Execution Status Change"],
+			"detail":{"status":["FAILED","TIMED_OUT","ABORTED"],"stateMachineArn":[{"Ref":"` + machine + `"}]}}`,
+	}
+	rules := defaultTmpl.ofType("AWS::Events::Rule")
+	if len(rules) != len(want) {
+		t.Errorf("%d rules, want %d", len(rules), len(want))
+	}
+	for name, pattern := range want {
+		var w any
+		if err := json.Unmarshal([]byte(pattern), &w); err != nil {
+			t.Fatal(err)
+		}
+		got := defaultTmpl.at(t, name+"/Resource").Properties["EventPattern"]
+		if !reflect.DeepEqual(got, w) {
+			t.Errorf("%s EventPattern\n got %s\nwant %s", name, toJSON(got), toJSON(w))
+		}
+	}
+}
+
+// Each trigger delivers to the intake with retries and the dead-letter
+// queue; the failed-execution rule delivers to the alert topic the same way.
+func TestRuleTargets(t *testing.T) {
+	dlq := getAtt(defaultTmpl.id(t, "DeadLetterQueue/Resource"), "Arn")
+	intake := getAtt(defaultTmpl.id(t, "IntakeFunction/Resource"), "Arn")
+	topic := ref(defaultTmpl.id(t, "AlertTopic/Resource"))
+	for rule, arn := range map[string]any{"TrustedAdvisorRule": intake, "HealthRule": intake, "DrillRule": intake, "FailedExecutionRule": topic} {
+		targets := list(defaultTmpl.at(t, rule+"/Resource").Properties["Targets"])
+		if len(targets) != 1 {
+			t.Errorf("%s has %d targets, want 1", rule, len(targets))
+			continue
+		}
+		target := targets[0].(map[string]any)
+		if !reflect.DeepEqual(target["Arn"], arn) {
+			t.Errorf("%s targets %s, want %s", rule, toJSON(target["Arn"]), toJSON(arn))
+		}
+		if want := map[string]any{"MaximumEventAgeInSeconds": 7200.0, "MaximumRetryAttempts": 8.0}; !reflect.DeepEqual(target["RetryPolicy"], want) {
+			t.Errorf("%s RetryPolicy %s, want %s", rule, toJSON(target["RetryPolicy"]), toJSON(want))
+		}
+		if want := map[string]any{"Arn": dlq}; !reflect.DeepEqual(target["DeadLetterConfig"], want) {
+			t.Errorf("%s DeadLetterConfig %s, want the dead-letter queue", rule, toJSON(target["DeadLetterConfig"]))
+		}
+	}
+	// The alert carries names, not the execution's input or output.
+	transformer := list(defaultTmpl.at(t, "FailedExecutionRule/Resource").Properties["Targets"])[0].(map[string]any)["InputTransformer"].(map[string]any)
+	for name, path := range transformer["InputPathsMap"].(map[string]any) {
+		if p := path.(string); strings.Contains(p, "input") || strings.Contains(p, "output") {
+			t.Errorf("failed-execution alert reads %s=%s: execution data must not reach alerts", name, p)
+		}
+	}
+}
+
+// A failing intake loses nothing: Lambda retries the asynchronous
+// invocation, then sends it to the dead-letter queue.
+func TestIntakeAsyncFailures(t *testing.T) {
+	intake := defaultTmpl.id(t, "IntakeFunction/Resource")
+	dlq := getAtt(defaultTmpl.id(t, "DeadLetterQueue/Resource"), "Arn")
+	if got := defaultTmpl.Resources[intake].Properties["DeadLetterConfig"]; !reflect.DeepEqual(got, map[string]any{"TargetArn": dlq}) {
+		t.Errorf("intake DeadLetterConfig %s, want the dead-letter queue", toJSON(got))
+	}
+	found := false
+	for _, c := range defaultTmpl.ofType("AWS::Lambda::EventInvokeConfig") {
+		if reflect.DeepEqual(c.Properties["FunctionName"], ref(intake)) {
+			found = true
+			if c.Properties["MaximumRetryAttempts"] != 2.0 {
+				t.Errorf("intake MaximumRetryAttempts %v, want 2", c.Properties["MaximumRetryAttempts"])
+			}
+		}
+	}
+	if !found {
+		t.Error("intake has no EventInvokeConfig")
+	}
+}
+
+// The template carries statemachine/keywarden.asl.json byte for byte;
+// CloudFormation fills each placeholder with a task function's ARN.
+func TestDefinitionIsTheFile(t *testing.T) {
+	p := defaultTmpl.at(t, "StateMachine/Resource").Properties
+	if got := p["DefinitionString"]; got != statemachine.Definition() {
+		t.Errorf("DefinitionString differs from statemachine/keywarden.asl.json:\n%v", got)
+	}
+	subs, _ := p["DefinitionSubstitutions"].(map[string]any)
+	keys := slices.Sorted(maps.Keys(subs))
+	if want := statemachine.Placeholders(); !slices.Equal(keys, want) {
+		t.Fatalf("DefinitionSubstitutions keys %v, want the definition's placeholders %v", keys, want)
+	}
+	for _, placeholder := range keys {
+		id := strings.TrimSuffix(placeholder, "Arn") // ActivityFunctionArn → ActivityFunction
+		want := getAtt(defaultTmpl.id(t, id+"/Resource"), "Arn")
+		if !reflect.DeepEqual(subs[placeholder], want) {
+			t.Errorf("${%s} = %s, want %s", placeholder, toJSON(subs[placeholder]), toJSON(want))
+		}
+	}
+}
+
+func TestCheckPlaceholders(t *testing.T) {
+	if err := checkPlaceholders(); err != nil {
+		t.Fatal(err)
+	}
+	saved := functionSpecs
+	defer func() { functionSpecs = saved }()
+	functionSpecs = slices.DeleteFunc(slices.Clone(saved), func(f functionSpec) bool { return f.name == fnActivity })
+	err := checkPlaceholders()
+	if err == nil || !strings.Contains(err.Error(), "${ActivityFunctionArn}") {
+		t.Errorf("without the activity function: %v, want an error naming ${ActivityFunctionArn}", err)
+	}
+}
+
+func TestStateMachineConfiguration(t *testing.T) {
+	p := defaultTmpl.at(t, "StateMachine/Resource").Properties
+	if p["StateMachineType"] != "STANDARD" {
+		t.Errorf("StateMachineType %v, want STANDARD", p["StateMachineType"])
+	}
+	if want := map[string]any{"Enabled": true}; !reflect.DeepEqual(p["TracingConfiguration"], want) {
+		t.Errorf("TracingConfiguration %s, want enabled", toJSON(p["TracingConfiguration"]))
+	}
+	logs := p["LoggingConfiguration"].(map[string]any)
+	if logs["IncludeExecutionData"] != false {
+		t.Errorf("IncludeExecutionData %v: execution data must not reach the logs", logs["IncludeExecutionData"])
+	}
+	if logs["Level"] != "ALL" {
+		t.Errorf("log Level %v, want ALL", logs["Level"])
+	}
+	group := defaultTmpl.id(t, "StateMachineLogs/Resource")
+	want := []any{map[string]any{"CloudWatchLogsLogGroup": map[string]any{"LogGroupArn": getAtt(group, "Arn")}}}
+	if !reflect.DeepEqual(logs["Destinations"], want) {
+		t.Errorf("log Destinations %s, want the StateMachineLogs group", toJSON(logs["Destinations"]))
+	}
+}
+
+var logActions = []string{"logs:CreateLogStream", "logs:PutLogEvents"}
+
+// wantActions is each function role's complete list of actions.
+var wantActions = map[string][]string{
+	fnIntake:   {"iam:GetAccessKeyLastUsed", "sqs:SendMessage", "states:ListExecutions", "states:StartExecution"},
+	fnFinding:  {"iam:GetAccessKeyLastUsed"},
+	fnContain:  {"iam:ListAccessKeys", "iam:UpdateAccessKey"},
+	fnRevoke:   {"iam:PutUserPolicy"},
+	fnActivity: {"cloudtrail:LookupEvents"},
+	fnRemove:   {"iam:DeleteAccessKey"},
+	fnAlert:    {"kms:Decrypt", "kms:GenerateDataKey", "sns:Publish"},
+}
+
+func TestFunctionRoles(t *testing.T) {
+	tmpl := defaultTmpl
+	machine := ref(tmpl.id(t, "StateMachine/Resource"))
+	topic := ref(tmpl.id(t, "AlertTopic/Resource"))
+	key := getAtt(tmpl.id(t, "AlertKey/Resource"), "Arn")
+	dlq := getAtt(tmpl.id(t, "DeadLetterQueue/Resource"), "Arn")
+	// The one resource each action may name.
+	resourceOf := map[string]any{
+		"iam:GetAccessKeyLastUsed": usersArn, "iam:ListAccessKeys": usersArn, "iam:UpdateAccessKey": usersArn,
+		"iam:PutUserPolicy": usersArn, "iam:DeleteAccessKey": usersArn,
+		"cloudtrail:LookupEvents": "*",
+		"states:StartExecution":   machine, "states:ListExecutions": machine,
+		"sqs:SendMessage": dlq,
+		"sns:Publish":     topic,
+		"kms:Decrypt":     key, "kms:GenerateDataKey": key,
+	}
+	for _, spec := range functionSpecs {
+		t.Run(spec.name, func(t *testing.T) {
+			roleID := tmpl.id(t, spec.constructID()+"Role/Resource")
+			role := tmpl.Resources[roleID].Properties
+			if role["ManagedPolicyArns"] != nil {
+				t.Errorf("role has managed policies %s", toJSON(role["ManagedPolicyArns"]))
+			}
+			if want := []any{map[string]any{"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": map[string]any{"Service": "lambda.amazonaws.com"}}}; !reflect.DeepEqual(role["AssumeRolePolicyDocument"].(map[string]any)["Statement"], want) {
+				t.Errorf("role trust %s, want lambda.amazonaws.com only", toJSON(role["AssumeRolePolicyDocument"]))
+			}
+			stmts := tmpl.statements(roleID)
+			want := slices.Sorted(slices.Values(append(slices.Clone(logActions), wantActions[spec.name]...)))
+			if got := actionsOf(stmts); !slices.Equal(got, want) {
+				t.Errorf("actions %v, want exactly %v", got, want)
+			}
+			ownLogs := getAtt(tmpl.id(t, spec.constructID()+"Logs/Resource"), "Arn")
+			for _, s := range stmts {
+				if s["Effect"] != "Allow" || s["NotAction"] != nil || s["NotResource"] != nil || s["Condition"] != nil {
+					t.Errorf("unexpected statement shape %s", toJSON(s))
+				}
+				for _, a := range list(s["Action"]) {
+					want := resourceOf[a.(string)]
+					if slices.Contains(logActions, a.(string)) {
+						want = ownLogs
+					}
+					if got := list(s["Resource"]); !reflect.DeepEqual(got, []any{want}) {
+						t.Errorf("%s on %s, want only %s", a, toJSON(got), toJSON(want))
+					}
+				}
+			}
+		})
+	}
+}
+
+// The state machine may invoke exactly its task functions (no ":*", no
+// intake); the rest is what the CDK adds for logging and tracing.
+func TestStateMachineRole(t *testing.T) {
+	tmpl := defaultTmpl
+	roleID := tmpl.id(t, "StateMachineRole/Resource")
+	stmts := tmpl.statements(roleID)
+	want := []string{
+		"lambda:InvokeFunction",
+		"logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups", "logs:DescribeResourcePolicies",
+		"logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:UpdateLogDelivery",
+		"xray:GetSamplingRules", "xray:GetSamplingTargets", "xray:PutTelemetryRecords", "xray:PutTraceSegments",
+	}
+	if got := actionsOf(stmts); !slices.Equal(got, want) {
+		t.Errorf("actions %v, want exactly %v", got, want)
+	}
+	var wantFns []string
+	for _, p := range statemachine.Placeholders() {
+		wantFns = append(wantFns, toJSON(getAtt(tmpl.id(t, strings.TrimSuffix(p, "Arn")+"/Resource"), "Arn")))
+	}
+	slices.Sort(wantFns)
+	for _, s := range stmts {
+		if !slices.Contains(list(s["Action"]), any("lambda:InvokeFunction")) {
+			continue
+		}
+		if len(list(s["Action"])) != 1 {
+			t.Errorf("lambda:InvokeFunction shares a statement: %s", toJSON(s))
+		}
+		var got []string
+		for _, r := range list(s["Resource"]) {
+			got = append(got, toJSON(r))
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, wantFns) {
+			t.Errorf("lambda:InvokeFunction on %v, want exactly %v", got, wantFns)
+		}
+	}
+	if tmpl.Resources[roleID].Properties["ManagedPolicyArns"] != nil {
+		t.Error("state machine role has managed policies")
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	for _, name := range []string{"StateMachineArn", "AlertTopicArn", "DeadLetterQueueUrl", "ConsoleUrl"} {
+		if _, ok := defaultTmpl.Outputs[name]; !ok {
+			t.Errorf("no output %s", name)
+		}
+	}
+}
+
+// cdk-nag gate: no unsuppressed AwsSolutions error or warning. (With
+// cdk.json's feature flags an unsuppressed error already fails synthesis,
+// in TestMain; this names the findings should that change.)
+func TestNagClean(t *testing.T) {
+	check := func(t *testing.T, stack awscdk.Stack) {
+		a := assertions.Annotations_FromStack(stack)
+		match := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))
+		for level, found := range map[string]*[]*cxapi.SynthesisMessage{
+			"cdk-nag error":   a.FindError(jsii.String("*"), match),
+			"cdk-nag warning": a.FindWarning(jsii.String("*"), match),
+			// Any other warning, too, is fixed or acknowledged with its
+			// reason (Annotations.AcknowledgeWarning).
+			"warning": a.FindWarning(jsii.String("*"), assertions.Match_AnyValue()),
+		} {
+			if found == nil || len(*found) == 0 {
+				continue
+			}
+			var lines []string
+			for _, m := range *found {
+				lines = append(lines, fmt.Sprintf("  %s: %v", *m.Id, m.Entry.Data))
+			}
+			t.Errorf("%d %ss:\n%s", len(lines), level, strings.Join(lines, "\n"))
+		}
+	}
+	t.Run("default", func(t *testing.T) { check(t, defaultStack) })
+	t.Run("variant", func(t *testing.T) {
+		stack, _ := variant(t)
+		check(t, stack)
+	})
+}
+
+// The variant: deactivate instead of delete, no drill rule, e-mail
+// subscriptions, explicit activity bounds.
+func TestVariantSettings(t *testing.T) {
+	_, tmpl := variant(t)
+
+	removeRole := tmpl.id(t, "RemoveFunctionRole/Resource")
+	if got := actionsOf(tmpl.statements(removeRole)); !slices.Equal(got, logActions) {
+		t.Errorf("with exposedKeyAction=deactivate the remove role allows %v, want only its log writes", got)
+	}
+	if got := functionEnv(t, tmpl, fnRemove)[settings.EnvExposedKeyAction]; got != "deactivate" {
+		t.Errorf("remove %s = %v, want deactivate", settings.EnvExposedKeyAction, got)
+	}
+
+	var rules []string
+	for id := range tmpl.ofType("AWS::Events::Rule") {
+		rules = append(rules, id)
+	}
+	if len(rules) != 3 { // two triggers and the failed-execution alert
+		t.Errorf("with drillSources=false: rules %v, want 3", rules)
+	}
+	for _, id := range rules {
+		if strings.HasPrefix(id, "DrillRule") {
+			t.Errorf("drillSources=false still has %s", id)
+		}
+	}
+
+	want := map[string]any{
+		settings.EnvActivityWindow:    "72",
+		settings.EnvActivityRegions:   "us-east-1,eu-west-1",
+		settings.EnvActivityMaxEvents: "1000",
+	}
+	if got := functionEnv(t, tmpl, fnActivity); !reflect.DeepEqual(got, want) {
+		t.Errorf("activity environment %s, want %s", toJSON(got), toJSON(want))
+	}
+
+	topic := ref(tmpl.id(t, "AlertTopic/Resource"))
+	var emails []string
+	for _, s := range tmpl.ofType("AWS::SNS::Subscription") {
+		if s.Properties["Protocol"] != "email" || !reflect.DeepEqual(s.Properties["TopicArn"], topic) {
+			t.Errorf("subscription %s, want e-mail to the alert topic", toJSON(s.Properties))
+		}
+		emails = append(emails, s.Properties["Endpoint"].(string))
+	}
+	slices.Sort(emails)
+	if want := []string{"oncall@example.com", "security@example.com"}; !slices.Equal(emails, want) {
+		t.Errorf("subscriptions %v, want %v", emails, want)
+	}
+}
+
+// Bad settings stop synthesis with settings' own message, before anything
+// is built.
+func TestBadSettings(t *testing.T) {
+	ctx := maps.Clone(cdkContext)
+	ctx["exposedKeyAction"] = "shred"
+	_, _, err := newApp(repoRoot, ctx)
+	want := `exposedKeyAction is "shred"; use "delete" or "deactivate"`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("newApp with exposedKeyAction=shred: %v, want an error containing %q", err, want)
+	}
+}
+
+// The app run as `cdk synth` runs it (context in CDK_CONTEXT_JSON) exits 1
+// and prints every problem.
+func TestMainFailsOnBadSettings(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(),
+		runMainEnv+"=1",
+		"CDK_OUTDIR="+t.TempDir(),
+		`CDK_CONTEXT_JSON={"exposedKeyAction":"shred","logRetentionDays":8}`,
+	)
+	out, err := cmd.CombinedOutput()
+	if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 1 {
+		t.Fatalf("exit: %v, want status 1; output:\n%s", err, out)
+	}
+	for _, want := range []string{`exposedKeyAction is "shred"`, "logRetentionDays is 8"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "panic") {
+		t.Errorf("the app panicked:\n%s", out)
+	}
+}
+
+// cdk.json's settings are the defaults settings documents.
+func TestCDKJSONDefaults(t *testing.T) {
+	s, err := settings.FromContext(func(key string) any { return cdkContext[key] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := settings.Default()
+	// An empty list in cdk.json reads as an empty, non-nil slice.
+	if len(s.ActivityRegions) == 0 && len(s.AlertEmails) == 0 {
+		s.ActivityRegions, s.AlertEmails = nil, nil
+	}
+	if !reflect.DeepEqual(s, d) {
+		t.Errorf("cdk.json context %+v, want settings.Default() %+v", s, d)
+	}
+}
+
+func TestFindRepoRoot(t *testing.T) {
+	if got, err := findRepoRoot(filepath.Join(repoRoot, "infra")); err != nil || got != repoRoot {
+		t.Errorf("from infra/: %q, %v; want %q", got, err, repoRoot)
+	}
+	if _, err := findRepoRoot(t.TempDir()); err == nil {
+		t.Error("outside the repository: no error")
+	}
+}

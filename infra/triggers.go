@@ -1,0 +1,88 @@
+package main
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/keywarden/keywarden/internal/event"
+	"github.com/keywarden/keywarden/internal/settings"
+)
+
+// Delivery to a target is retried for up to two hours; what still fails
+// goes to the dead-letter queue.
+var (
+	targetMaxEventAge   = awscdk.Duration_Hours(jsii.Number(2))
+	targetRetryAttempts = 8.0
+)
+
+// trigger is one EventBridge rule that reports exposed keys to the intake.
+type trigger struct {
+	id          string
+	description string
+	pattern     *awsevents.EventPattern
+}
+
+// triggers are the exposed-key signals. The synthesized template's
+// EventPattern of each rule is what tests and the offline drill read.
+func triggers(s settings.Settings) []trigger {
+	trustedAdvisor := func(source string) *awsevents.EventPattern {
+		return &awsevents.EventPattern{
+			Source:     jsii.Strings(source),
+			DetailType: jsii.Strings(event.DetailTypeTrustedAdvisor),
+			Detail: &map[string]any{
+				"status":     []string{"ERROR"},
+				"check-name": []string{event.CheckExposedAccessKeys},
+			},
+		}
+	}
+	ts := []trigger{
+		{"TrustedAdvisorRule", "keywarden: Trusted Advisor reports an exposed access key", trustedAdvisor(event.SourceTrustedAdvisor)},
+		{"HealthRule", "keywarden: AWS Health reports an exposed or compromised access key", &awsevents.EventPattern{
+			Source:     jsii.Strings(event.SourceHealth),
+			DetailType: jsii.Strings(event.DetailTypeHealth),
+			// Matched on the event type codes alone: published samples
+			// disagree on detail.service for these events (RISK, IAM,
+			// ABUSE), and the codes are specific enough.
+			Detail: &map[string]any{"eventTypeCode": event.HealthRiskCodes},
+		}},
+	}
+	if s.DrillSources {
+		ts = append(ts, trigger{"DrillRule", "keywarden drills: mock Trusted Advisor exposed-key events (put-events)",
+			trustedAdvisor(event.SourceTrustedAdvisorMock)})
+	}
+	return ts
+}
+
+// newTriggers routes each signal on the default bus to the intake, which
+// names the execution after the key so that the same key reported twice
+// is one incident.
+func newTriggers(stack awscdk.Stack, s settings.Settings, intake awslambda.IFunction, dlq awssqs.IQueue) {
+	for _, t := range triggers(s) {
+		awsevents.NewRule(stack, jsii.String(t.id), &awsevents.RuleProps{
+			Description:  jsii.String(t.description),
+			EventPattern: t.pattern,
+			Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(intake, &awseventstargets.LambdaFunctionProps{
+				DeadLetterQueue: dlq,
+				MaxEventAge:     targetMaxEventAge,
+				RetryAttempts:   jsii.Number(targetRetryAttempts),
+			})},
+		})
+	}
+}
+
+// newDeadLetterQueue keeps events that EventBridge could not deliver and
+// intake invocations that failed every retry: each is an unhandled report.
+func newDeadLetterQueue(stack awscdk.Stack) awssqs.Queue {
+	return awssqs.NewQueue(stack, jsii.String("DeadLetterQueue"), &awssqs.QueueProps{
+		// SSE-SQS: EventBridge cannot send to a queue under an AWS
+		// managed KMS key, and a customer managed one would need its own
+		// key policy for events.amazonaws.com and lambda.
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+}
