@@ -12,7 +12,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export GOFLAGS := -buildvcs=false
 
-.PHONY: deps build test test-unit test-infra synth lint fmt-check vet staticcheck cfn-lint asl-lint ci diff deploy drill bench clean
+.PHONY: deps build test test-unit test-infra synth lint bootstrap fmt-check vet staticcheck cfn-lint asl-lint ci diff deploy drill bench clean
 
 ## deps: Go modules and the pinned npm tools (CDK CLI, ASL interpreter, Node 22).
 deps: $(TOOLS)/.installed
@@ -42,8 +42,17 @@ test-infra: $(TOOLS)/.installed
 	$(GO) test -count=1 -timeout 20m ./infra/...
 
 ## synth: the CloudFormation template to cdk.out/ (cdk-nag errors fail it).
-synth: $(TOOLS)/.installed
+TEMPLATE := cdk.out/Keywarden.template.json
+synth: $(TEMPLATE)
+
+$(TEMPLATE): $(TOOLS)/.installed cdk.json go.mod $(wildcard infra/*.go statemachine/* internal/settings/*.go internal/event/*.go)
 	$(CDK) synth -q
+	@touch $@
+
+## drill: the drill scenarios offline, on the emulated account (no AWS account).
+## DRILL_FLAGS passes flags, e.g. DRILL_FLAGS="--json" or "--only exposed-key".
+drill: $(TOOLS)/.installed $(TEMPLATE)
+	$(GO) run ./cmd/keywarden drill $(DRILL_FLAGS)
 
 ## lint: gofmt, go vet, staticcheck, ASL validation, cfn-lint on the template.
 lint: fmt-check vet staticcheck asl-lint cfn-lint
@@ -61,11 +70,11 @@ staticcheck:
 asl-lint: $(TOOLS)/.installed
 	$(TOOLS)/.bin/asl-validator --json-path statemachine/keywarden.asl.json
 
-cfn-lint: synth
-	cfn-lint --non-zero-exit-code error cdk.out/Keywarden.template.json
+cfn-lint: $(TEMPLATE)
+	cfn-lint --non-zero-exit-code error $(TEMPLATE)
 
 ## ci: everything CI runs (.ci/run calls this).
-ci: deps build test synth lint
+ci: deps build test synth lint drill
 
 ## diff, deploy: against the account in your AWS credentials (us-east-1).
 diff: $(TOOLS)/.installed
@@ -73,6 +82,10 @@ diff: $(TOOLS)/.installed
 
 deploy: $(TOOLS)/.installed
 	$(CDK) deploy
+
+## bootstrap: once per account and region before the first deploy.
+bootstrap: $(TOOLS)/.installed
+	$(CDK) bootstrap
 
 clean:
 	rm -rf build cdk.out
