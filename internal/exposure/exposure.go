@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/keywarden/keywarden/internal/event"
 	"github.com/keywarden/keywarden/internal/settings"
@@ -101,16 +102,26 @@ var (
 	_ RemoveAPI  = (*iam.Client)(nil)
 )
 
+func isAccessDenied(err error) bool {
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "AccessDenied"
+}
+
 func isNoSuchEntity(err error) bool {
 	var nse *types.NoSuchEntityException
 	return errors.As(err, &nse)
 }
 
 // ResolveOwner returns the IAM user that owns the key, or "" when IAM does
-// not know the key (deleted, or not of this account).
+// not know the key (deleted, or not of this account). For a key it does not
+// know, IAM answers GetAccessKeyLastUsed with AccessDenied ("not authorized
+// to perform iam:GetAccessKeyLastUsed on resource: access key …"), not
+// NoSuchEntity; both mean unknown here. Were the role itself missing the
+// permission, every key would read as unknown: the steps that follow then
+// act on the reported user or alert that no owner was found.
 func ResolveOwner(ctx context.Context, api OwnerAPI, keyID string) (string, error) {
 	out, err := api.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(keyID)})
-	if isNoSuchEntity(err) {
+	if isNoSuchEntity(err) || isAccessDenied(err) {
 		return "", nil
 	}
 	if err != nil {

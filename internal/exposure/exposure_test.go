@@ -260,8 +260,13 @@ func TestRemove(t *testing.T) {
 }
 
 func TestResolveOwnerErrors(t *testing.T) {
-	_, err := ResolveOwner(context.Background(), &fakeIAM{ownerErr: denied}, key)
+	// IAM answers AccessDenied for a key it does not know.
+	owner, err := ResolveOwner(context.Background(), &fakeIAM{ownerErr: denied}, key)
+	if err != nil || owner != "" {
+		t.Errorf("unknown key: %q, %v", owner, err)
+	}
+	_, err = ResolveOwner(context.Background(), &fakeIAM{ownerErr: throttled}, key)
 	if err == nil || !errors.As(err, new(smithy.APIError)) {
-		t.Errorf("access denied must surface: %v", err)
+		t.Errorf("throttling must surface: %v", err)
 	}
 }

@@ -1,0 +1,333 @@
+package drill
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/keywarden/keywarden/internal/exposure"
+	"github.com/keywarden/keywarden/internal/localaws"
+)
+
+// Scenario is one drill: what to send and what must follow.
+type Scenario struct {
+	Name, Title string
+	// Faults are injected unless the run gives its own.
+	Faults map[string]localaws.Fault
+	// Keys are shown (and checked) after the run.
+	Keys   []string
+	Run    func(ctx context.Context, d *Driver) error
+	Expect func(e *Expectations)
+}
+
+// The demo account's exposed key and its user (events/demo-account.json).
+const (
+	demoKey      = "AKIAKEYWARDENDRILL01"
+	demoUser     = "ci-deployer"
+	demoOtherKey = "AKIAKEYWARDENDRILL02"
+	attackerIP   = "198.51.100.23"
+	rootKey      = "AKIAROOTKEYDRILL0001"
+	exposedName  = "exposed-" + demoUser + "-" + demoKey
+)
+
+// exposedKeyContained checks the full response to the demo key.
+func exposedKeyContained(e *Expectations) {
+	e.Executions(1)
+	e.Status(exposedName, "SUCCEEDED", "")
+	e.StateOrder(exposedName, "RouteEvent", "ReadFinding", "IsRootKey", "ContainKey", "RevokeSessions", "LookUpActivity", "RemoveKey", "AlertExposedKey", "Contained")
+	e.FirstIAMWrite("UpdateAccessKey")
+	e.Key(demoKey, "deleted")
+	e.Key(demoOtherKey, "Active")
+	e.UserPolicy(demoUser, exposure.RevokePolicyName)
+	e.Alerts(1)
+	e.AlertContains("Exposed IAM Key For User "+demoUser+" On Account",
+		"Contained: key set Inactive", "Sessions revoked", "Key deleted",
+		attackerIP, "CreateUser", "AttachUserPolicy", "CreateAccessKey", "https://github.com/example-org/deploy-scripts")
+}
+
+// Scenarios lists the offline drills in the order they run.
+func Scenarios() []Scenario {
+	return []Scenario{
+		{
+			Name:   "exposed-key",
+			Title:  "Trusted Advisor reports ci-deployer's key exposed on GitHub (events/exposed-key.json)",
+			Keys:   []string{demoKey, demoOtherKey},
+			Run:    func(ctx context.Context, d *Driver) error { return d.Put(ctx, "events/exposed-key.json") },
+			Expect: exposedKeyContained,
+		},
+		{
+			Name:  "exposed-key-under-faults",
+			Title: "The same report while IAM and CloudTrail throttle 20% of calls and answer 5% with 5xx",
+			Faults: map[string]localaws.Fault{
+				"iam:*":        {ThrottleRate: 0.20, ServerErrorRate: 0.05},
+				"cloudtrail:*": {ThrottleRate: 0.20, ServerErrorRate: 0.05},
+			},
+			Keys:   []string{demoKey, demoOtherKey},
+			Run:    func(ctx context.Context, d *Driver) error { return d.Put(ctx, "events/exposed-key.json") },
+			Expect: exposedKeyContained,
+		},
+		{
+			Name:  "duplicate-reports",
+			Title: "The report delivered twice, then AWS Health reporting the same key: one response",
+			Keys:  []string{demoKey},
+			Run: func(ctx context.Context, d *Driver) error {
+				for _, f := range []string{"events/exposed-key.json", "events/exposed-key.json"} {
+					if err := d.Put(ctx, f); err != nil {
+						return err
+					}
+				}
+				return d.Deliver(ctx, "events/samples/health-credentials-exposed.json")
+			},
+			Expect: func(e *Expectations) {
+				e.Executions(1)
+				e.Status(exposedName, "SUCCEEDED", "")
+				e.Duplicates(2)
+				e.Alerts(1)
+				e.Key(demoKey, "deleted")
+			},
+		},
+		{
+			Name:  "malformed-report",
+			Title: "A report without the key id (events/exposed-key-malformed.json)",
+			Run:   func(ctx context.Context, d *Driver) error { return d.Put(ctx, "events/exposed-key-malformed.json") },
+			Keys:  []string{demoKey},
+			Expect: func(e *Expectations) {
+				e.Executions(1)
+				e.StatusPrefix("invalid-", "FAILED", "InvalidEvent")
+				e.NoIAMWrite()
+				e.Key(demoKey, "Active")
+				e.Alerts(1)
+				e.AlertContains("Manual Action Needed", "InvalidEvent", "no access key id")
+			},
+		},
+		{
+			Name:  "root-key",
+			Title: "Trusted Advisor reports a root-user key (events/exposed-root-key.json)",
+			Run:   func(ctx context.Context, d *Driver) error { return d.Put(ctx, "events/exposed-root-key.json") },
+			Expect: func(e *Expectations) {
+				e.Executions(1)
+				e.Status("exposed-root-"+rootKey, "SUCCEEDED", "")
+				e.StateOrder("exposed-root-"+rootKey, "RouteEvent", "ReadFinding", "IsRootKey", "AlertRootKey", "EscalatedRootKey")
+				e.NoIAMWrite()
+				e.Alerts(1)
+				e.AlertContains("Exposed Root Access Key", "Sign in to the AWS console as the root user", rootKey)
+			},
+		},
+		{
+			Name:  "unsupported-event",
+			Title: "An event no rule matches, then the same event started by hand",
+			Run: func(ctx context.Context, d *Driver) error {
+				if err := d.Put(ctx, "events/drill-unsupported-event.json"); err != nil {
+					return err
+				}
+				return d.StartDirect(ctx, "manual-unsupported-event", "events/samples/unsupported-event.json")
+			},
+			Expect: func(e *Expectations) {
+				e.NoRuleMatched(0)
+				e.Executions(1)
+				e.Status("manual-unsupported-event", "FAILED", "UnsupportedEvent")
+				e.CauseContains("manual-unsupported-event", `source "aws.ec2" detail-type "EC2 Instance State-change Notification"`)
+				e.Alerts(1)
+				e.AlertContains("Unsupported Event From aws.ec2")
+			},
+		},
+	}
+}
+
+// ScenarioNames lists the scenarios' names.
+func ScenarioNames() []string {
+	var names []string
+	for _, s := range Scenarios() {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+// Expectations records checks on an outcome.
+type Expectations struct {
+	outcome *Outcome
+	st      *stack
+}
+
+func (e *Expectations) check(ok bool, what, detail string, args ...any) {
+	c := Check{What: what, Passed: ok}
+	if !ok {
+		c.Detail = fmt.Sprintf(detail, args...)
+	}
+	e.outcome.Checks = append(e.outcome.Checks, c)
+}
+
+func (e *Expectations) execution(name string) *ExecutionView {
+	for i := range e.outcome.Executions {
+		if e.outcome.Executions[i].Name == name {
+			return &e.outcome.Executions[i]
+		}
+	}
+	return nil
+}
+
+// Executions: exactly n executions started.
+func (e *Expectations) Executions(n int) {
+	var names []string
+	for _, x := range e.outcome.Executions {
+		names = append(names, x.Name)
+	}
+	e.check(len(names) == n, fmt.Sprintf("%d execution(s) started", n), "got %d: %s", len(names), strings.Join(names, ", "))
+}
+
+// Status: the named execution ended with status (and error name).
+func (e *Expectations) Status(name, status, errName string) {
+	x := e.execution(name)
+	what := fmt.Sprintf("execution %s ends %s", name, status)
+	if errName != "" {
+		what += " with " + errName
+	}
+	if x == nil {
+		e.check(false, what, "no such execution")
+		return
+	}
+	e.check(x.Status == status && x.Error == errName, what, "got %s %s: %s", x.Status, x.Error, x.Cause)
+}
+
+// StatusPrefix is Status for the one execution whose name has the prefix.
+func (e *Expectations) StatusPrefix(prefix, status, errName string) {
+	for _, x := range e.outcome.Executions {
+		if strings.HasPrefix(x.Name, prefix) {
+			e.Status(x.Name, status, errName)
+			return
+		}
+	}
+	e.check(false, "an execution named "+prefix+"…", "none started")
+}
+
+// CauseContains: the execution's failure cause says s.
+func (e *Expectations) CauseContains(name, s string) {
+	x := e.execution(name)
+	e.check(x != nil && strings.Contains(x.Cause, s), "the failure cause names "+s, "cause: %v", causeOf(x))
+}
+
+func causeOf(x *ExecutionView) string {
+	if x == nil {
+		return "(no execution)"
+	}
+	return x.Cause
+}
+
+// StateOrder: the execution passed through exactly these states in order.
+func (e *Expectations) StateOrder(name string, states ...string) {
+	x := e.execution(name)
+	var got []string
+	if x != nil {
+		for _, s := range x.States {
+			got = append(got, s.Name)
+		}
+	}
+	e.check(strings.Join(got, ">") == strings.Join(states, ">"), "path "+strings.Join(states, " → "), "got %s", strings.Join(got, " → "))
+}
+
+var iamWrites = map[string]bool{
+	"UpdateAccessKey": true, "DeleteAccessKey": true, "CreateAccessKey": true, "PutUserPolicy": true,
+	"DeleteUserPolicy": true, "CreateUser": true, "TagUser": true,
+}
+
+func (e *Expectations) iamWriteCalls() []localaws.Call {
+	var out []localaws.Call
+	for _, c := range e.st.aws.Calls() {
+		if c.Service == "iam" && iamWrites[c.Operation] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// NoIAMWrite: nothing was written to IAM.
+func (e *Expectations) NoIAMWrite() {
+	w := e.iamWriteCalls()
+	e.check(len(w) == 0, "no IAM write", "got %d, first %s", len(w), firstOp(w))
+}
+
+// FirstIAMWrite: the first IAM write (attempted) was op — containment first.
+func (e *Expectations) FirstIAMWrite(op string) {
+	w := e.iamWriteCalls()
+	e.check(len(w) > 0 && w[0].Operation == op, "first IAM write is "+op, "first was %s", firstOp(w))
+}
+
+func firstOp(calls []localaws.Call) string {
+	if len(calls) == 0 {
+		return "(none)"
+	}
+	return calls[0].Operation
+}
+
+// Key: the key ends in this state (Active, Inactive, deleted).
+func (e *Expectations) Key(id, status string) {
+	k := e.st.keyView(id)
+	e.check(k.Status == status, fmt.Sprintf("key %s is %s", id, status), "it is %s", k.Status)
+}
+
+// UserPolicy: the user has the inline policy.
+func (e *Expectations) UserPolicy(user, policy string) {
+	_, ok := e.st.aws.UserPolicies(user)[policy]
+	e.check(ok, fmt.Sprintf("%s has inline policy %s", user, policy), "policies: %v", sortedKeys(e.st.aws.UserPolicies(user)))
+}
+
+// Alerts: exactly n alerts were published.
+func (e *Expectations) Alerts(n int) {
+	e.check(len(e.outcome.Alerts) == n, fmt.Sprintf("%d alert(s) published", n), "got %d", len(e.outcome.Alerts))
+}
+
+// AlertContains: one alert's subject has subject and its body every part.
+func (e *Expectations) AlertContains(subject string, parts ...string) {
+	for _, a := range e.outcome.Alerts {
+		if !strings.Contains(a.Subject, subject) {
+			continue
+		}
+		var missing []string
+		for _, p := range parts {
+			if !strings.Contains(a.Body, p) {
+				missing = append(missing, p)
+			}
+		}
+		what := fmt.Sprintf("alert %q", subject)
+		if len(parts) > 0 {
+			what += " says " + strings.Join(parts, ", ")
+		}
+		e.check(len(missing) == 0, what, "missing %s", strings.Join(missing, ", "))
+		return
+	}
+	e.check(false, fmt.Sprintf("an alert with subject %q", subject), "subjects: %v", subjects(e.outcome.Alerts))
+}
+
+func subjects(alerts []Alert) []string {
+	var s []string
+	for _, a := range alerts {
+		s = append(s, a.Subject)
+	}
+	return s
+}
+
+// Duplicates: n deliveries were recognised as duplicates by intake.
+func (e *Expectations) Duplicates(n int) {
+	got := 0
+	for _, p := range e.outcome.Puts {
+		for _, m := range p.Matches {
+			if m.Duplicate {
+				got++
+			}
+		}
+	}
+	e.check(got == n, fmt.Sprintf("%d deliveries recognised as duplicates", n), "got %d", got)
+}
+
+// NoRuleMatched: the i-th put matched no rule.
+func (e *Expectations) NoRuleMatched(i int) {
+	ok := i < len(e.outcome.Puts) && len(e.outcome.Puts[i].Matches) == 0 && e.outcome.Puts[i].FailedEntries == 0
+	e.check(ok, fmt.Sprintf("%s matches no rule", putFile(e.outcome.Puts, i)), "matches: %+v", e.outcome.Puts)
+}
+
+func putFile(p []PutResult, i int) string {
+	if i < len(p) {
+		return p[i].File
+	}
+	return "put"
+}

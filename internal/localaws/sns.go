@@ -1,0 +1,259 @@
+package localaws
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+const snsNamespace = "http://sns.amazonaws.com/doc/2010-03-31/"
+
+// SNS limits keywarden's alerts must respect.
+const (
+	maxSNSMessageBytes   = 256 * 1024
+	maxSNSSubjectChars   = 100
+	maxSNSAttributeCount = 10
+)
+
+var topicNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+
+type snsState struct {
+	topics    map[string]*snsTopic // by ARN
+	published []Message
+}
+
+func (st *snsState) init() { st.topics = map[string]*snsTopic{} }
+
+type snsTopic struct {
+	arn  string
+	fifo bool
+}
+
+// Message is a message published to an SNS topic, for inspection.
+type Message struct {
+	MessageID        string
+	TopicArn         string
+	Subject          string
+	Message          string
+	MessageStructure string
+	Attributes       map[string]MessageAttribute
+	Time             time.Time
+}
+
+// MessageAttribute is one SNS message attribute.
+type MessageAttribute struct {
+	DataType    string
+	StringValue string
+	BinaryValue []byte
+}
+
+func snsService() *service {
+	return &service{
+		name:     "sns",
+		protocol: queryProtocol,
+		xmlns:    snsNamespace,
+		ops: map[string]operation{
+			"CreateTopic": {fn: (*Server).snsCreateTopic},
+			"Publish":     {fn: (*Server).snsPublish},
+		},
+		// SNS models its throttling error as code "Throttled", HTTP 429.
+		// Note that the SDK's standard retryer does not retry it: neither
+		// the code nor 429 is in its retryable sets.
+		throttleErr:     awsError{Code: "Throttled", Message: "Rate exceeded", Status: http.StatusTooManyRequests},
+		serverErr:       awsError{Code: "InternalError", Message: "Internal Error", Status: http.StatusInternalServerError},
+		invalidTokenErr: awsError{Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid.", Status: http.StatusForbidden},
+		badRequestCode:  "InvalidParameter",
+	}
+}
+
+func snsInvalid(msg string) *awsError {
+	return &awsError{Code: "InvalidParameter", Message: "Invalid parameter: " + msg, Status: http.StatusBadRequest}
+}
+
+func snsInvalidValue(msg string) *awsError {
+	return &awsError{Code: "ParameterValueInvalid", Message: msg, Status: http.StatusBadRequest}
+}
+
+func (s *Server) topicARN(region, name string) string {
+	return "arn:aws:sns:" + region + ":" + s.account + ":" + name
+}
+
+// createTopic adds a topic, or returns the existing one, as CreateTopic is
+// idempotent. Callers hold s.mu.
+func (s *Server) createTopic(region, name string, fifo bool) (*snsTopic, *awsError) {
+	base, isFifoName := strings.CutSuffix(name, ".fifo")
+	if !topicNamePattern.MatchString(base) || len(name) > 256 || isFifoName != fifo {
+		return nil, snsInvalid("Topic Name")
+	}
+	arn := s.topicARN(region, name)
+	if t, ok := s.sns.topics[arn]; ok {
+		return t, nil
+	}
+	t := &snsTopic{arn: arn, fifo: fifo}
+	s.sns.topics[arn] = t
+	return t, nil
+}
+
+type createTopicResult struct {
+	TopicArn string `xml:"TopicArn"`
+}
+
+func (s *Server) snsCreateTopic(req *request) (any, *awsError) {
+	name := req.params.get("Name")
+	if name == "" {
+		return nil, snsInvalid("Name Reason: cannot be empty")
+	}
+	fifo := false
+	for _, a := range req.params.indexed("Attributes.entry") {
+		if a["key"] == "FifoTopic" {
+			fifo = a["value"] == "true"
+		}
+	}
+	region := req.region
+	if region == "" {
+		region = s.region
+	}
+	t, aerr := s.createTopic(region, name, fifo)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return &createTopicResult{TopicArn: t.arn}, nil
+}
+
+type publishResult struct {
+	MessageID string `xml:"MessageId"`
+}
+
+// snsPublish accepts what SNS accepts for a topic publish and records the
+// message for Published.
+func (s *Server) snsPublish(req *request) (any, *awsError) {
+	p := req.params
+	arn := p.get("TopicArn")
+	if arn == "" {
+		arn = p.get("TargetArn")
+	}
+	if arn == "" {
+		if p.get("PhoneNumber") != "" {
+			return nil, snsInvalid("PhoneNumber Reason: localaws emulates publishing to topics only")
+		}
+		return nil, snsInvalid("TopicArn or TargetArn Reason: no value for required parameter")
+	}
+	if !strings.HasPrefix(arn, "arn:aws:sns:") || strings.Count(arn, ":") != 5 {
+		return nil, snsInvalid("TopicArn")
+	}
+	msg := Message{TopicArn: arn, Message: p.get("Message"), MessageStructure: p.get("MessageStructure")}
+	if msg.Message == "" {
+		return nil, snsInvalid("Empty message")
+	}
+	if p.has("Subject") {
+		msg.Subject = p.get("Subject")
+		if aerr := validateSubject(msg.Subject); aerr != nil {
+			return nil, aerr
+		}
+	}
+	switch msg.MessageStructure {
+	case "":
+	case "json":
+		var bodies map[string]any
+		if err := json.Unmarshal([]byte(msg.Message), &bodies); err != nil {
+			return nil, snsInvalid("Message Structure - JSON message body failed to parse")
+		}
+		if _, ok := bodies["default"].(string); !ok {
+			return nil, snsInvalid("Message Structure - No default entry in JSON message body")
+		}
+	default:
+		return nil, snsInvalid("MessageStructure")
+	}
+	attrs, size, aerr := parseMessageAttributes(p)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if len(msg.Message)+size > maxSNSMessageBytes {
+		return nil, snsInvalid("Message too long")
+	}
+	t, ok := s.sns.topics[arn]
+	if !ok {
+		return nil, &awsError{Code: "NotFound", Message: "Topic does not exist", Status: http.StatusNotFound}
+	}
+	if t.fifo && p.get("MessageGroupId") == "" {
+		return nil, snsInvalid("The MessageGroupId parameter is required for FIFO topics")
+	}
+	msg.Attributes = attrs
+	msg.MessageID = s.newUUID()
+	msg.Time = s.now()
+	s.sns.published = append(s.sns.published, msg)
+	return &publishResult{MessageID: msg.MessageID}, nil
+}
+
+// validateSubject applies SNS's rule: 1–100 printable ASCII characters, no
+// line breaks. Alert subjects built from user names must pass it.
+func validateSubject(subject string) *awsError {
+	if subject == "" || len(subject) > maxSNSSubjectChars {
+		return snsInvalid("Subject")
+	}
+	for _, r := range subject {
+		if r > unicode.MaxASCII || unicode.IsControl(r) {
+			return snsInvalid("Subject")
+		}
+	}
+	return nil
+}
+
+// parseMessageAttributes reads MessageAttributes.entry.N.{Name,Value.*} and
+// returns them with their size in bytes, which counts toward the 256 KB
+// message limit.
+func parseMessageAttributes(p queryParams) (map[string]MessageAttribute, int, *awsError) {
+	entries := p.indexed("MessageAttributes.entry")
+	if len(entries) == 0 {
+		return nil, 0, nil
+	}
+	if len(entries) > maxSNSAttributeCount {
+		return nil, 0, snsInvalidValue(fmt.Sprintf("Number of message attributes [%d] exceeds the allowed maximum [%d].", len(entries), maxSNSAttributeCount))
+	}
+	attrs := make(map[string]MessageAttribute, len(entries))
+	size := 0
+	for _, e := range entries {
+		name := e["Name"]
+		if name == "" || len(name) > 256 {
+			return nil, 0, snsInvalidValue("The message attribute name must be between 1 and 256 characters.")
+		}
+		a := MessageAttribute{DataType: e["Value.DataType"], StringValue: e["Value.StringValue"]}
+		base, _, _ := strings.Cut(a.DataType, ".")
+		if a.DataType == "String.Array" {
+			base = "String.Array"
+		}
+		switch base {
+		case "String", "String.Array":
+			if a.StringValue == "" {
+				return nil, 0, snsInvalidValue(fmt.Sprintf("The message attribute '%s' must contain non-empty message attribute value for message attribute type '%s'.", name, a.DataType))
+			}
+			if base == "String.Array" && !json.Valid([]byte(a.StringValue)) {
+				return nil, 0, snsInvalidValue(fmt.Sprintf("The message attribute '%s' with type 'String.Array' must be a JSON array.", name))
+			}
+		case "Number":
+			if _, err := strconv.ParseFloat(a.StringValue, 64); err != nil {
+				return nil, 0, snsInvalidValue(fmt.Sprintf("The message attribute '%s' with type 'Number' must be a valid number.", name))
+			}
+		case "Binary":
+			b, err := base64.StdEncoding.DecodeString(e["Value.BinaryValue"])
+			if err != nil || len(b) == 0 {
+				return nil, 0, snsInvalidValue(fmt.Sprintf("The message attribute '%s' must contain non-empty message attribute value for message attribute type 'Binary'.", name))
+			}
+			a.BinaryValue = b
+		default:
+			return nil, 0, snsInvalidValue(fmt.Sprintf("The message attribute '%s' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String.", name))
+		}
+		if _, dup := attrs[name]; dup {
+			return nil, 0, snsInvalidValue(fmt.Sprintf("Message attribute name '%s' is repeated.", name))
+		}
+		attrs[name] = a
+		size += len(name) + len(a.DataType) + len(a.StringValue) + len(a.BinaryValue)
+	}
+	return attrs, size, nil
+}
