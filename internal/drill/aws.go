@@ -59,8 +59,17 @@ func RunAWS(ctx context.Context, cfg aws.Config, o AWSOptions) ([]Outcome, error
 			in.Entries = append(in.Entries, ebtypes.PutEventsRequestEntry{Source: aws.String(e.Source), DetailType: aws.String(e.DetailType), Detail: aws.String(e.Detail), Resources: e.Resources})
 		}
 		// Executions started from here on are this file's. Step Functions
-		// stamps them with its own clock; allow for skew.
-		since := time.Now().Add(-5 * time.Second)
+		// stamps them with its own clock, so allow for skew, and leave out
+		// those that already existed.
+		since := time.Now().Add(-time.Minute)
+		before, err := list(ctx, states, o.StateMachineArn, since)
+		if err != nil {
+			return outcomes, err
+		}
+		skip := map[string]bool{}
+		for _, it := range before {
+			skip[aws.ToString(it.ExecutionArn)] = true
+		}
 		out, err := eb.PutEvents(ctx, in)
 		if err != nil {
 			return outcomes, fmt.Errorf("put-events %s: %w", file, err)
@@ -72,7 +81,7 @@ func RunAWS(ctx context.Context, cfg aws.Config, o AWSOptions) ([]Outcome, error
 			}
 		}
 		oc.Puts = append(oc.Puts, put)
-		views, err := waitForExecutions(ctx, states, o, since)
+		views, err := waitForExecutions(ctx, states, o, since, skip)
 		if err != nil {
 			return outcomes, err
 		}
@@ -99,10 +108,10 @@ func RunAWS(ctx context.Context, cfg aws.Config, o AWSOptions) ([]Outcome, error
 
 // waitForExecutions polls until at least one execution started since then
 // and none of them is still running, or the wait runs out.
-func waitForExecutions(ctx context.Context, api FollowAPI, o AWSOptions, since time.Time) ([]ExecutionView, error) {
+func waitForExecutions(ctx context.Context, api FollowAPI, o AWSOptions, since time.Time, skip map[string]bool) ([]ExecutionView, error) {
 	deadline := time.Now().Add(o.Wait)
 	for {
-		views, err := Follow(ctx, api, o.StateMachineArn, since)
+		views, err := Follow(ctx, api, o.StateMachineArn, since, skip)
 		if err != nil {
 			return nil, err
 		}

@@ -357,7 +357,7 @@ func runScenario(ctx context.Context, o Options, sc Scenario, faults map[string]
 	if err := sc.Run(ctx, d); err != nil {
 		oc.Error = err.Error()
 	}
-	views, err := Follow(ctx, sfn.NewFromConfig(st.cfg), st.machine, time.Time{})
+	views, err := Follow(ctx, sfn.NewFromConfig(st.cfg), st.machine, time.Time{}, nil)
 	if err != nil {
 		return oc, err
 	}

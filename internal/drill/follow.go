@@ -47,8 +47,32 @@ type StateView struct {
 }
 
 // Follow lists the state machine's executions started at or after since
-// (all when zero), oldest first, each with its state-by-state history.
-func Follow(ctx context.Context, api FollowAPI, machine string, since time.Time) ([]ExecutionView, error) {
+// (all when zero), except those in skip, oldest first, each with its
+// state-by-state history.
+func Follow(ctx context.Context, api FollowAPI, machine string, since time.Time, skip map[string]bool) ([]ExecutionView, error) {
+	listed, err := list(ctx, api, machine, since)
+	if err != nil {
+		return nil, err
+	}
+	var items []sfntypes.ExecutionListItem
+	for _, it := range listed {
+		if !skip[aws.ToString(it.ExecutionArn)] {
+			items = append(items, it)
+		}
+	}
+	sort.SliceStable(items, func(i, j int) bool { return aws.ToTime(items[i].StartDate).Before(aws.ToTime(items[j].StartDate)) })
+	views := make([]ExecutionView, 0, len(items))
+	for _, it := range items {
+		v, err := describe(ctx, api, aws.ToString(it.ExecutionArn))
+		if err != nil {
+			return views, err
+		}
+		views = append(views, v)
+	}
+	return views, nil
+}
+
+func list(ctx context.Context, api FollowAPI, machine string, since time.Time) ([]sfntypes.ExecutionListItem, error) {
 	var items []sfntypes.ExecutionListItem
 	p := sfn.NewListExecutionsPaginator(api, &sfn.ListExecutionsInput{StateMachineArn: aws.String(machine)})
 	for p.HasMorePages() {
@@ -62,16 +86,7 @@ func Follow(ctx context.Context, api FollowAPI, machine string, since time.Time)
 			}
 		}
 	}
-	sort.SliceStable(items, func(i, j int) bool { return aws.ToTime(items[i].StartDate).Before(aws.ToTime(items[j].StartDate)) })
-	views := make([]ExecutionView, 0, len(items))
-	for _, it := range items {
-		v, err := describe(ctx, api, aws.ToString(it.ExecutionArn))
-		if err != nil {
-			return views, err
-		}
-		views = append(views, v)
-	}
-	return views, nil
+	return items, nil
 }
 
 func describe(ctx context.Context, api FollowAPI, arn string) (ExecutionView, error) {

@@ -1,0 +1,193 @@
+package drill
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keywarden/keywarden/internal/localaws"
+)
+
+const root = "../.."
+
+// The drill reads the rule patterns from the synthesized template: it tests
+// the rules that deploy. `make test` synthesizes first.
+func options(t *testing.T) Options {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(root, "cdk.out", "Keywarden.template.json")); err != nil {
+		t.Fatalf("the drill needs the synthesized template: run `make synth` (or `make test`, which does): %v", err)
+	}
+	return Options{Root: root, Seed: 1}
+}
+
+func report(t *testing.T, oc Outcome) {
+	t.Helper()
+	if oc.Passed {
+		return
+	}
+	var b strings.Builder
+	WriteText(&b, []Outcome{oc})
+	t.Errorf("scenario %s did not end as expected:\n%s", oc.Scenario, b.String())
+}
+
+func TestScenarios(t *testing.T) {
+	outcomes, err := Run(context.Background(), options(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(outcomes) != len(Scenarios()) {
+		t.Fatalf("ran %d scenarios, want %d", len(outcomes), len(Scenarios()))
+	}
+	for _, oc := range outcomes {
+		if len(oc.Checks) == 0 {
+			t.Errorf("%s checked nothing", oc.Scenario)
+		}
+		report(t, oc)
+	}
+}
+
+// With IAM and CloudTrail throttling a fifth of calls and failing some with
+// 5xx, every seed still ends with the key contained and the alert out.
+func TestExposedKeyUnderFaults(t *testing.T) {
+	o := options(t)
+	o.Only = []string{"exposed-key"}
+	o.Faults = map[string]localaws.Fault{
+		"iam:*":        {ThrottleRate: 0.2, ServerErrorRate: 0.05},
+		"cloudtrail:*": {ThrottleRate: 0.2, ServerErrorRate: 0.05},
+		"sns:*":        {ThrottleRate: 0.2},
+	}
+	injected := 0
+	for seed := uint64(1); seed <= 5; seed++ {
+		o.Seed = seed
+		outcomes, err := Run(context.Background(), o)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		report(t, outcomes[0])
+		for _, x := range outcomes[0].Executions {
+			for _, s := range x.States {
+				injected += len(s.Errors)
+			}
+		}
+	}
+	t.Logf("%d step attempts failed on injected faults and were retried", injected)
+}
+
+// Each put-events payload in events/ matches a deployed rule and starts an
+// execution — except the one made to match none.
+func TestEveryPayloadStartsAnExecution(t *testing.T) {
+	o := options(t)
+	files, _ := filepath.Glob(filepath.Join(root, "events", "*.json"))
+	ctx := context.Background()
+	checked := 0
+	for _, path := range files {
+		file := "events/" + filepath.Base(path)
+		if strings.HasSuffix(file, "demo-account.json") {
+			continue
+		}
+		t.Run(file, func(t *testing.T) {
+			st, err := newStack(ctx, o, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			res, err := st.put(ctx, root, file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			started := 0
+			for _, m := range res.Matches {
+				if m.Execution != "" && !m.Duplicate {
+					started++
+				}
+			}
+			if strings.Contains(file, "unsupported") {
+				if started != 0 || len(res.Matches) != 0 {
+					t.Errorf("matched %+v; this payload is the one no rule should match", res.Matches)
+				}
+				return
+			}
+			if started != 1 || res.FailedEntries != 0 {
+				t.Errorf("started %d executions (matches %+v, entry errors %v), want 1", started, res.Matches, res.EntryErrors)
+			}
+		})
+		checked++
+	}
+	if checked < 4 {
+		t.Errorf("checked only %d payloads", checked)
+	}
+}
+
+// --aws follows executions through ListExecutions, DescribeExecution and
+// GetExecutionHistory; here the account is the local one.
+func TestRunAWSFollowsExecutions(t *testing.T) {
+	o := options(t)
+	ctx := context.Background()
+	st, err := newStack(ctx, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	outcomes, err := RunAWS(ctx, st.cfg, AWSOptions{Root: root, StateMachineArn: st.machine,
+		Files: []string{"events/exposed-key.json", "events/exposed-key-malformed.json"}, Poll: 50_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(outcomes) != 2 {
+		t.Fatalf("%d outcomes", len(outcomes))
+	}
+	report(t, outcomes[0])
+	x := outcomes[0].Executions
+	if len(x) != 1 || x[0].Name != exposedName || len(x[0].States) != 9 {
+		t.Errorf("exposed-key: %d executions, first %s", len(x), names(x))
+	}
+	// The malformed payload's execution fails, so --aws reports a failure.
+	bad := outcomes[1]
+	if bad.Passed || len(bad.Executions) != 1 || bad.Executions[0].Error != "InvalidEvent" {
+		t.Errorf("malformed payload: passed=%v executions %s", bad.Passed, names(bad.Executions))
+	}
+	if _, err := RunAWS(ctx, st.cfg, AWSOptions{Root: root}); err == nil {
+		t.Error("RunAWS without a state machine ARN must fail")
+	}
+}
+
+func TestRulesFromTemplate(t *testing.T) {
+	rules, err := RulesFromTemplate(filepath.Join(root, "cdk.out", "Keywarden.template.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range rules {
+		ids = append(ids, r.LogicalID)
+	}
+	got := strings.Join(ids, ",")
+	for _, want := range []string{"DrillRule", "HealthRule", "TrustedAdvisorRule"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("rules %s lack %s", got, want)
+		}
+	}
+	if strings.Contains(got, "FailedExecution") {
+		t.Errorf("rules %s include one that does not target the intake", got)
+	}
+	if _, err := RulesFromTemplate("no/such/template.json"); err == nil || !strings.Contains(err.Error(), "make synth") {
+		t.Errorf("missing template: %v", err)
+	}
+}
+
+func names(views []ExecutionView) string {
+	var out []string
+	for _, v := range views {
+		out = append(out, v.Name+" "+v.Status+" "+v.Error)
+	}
+	return strings.Join(out, "; ")
+}
+
+// The handlers run in this process; their logs would bury test output.
+func TestMain(m *testing.M) {
+	slog.SetDefault(slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	os.Exit(m.Run())
+}
