@@ -30,10 +30,11 @@ build:
 	    -o build/$$n/bootstrap ./lambdas/$$n || exit 1; \
 	done
 
-## test: unit and integration tests, then the CDK assertion tests.
+## test: unit and integration tests, then the CDK assertion tests. The drill
+## tests read the rule patterns from the synthesized template.
 test: test-unit test-infra
 
-test-unit:
+test-unit: $(TEMPLATE)
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /infra)
 
 # CDK tests start a jsii node process and read files Go's test cache cannot
@@ -74,7 +75,7 @@ cfn-lint: $(TEMPLATE)
 	cfn-lint --non-zero-exit-code error $(TEMPLATE)
 
 ## ci: everything CI runs (.ci/run calls this).
-ci: deps build test synth lint drill
+ci: deps build synth test lint drill
 
 ## diff, deploy: against the account in your AWS credentials (us-east-1).
 diff: $(TOOLS)/.installed
