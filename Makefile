@@ -72,6 +72,7 @@ asl-lint: $(TOOLS)/.installed
 	$(TOOLS)/.bin/asl-validator --json-path statemachine/keywarden.asl.json
 
 cfn-lint: $(TEMPLATE)
+	@command -v cfn-lint >/dev/null || { echo "cfn-lint is not installed: pip install 'cfn-lint>=1.51'"; exit 1; }
 	cfn-lint --non-zero-exit-code error $(TEMPLATE)
 
 ## ci: everything CI runs (.ci/run calls this).
