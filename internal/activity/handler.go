@@ -106,12 +106,13 @@ func NewHandler(env settings.Lookup, defaultRegion string, clients func(string) 
 
 // Handle looks up what the finding's key and user did and summarises it.
 //
-// A region that fails does not fail the step: containment has already
-// happened and the alert should go out, so the summary names the region in
-// FailedRegions. Only when every region fails does Handle return an error:
-// all regions' errors joined, named by step.Classify after the first
-// region's (in the configured order), so the state machine retries Throttled
-// and Transient and catches the rest.
+// A region whose search fails for good (AccessDenied, say, in a region
+// that is not enabled) does not fail the step: the summary names it in
+// FailedRegions. A region that was throttled or met a transient error after
+// the SDK's retries fails the step with Throttled or Transient, so the state
+// machine retries the whole (read-only) step rather than alert on half the
+// activity. When every region fails, the error is all regions' errors
+// joined, named after the first region's (in the configured order).
 func (h *Handler) Handle(ctx context.Context, in Input) (Summary, error) {
 	if err := h.check(); err != nil {
 		return Summary{}, err
@@ -179,6 +180,11 @@ func (h *Handler) Handle(ctx context.Context, in Input) (Summary, error) {
 	}
 	if len(errs) == len(h.Regions) {
 		return Summary{}, step.Classify(errors.Join(errs...))
+	}
+	for _, err := range errs {
+		if name := step.Name(err); name == step.Throttled || name == step.Transient {
+			return Summary{}, step.Classify(err)
+		}
 	}
 	t.fill(&s)
 	fit(&s)

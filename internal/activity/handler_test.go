@@ -197,7 +197,22 @@ func TestHandle(t *testing.T) {
 			wantErrText: []string{"look up CloudTrail events for key " + keyID + " in us-east-1", "ThrottlingException"},
 		},
 		{
-			name: "one region failing gives a partial summary", finding: finding(user, false), maxEvents: 500,
+			name: "one region denied gives a partial summary", finding: finding(user, false), maxEvents: 500,
+			regions: []region{
+				us(
+					byKey("", "", ev("e1", "CreateUser", 1, "203.0.113.7", "us-east-1")),
+					byUser("", ""),
+				),
+				eu(
+					byKey("", "", ev("e2", "RunInstances", 1, "203.0.113.7", "eu-west-1")),
+					failing(userAttr, user, "", apiError("AccessDeniedException")),
+				),
+			},
+			wantTotal: 2, wantRequests: 4, wantBy: []string{"AccessKeyId", "Username"}, wantUser: user,
+			wantFailed: []string{"eu-west-1:AccessDenied"},
+		},
+		{
+			name: "one region throttled fails the step so it is retried whole", finding: finding(user, false), maxEvents: 500,
 			regions: []region{
 				us(
 					byKey("", "", ev("e1", "CreateUser", 1, "203.0.113.7", "us-east-1")),
@@ -208,8 +223,8 @@ func TestHandle(t *testing.T) {
 					failing(userAttr, user, "", apiError("ThrottlingException")),
 				),
 			},
-			wantTotal: 2, wantRequests: 4, wantBy: []string{"AccessKeyId", "Username"}, wantUser: user,
-			wantFailed: []string{"eu-west-1:Throttled"},
+			wantErr:     step.Throttled,
+			wantErrText: []string{"in eu-west-1", "ThrottlingException"},
 		},
 		{
 			name: "every region failing is an error", finding: finding(user, false), maxEvents: 500,
@@ -343,8 +358,9 @@ func TestHandleLogsOneLinePerRegion(t *testing.T) {
 			byUser("", "")),
 		newFakeTrail(t, "eu-west-1", window, failing(types.LookupAttributeKeyAccessKeyId, keyID, "", apiError("ThrottlingException"))),
 	)
-	if _, err := h.Handle(context.Background(), Input{Finding: finding(user, false)}); err != nil {
-		t.Fatal(err)
+	// The throttled region fails the step; both regions are still logged.
+	if _, err := h.Handle(context.Background(), Input{Finding: finding(user, false)}); step.Name(err) != step.Throttled {
+		t.Fatalf("Handle = %v, want Throttled", err)
 	}
 	if strings.Contains(buf.String(), "MUST-NOT-LEAK") || strings.Contains(buf.String(), "sourceIPAddress") {
 		t.Errorf("log holds event payloads:\n%s", buf.String())

@@ -49,8 +49,11 @@ type Incident struct {
 	Containment *exposure.Containment `json:"containment,omitempty"`
 	Revocation  *exposure.Revocation  `json:"revocation,omitempty"`
 	Activity    *activity.Summary     `json:"activity,omitempty"`
-	Removal     *exposure.Removal     `json:"removal,omitempty"`
-	Error       *StepError            `json:"error,omitempty"`
+	// ActivityError is set when the CloudTrail lookup failed after its
+	// retries; the branch goes on without it.
+	ActivityError *StepError        `json:"activityError,omitempty"`
+	Removal       *exposure.Removal `json:"removal,omitempty"`
+	Error         *StepError        `json:"error,omitempty"`
 }
 
 // StepError is what a Catch puts at ResultPath $.error.
@@ -311,6 +314,13 @@ func writeSteps(b *strings.Builder, inc Incident) {
 	}
 	if a := inc.Activity; a != nil {
 		line("Activity looked up in CloudTrail: %s.", activityHeadline(a))
+	}
+	if e := inc.ActivityError; e != nil {
+		key := ""
+		if inc.Finding != nil {
+			key = inc.Finding.AccessKeyID
+		}
+		line("Activity lookup FAILED (%s: %s). Search CloudTrail event history by hand for AccessKeyId %s.", clean(e.Error, 60), causeText(e.Cause), clean(key, 128))
 	}
 	if r := inc.Removal; r != nil {
 		switch r.Status {

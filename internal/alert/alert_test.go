@@ -74,6 +74,9 @@ func TestComposeGolden(t *testing.T) {
 		Error: &StepError{Error: step.InvalidEvent, Cause: `{"errorMessage":"invalid event: no access key id","errorType":"InvalidEvent"}`}}
 	gone := full()
 	gone.Containment.Status, gone.Revocation.Status, gone.Removal.Status = exposure.StatusAlreadyGone, exposure.StatusUserGone, exposure.StatusAlreadyGone
+	noActivity := full()
+	noActivity.Activity = nil
+	noActivity.ActivityError = &StepError{Error: step.Throttled, Cause: `{"errorMessage":"look up CloudTrail events for key AKIAKEYWARDENDRILL01 in us-east-1: ThrottlingException","errorType":"Throttled"}`}
 	kept := full()
 	kept.Removal.Status, kept.Removal.Action = exposure.StatusKeptInactive, "deactivate"
 	for _, tc := range []struct {
@@ -82,6 +85,7 @@ func TestComposeGolden(t *testing.T) {
 	}{
 		{"exposed-key.txt", Request{Kind: KindExposedKey, Execution: execArn, StartedAt: at, Incident: full()}},
 		{"exposed-key-already-gone.txt", Request{Kind: KindExposedKey, Execution: execArn, StartedAt: at, Incident: gone}},
+		{"exposed-key-activity-failed.txt", Request{Kind: KindExposedKey, Execution: execArn, StartedAt: at, Incident: noActivity}},
 		{"exposed-key-kept-inactive.txt", Request{Kind: KindExposedKey, Execution: execArn, StartedAt: at, Incident: kept}},
 		{"root-key.txt", Request{Kind: KindRootKey, Execution: execArn, StartedAt: at, Incident: Incident{Finding: &root, Account: x.Account}}},
 		{"manual-action-after-containment.txt", Request{Kind: KindManualAction, Execution: execArn, StartedAt: at, Incident: partial}},

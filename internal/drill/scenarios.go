@@ -67,6 +67,35 @@ func Scenarios() []Scenario {
 			Expect: exposedKeyContained,
 		},
 		{
+			Name:   "cloudtrail-unavailable",
+			Title:  "The same report while every CloudTrail lookup is throttled: the key is still removed",
+			Faults: map[string]localaws.Fault{"cloudtrail:LookupEvents": {ErrorCode: "ThrottlingException"}},
+			Keys:   []string{demoKey},
+			Run:    func(ctx context.Context, d *Driver) error { return d.Put(ctx, "events/exposed-key.json") },
+			Expect: func(e *Expectations) {
+				e.Executions(1)
+				e.Status(exposedName, "SUCCEEDED", "")
+				e.Retried(exposedName, "LookUpActivity")
+				e.Key(demoKey, "deleted")
+				e.Alerts(1)
+				e.AlertContains("Exposed IAM Key For User "+demoUser, "Activity lookup FAILED (Throttled", "Search CloudTrail event history by hand", "Key deleted")
+			},
+		},
+		{
+			Name:   "containment-denied",
+			Title:  "The same report while IAM refuses UpdateAccessKey: a manual-action alert, no silent failure",
+			Faults: map[string]localaws.Fault{"iam:UpdateAccessKey": {ErrorCode: "AccessDenied"}},
+			Keys:   []string{demoKey},
+			Run:    func(ctx context.Context, d *Driver) error { return d.Put(ctx, "events/exposed-key.json") },
+			Expect: func(e *Expectations) {
+				e.Executions(1)
+				e.Status(exposedName, "FAILED", "AccessDenied")
+				e.Key(demoKey, "Active")
+				e.Alerts(1)
+				e.AlertContains("Manual Action Needed For Key "+demoKey, "The key may still be ACTIVE", "aws iam update-access-key --user-name "+demoUser+" --access-key-id "+demoKey+" --status Inactive")
+			},
+		},
+		{
 			Name:  "duplicate-reports",
 			Title: "The report delivered twice, then AWS Health reporting the same key: one response",
 			Keys:  []string{demoKey},
@@ -257,6 +286,20 @@ func firstOp(calls []localaws.Call) string {
 		return "(none)"
 	}
 	return calls[0].Operation
+}
+
+// Retried: the execution retried the state after a failed attempt.
+func (e *Expectations) Retried(name, state string) {
+	x := e.execution(name)
+	retries := 0
+	if x != nil {
+		for _, s := range x.States {
+			if s.Name == state {
+				retries += s.Retries
+			}
+		}
+	}
+	e.check(retries > 0, fmt.Sprintf("%s was retried", state), "no retry recorded")
 }
 
 // Key: the key ends in this state (Active, Inactive, deleted).
