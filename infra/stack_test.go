@@ -670,6 +670,7 @@ func TestNagClean(t *testing.T) {
 	check := func(t *testing.T, stack awscdk.Stack) {
 		a := assertions.Annotations_FromStack(stack)
 		match := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))
+		//lint:ignore SA1019 FindError and FindWarning return this type; the CDK Go module offers no other.
 		for level, found := range map[string]*[]*cxapi.SynthesisMessage{
 			"cdk-nag error":   a.FindError(jsii.String("*"), match),
 			"cdk-nag warning": a.FindWarning(jsii.String("*"), match),
@@ -682,6 +683,7 @@ func TestNagClean(t *testing.T) {
 			}
 			var lines []string
 			for _, m := range *found {
+				//lint:ignore SA1019 the fields of the type above.
 				lines = append(lines, fmt.Sprintf("  %s: %v", *m.Id, m.Entry.Data))
 			}
 			t.Errorf("%d %ss:\n%s", len(lines), level, strings.Join(lines, "\n"))
