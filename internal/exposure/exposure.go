@@ -191,39 +191,45 @@ func (h ContainHandler) Handle(ctx context.Context, in Input) (Containment, erro
 		return Containment{}, err
 	}
 	c := Containment{AccessKeyID: x.AccessKeyID, UserName: x.UserName}
-	_, err := h.IAM.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{
-		UserName: aws.String(x.UserName), AccessKeyId: aws.String(x.AccessKeyID), Status: types.StatusTypeInactive,
-	})
+	var err error
+	c.Status, c.KeyStatus, err = Deactivate(ctx, h.IAM, x.UserName, x.AccessKeyID, h.ReadBackAttempts, h.ReadBackDelay)
 	c.At = h.Now().UTC()
+	return c, err
+}
+
+// Deactivate sets a key Inactive and reads it back until it says so: it
+// returns StatusDeactivated, or StatusAlreadyGone when IAM has no such key
+// (deleted before or between the calls). Used by the exposed-key branch and
+// by the daily key-age run.
+func Deactivate(ctx context.Context, api ContainAPI, user, keyID string, attempts int, delay time.Duration) (status, readBack string, err error) {
+	_, err = api.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{
+		UserName: aws.String(user), AccessKeyId: aws.String(keyID), Status: types.StatusTypeInactive,
+	})
 	if isNoSuchEntity(err) {
-		c.Status = StatusAlreadyGone
-		slog.InfoContext(ctx, "key already gone", "accessKeyId", x.AccessKeyID, "user", x.UserName)
-		return c, nil
+		slog.InfoContext(ctx, "key already gone", "accessKeyId", keyID, "user", user)
+		return StatusAlreadyGone, "", nil
 	}
 	if err != nil {
-		return c, step.Classify(fmt.Errorf("deactivate key %s of %s: %w", x.AccessKeyID, x.UserName, err))
+		return "", "", step.Classify(fmt.Errorf("deactivate key %s of %s: %w", keyID, user, err))
 	}
 	for attempt := 1; ; attempt++ {
-		status, err := keyStatus(ctx, h.IAM, x.UserName, x.AccessKeyID)
+		ks, err := keyStatus(ctx, api, user, keyID)
 		if err != nil {
-			return c, step.Classify(fmt.Errorf("read back key %s of %s: %w", x.AccessKeyID, x.UserName, err))
+			return "", "", step.Classify(fmt.Errorf("read back key %s of %s: %w", keyID, user, err))
 		}
-		c.KeyStatus = status
-		switch status {
+		switch ks {
 		case "":
 			// Deleted between the two calls: it cannot be used either way.
-			c.Status = StatusAlreadyGone
-			return c, nil
+			return StatusAlreadyGone, "", nil
 		case string(types.StatusTypeInactive):
-			c.Status = StatusDeactivated
-			slog.InfoContext(ctx, "key deactivated", "accessKeyId", x.AccessKeyID, "user", x.UserName, "readBacks", attempt)
-			return c, nil
+			slog.InfoContext(ctx, "key deactivated", "accessKeyId", keyID, "user", user, "readBacks", attempt)
+			return StatusDeactivated, ks, nil
 		}
-		if attempt >= h.ReadBackAttempts {
-			return c, step.Errorf(ErrContainmentUnverified, "key %s of %s still reads %s after being set Inactive (%d reads)", x.AccessKeyID, x.UserName, status, attempt)
+		if attempt >= attempts {
+			return "", ks, step.Errorf(ErrContainmentUnverified, "key %s of %s still reads %s after being set Inactive (%d reads)", keyID, user, ks, attempt)
 		}
-		if err := sleep(ctx, h.ReadBackDelay); err != nil {
-			return c, step.Classify(err)
+		if err := sleep(ctx, delay); err != nil {
+			return "", ks, step.Classify(err)
 		}
 	}
 }
@@ -337,17 +343,23 @@ func (h RemoveHandler) Handle(ctx context.Context, in Input) (Removal, error) {
 		slog.InfoContext(ctx, "key kept inactive", "accessKeyId", x.AccessKeyID, "user", x.UserName)
 		return r, nil
 	}
-	_, err := h.IAM.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(x.UserName), AccessKeyId: aws.String(x.AccessKeyID)})
+	status, err := DeleteKey(ctx, h.IAM, x.UserName, x.AccessKeyID)
+	r.Status = status
+	return r, err
+}
+
+// DeleteKey deletes a key: StatusDeleted, or StatusAlreadyGone when IAM has
+// no such key, which is success too.
+func DeleteKey(ctx context.Context, api RemoveAPI, user, keyID string) (string, error) {
+	_, err := api.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(keyID)})
 	if isNoSuchEntity(err) {
-		r.Status = StatusAlreadyGone
-		return r, nil
+		return StatusAlreadyGone, nil
 	}
 	if err != nil {
-		return r, step.Classify(fmt.Errorf("delete key %s of %s: %w", x.AccessKeyID, x.UserName, err))
+		return "", step.Classify(fmt.Errorf("delete key %s of %s: %w", keyID, user, err))
 	}
-	r.Status = StatusDeleted
-	slog.InfoContext(ctx, "key deleted", "accessKeyId", x.AccessKeyID, "user", x.UserName)
-	return r, nil
+	slog.InfoContext(ctx, "key deleted", "accessKeyId", keyID, "user", user)
+	return StatusDeleted, nil
 }
 
 // requireUserKey guards the IAM steps against a finding they cannot act on:
