@@ -11,6 +11,9 @@
 //   - SNS: query protocol (CreateTopic, Publish).
 //   - CloudTrail LookupEvents and EventBridge PutEvents: JSON 1.1.
 //   - SES v2 SendEmail and Lambda Invoke: REST JSON.
+//   - DynamoDB: JSON 1.0 (CreateTable, DescribeTable, PutItem, GetItem,
+//     UpdateItem, Query) with a small, exact expression evaluator; see
+//     dynamodb_expr.go for the grammar it accepts.
 //
 // Requests are routed by the service name in the SigV4 credential scope of
 // the Authorization header, then by X-Amz-Target, the form Action or the REST
@@ -23,7 +26,7 @@
 // Beyond the operations, a Server offers what tests and drills need: seeding
 // from a fixture (LoadFixture, Seed), a settable clock (SetNow, Advance),
 // reproducible fault injection (SetFault) and inspection of what happened
-// (Calls, Published, Emails, AccessKeys, UserPolicies, Deliveries). None of the
-// inspection methods exposes a secret access key; SecretFor exists only for
-// the test that proves secrets do not leak.
+// (Calls, Published, Emails, AccessKeys, UserPolicies, Deliveries, Items).
+// None of the inspection methods exposes a secret access key; SecretFor
+// exists only for the test that proves secrets do not leak.
 package localaws

@@ -15,7 +15,8 @@ type Fault struct {
 	// ThrottleRate is the fraction of calls (0..1) answered with the
 	// service's real throttling error: IAM and STS 400 Throttling, SNS 400
 	// Throttled, CloudTrail and EventBridge 400 ThrottlingException, Lambda
-	// and SES v2 429 TooManyRequestsException.
+	// and SES v2 429 TooManyRequestsException, DynamoDB 400
+	// ProvisionedThroughputExceededException.
 	ThrottleRate float64
 	// ServerErrorRate is the fraction of calls (0..1) answered with the
 	// service's real 5xx error (IAM ServiceFailure, SNS InternalError, …).
@@ -33,13 +34,13 @@ type Fault struct {
 // SetFault injects f into the calls named by key: "service:Operation" (e.g.
 // "iam:UpdateAccessKey") or "service:*" for every operation of a service.
 // Services are named by their SigV4 signing names: iam, sts, sns,
-// cloudtrail, events, ses, lambda. An operation's own fault replaces its
-// service's. A zero Fault removes the fault.
+// cloudtrail, events, ses, lambda, dynamodb. An operation's own fault
+// replaces its service's. A zero Fault removes the fault.
 func (s *Server) SetFault(key string, f Fault) error {
 	svcName, op, ok := strings.Cut(key, ":")
 	svc := s.services[svcName]
 	if !ok || svc == nil {
-		return fmt.Errorf("localaws: fault key %q: want service:Operation or service:* with service one of iam, sts, sns, cloudtrail, events, ses, lambda", key)
+		return fmt.Errorf("localaws: fault key %q: want service:Operation or service:* with service one of iam, sts, sns, cloudtrail, events, ses, lambda, dynamodb", key)
 	}
 	if _, known := svc.ops[op]; op != "*" && !known {
 		return fmt.Errorf("localaws: fault key %q: %s has no emulated operation %q", key, svcName, op)

@@ -26,6 +26,18 @@ type Fixture struct {
 	CloudTrail    []FixtureEvent  `json:"cloudtrail,omitempty"`
 	Topics        []string        `json:"topics,omitempty"`        // SNS topic names to create
 	SESIdentities []string        `json:"sesIdentities,omitempty"` // verified addresses or domains
+	// DynamoDBTables are on-demand tables to create, such as the ledger's.
+	DynamoDBTables []FixtureTable `json:"dynamodbTables,omitempty"`
+}
+
+// FixtureTable is a DynamoDB table with a partition key and an optional
+// sort key; key types are S (the default) or N.
+type FixtureTable struct {
+	Name             string `json:"name"`
+	PartitionKey     string `json:"partitionKey"`
+	PartitionKeyType string `json:"partitionKeyType,omitempty"`
+	SortKey          string `json:"sortKey,omitempty"`
+	SortKeyType      string `json:"sortKeyType,omitempty"`
 }
 
 // FixtureUser is an IAM user.
@@ -155,6 +167,7 @@ type stagedFixture struct {
 	events          []trailEvent
 	topics          []string
 	identities      []string
+	tables          []DynamoDBTable
 }
 
 func (s *Server) stageFixture(f Fixture) (*stagedFixture, error) {
@@ -364,6 +377,18 @@ func (s *Server) stageFixture(f Fixture) (*stagedFixture, error) {
 		}
 		st.identities = append(st.identities, id)
 	}
+	tableNames := map[string]bool{}
+	for i, ft := range f.DynamoDBTables {
+		spec, aerr := checkTableSpec(DynamoDBTable(ft))
+		if aerr != nil {
+			return nil, fmt.Errorf("dynamodbTables[%d] (%s): %s", i, ft.Name, aerr.Message)
+		}
+		if _, exists := s.dynamo.tables[tableKey(st.region, spec.Name)]; exists || tableNames[spec.Name] {
+			return nil, fmt.Errorf("dynamodbTables[%d] (%s): table already exists", i, ft.Name)
+		}
+		tableNames[spec.Name] = true
+		st.tables = append(st.tables, spec)
+	}
 	return st, nil
 }
 
@@ -393,6 +418,10 @@ func (s *Server) commitFixture(st *stagedFixture) {
 	}
 	for _, id := range st.identities {
 		s.ses.identities[id] = true
+	}
+	for _, spec := range st.tables {
+		// Checked in stageFixture, so this cannot fail.
+		_ = s.createTable(s.region, spec)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"hash/crc32"
 	"net/http"
 	"net/url"
 	"sort"
@@ -19,6 +20,9 @@ type awsError struct {
 	Code    string
 	Message string
 	Status  int
+	// Fields are extra members of a JSON error body, such as the Item that
+	// DynamoDB's ConditionalCheckFailedException carries on request.
+	Fields map[string]any
 }
 
 func (e *awsError) Error() string { return e.Code + ": " + e.Message }
@@ -60,10 +64,19 @@ type service struct {
 	badRequestCode  string   // code for requests that cannot be parsed
 	// lambdaErrorBody: Lambda's error bodies carry "Type": "User"|"Service".
 	lambdaErrorBody bool
+	// jsonVersion is the JSON protocol's version in Content-Type: "1.1"
+	// unless set (DynamoDB speaks "1.0").
+	jsonVersion string
+	// errorTypePrefix namespaces the JSON protocol's __type, as DynamoDB's
+	// "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException".
+	errorTypePrefix string
+	// crc32Header adds X-Amz-Crc32 (the body's IEEE CRC32) to every JSON
+	// answer, as DynamoDB does; its SDK client checks it.
+	crc32Header bool
 }
 
 func newServices() map[string]*service {
-	list := []*service{iamService(), stsService(), snsService(), cloudTrailService(), eventsService(), sesService(), lambdaService()}
+	list := []*service{iamService(), stsService(), snsService(), cloudTrailService(), eventsService(), sesService(), lambdaService(), dynamoDBService()}
 	m := make(map[string]*service, len(list))
 	for _, svc := range list {
 		m[svc.name] = svc
@@ -170,7 +183,7 @@ func (svc *service) writeResult(w http.ResponseWriter, op, requestID string, res
 			svc.writeError(w, op, requestID, svc.serverError(err.Error()))
 			return
 		}
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		svc.writeJSONHeaders(w, body)
 		_, _ = w.Write(body)
 	default:
 		if reply, ok := result.(*restReply); ok {
@@ -196,10 +209,15 @@ func (svc *service) writeError(w http.ResponseWriter, op, requestID string, e *a
 	case queryProtocol:
 		writeQueryError(w, svc.xmlns, requestID, e)
 	case jsonProtocol:
+		fields := map[string]any{}
+		for k, v := range e.Fields {
+			fields[k] = v
+		}
+		fields["__type"], fields["message"] = svc.errorTypePrefix+e.Code, e.Message
+		body, _ := json.Marshal(fields)
 		w.Header().Set("X-Amzn-Requestid", requestID)
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		svc.writeJSONHeaders(w, body)
 		w.WriteHeader(e.Status)
-		body, _ := json.Marshal(map[string]string{"__type": e.Code, "message": e.Message})
 		_, _ = w.Write(body)
 	default:
 		w.Header().Set("X-Amzn-Requestid", requestID)
@@ -212,6 +230,19 @@ func (svc *service) writeError(w http.ResponseWriter, op, requestID string, e *a
 		}
 		body, _ := json.Marshal(fields)
 		_, _ = w.Write(body)
+	}
+}
+
+// writeJSONHeaders sets the JSON protocol's Content-Type and, where the
+// service sends one, the body's checksum.
+func (svc *service) writeJSONHeaders(w http.ResponseWriter, body []byte) {
+	version := svc.jsonVersion
+	if version == "" {
+		version = "1.1"
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-"+version)
+	if svc.crc32Header {
+		w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10))
 	}
 }
 

@@ -81,6 +81,7 @@ type Server struct {
 	ses    sesState
 	lambda lambdaState
 	events eventsState
+	dynamo dynamoState
 	calls  []Call
 }
 
@@ -116,6 +117,7 @@ func New(opts Options) (*Server, error) {
 	s.sns.init()
 	s.ses.init()
 	s.lambda.init()
+	s.dynamo.init()
 	if err := s.events.init(); err != nil {
 		return nil, err
 	}
@@ -423,6 +425,8 @@ func guessService(r *http.Request) string {
 		return "cloudtrail"
 	case strings.HasPrefix(target, eventsTargetPrefix):
 		return "events"
+	case strings.HasPrefix(target, dynamoDBTargetPrefix):
+		return "dynamodb"
 	case strings.HasPrefix(r.URL.Path, lambdaPathPrefix):
 		return "lambda"
 	case strings.HasPrefix(r.URL.Path, "/v2/email/"):
