@@ -51,11 +51,12 @@ var failedExecutionStatuses = []string{"FAILED", "TIMED_OUT", "ABORTED"}
 func (a *alerting) alertOnFailedExecutions(stack awscdk.Stack, machine awsstepfunctions.StateMachine, dlq awssqs.IQueue) {
 	field := func(path string) string { return *awsevents.EventField_FromPath(jsii.String(path)) }
 	message := "keywarden: execution " + field("$.detail.name") + " ended " + field("$.detail.status") +
-		". The exposed-key response may be incomplete: check the failed step and finish containing the key by hand. " +
+		". The response may be incomplete: check the failed step. For an exposed key, finish containing it by hand; " +
+		"for a daily key-age run (daily-YYYY-MM-DD), fix the cause: the next run decides every key afresh. " +
 		"https://" + field("$.region") + ".console.aws.amazon.com/states/home?region=" + field("$.region") +
 		"#/v2/executions/details/" + field("$.detail.executionArn")
 	awsevents.NewRule(stack, jsii.String("FailedExecutionRule"), &awsevents.RuleProps{
-		Description: jsii.String("keywarden: alert when an exposed-key execution fails, times out or is aborted"),
+		Description: jsii.String("keywarden: alert when an execution (exposed key or daily key-age run) fails, times out or is aborted"),
 		EventPattern: &awsevents.EventPattern{
 			Source:     jsii.Strings("aws.states"),
 			DetailType: jsii.Strings("Step Functions Execution Status Change"),

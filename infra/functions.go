@@ -26,6 +26,9 @@ const (
 	fnActivity = "activity"
 	fnRemove   = "remove"
 	fnAlert    = "alert"
+	fnScan     = "scan"
+	fnAct      = "act"
+	fnDigest   = "digest"
 )
 
 // functionSpec is what differs between the Lambdas besides permissions.
@@ -33,19 +36,28 @@ type functionSpec struct {
 	name        string
 	description string
 	timeoutSecs float64
+	memoryMB    float64
 }
 
 // functionSpecs lists every Lambda. The task timeouts in the state machine
-// definition are longer than these, so a Lambda timeout surfaces as the
-// function's own error.
+// definition are at least these (a test checks it), so a Lambda timeout
+// surfaces as the function's own error. scan and act may run Lambda's
+// maximum of 900 s, which their tasks' TimeoutSeconds only equal: there the
+// two race, and a run that long ends either in States.Timeout (retried) or
+// in the function's Sandbox.Timedout (caught and alerted).
 var functionSpecs = []functionSpec{
-	{fnIntake, "keywarden intake: starts one execution per exposed key reported by Trusted Advisor or AWS Health", 30},
-	{fnFinding, "keywarden finding: reads the exposure from the event and resolves the key's owner", 30},
-	{fnContain, "keywarden contain: deactivates the exposed key and reads it back", 60},
-	{fnRevoke, "keywarden revoke: denies the user's sessions issued before now (aws:TokenIssueTime)", 30},
-	{fnActivity, "keywarden activity: summarises what the key did from CloudTrail event history", 300},
-	{fnRemove, "keywarden remove: deletes the exposed key or keeps it inactive (exposedKeyAction)", 30},
-	{fnAlert, "keywarden alert: composes and publishes the incident alert", 30},
+	{fnIntake, "keywarden intake: starts one execution per exposed key (Trusted Advisor, AWS Health) and one per day for the key-age run", 30, 256},
+	{fnFinding, "keywarden finding: reads the exposure from the event and resolves the key's owner", 30, 256},
+	{fnContain, "keywarden contain: deactivates the exposed key and reads it back", 60, 256},
+	{fnRevoke, "keywarden revoke: denies the user's sessions issued before now (aws:TokenIssueTime)", 30, 256},
+	{fnActivity, "keywarden activity: summarises what the key did from CloudTrail event history", 300, 256},
+	{fnRemove, "keywarden remove: deletes the exposed key or keeps it inactive (exposedKeyAction)", 30, 256},
+	{fnAlert, "keywarden alert: composes and publishes the incident alert", 30, 256},
+	// The credential report of a large account (tens of thousands of
+	// users) is parsed in memory: more memory, and with it more CPU.
+	{fnScan, "keywarden scan: reads key ages from the IAM credential report and decides per key from the key-age policy", 900, 512},
+	{fnAct, "keywarden act: notifies owners of aging keys once per stage and deactivates or deletes keys where due", 900, 256},
+	{fnDigest, "keywarden digest: publishes the summary of the daily key-age run", 60, 256},
 }
 
 func specNamed(name string) functionSpec {
@@ -109,7 +121,7 @@ func newFunction(scope constructs.Construct, root string, s settings.Settings, s
 		ModuleDir:    jsii.String(filepath.Join(root, "go.mod")),
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture: awslambda.Architecture_ARM_64(),
-		MemorySize:   jsii.Number(256),
+		MemorySize:   jsii.Number(spec.memoryMB),
 		Timeout:      awscdk.Duration_Seconds(jsii.Number(spec.timeoutSecs)),
 		Description:  jsii.String(spec.description),
 		Role:         role,

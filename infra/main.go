@@ -1,6 +1,7 @@
-// Command infra is keywarden's AWS CDK app: one stack holding the exposed-key
-// state machine, its Go Lambdas, the EventBridge rules that start it and the
-// alert topic. cdk.json runs it from the repository root ("go run ./infra");
+// Command infra is keywarden's AWS CDK app: one stack holding the state
+// machine (exposed-key response and daily key-age run), its Go Lambdas, the
+// EventBridge rules and schedule that start it, the alert topic and the
+// key-age ledger. cdk.json runs it from the repository root ("go run ./infra");
 // settings come from cdk.json context or -c key=value and are validated
 // before anything is built.
 package main
@@ -86,8 +87,8 @@ func newApp(root string, context map[string]any) (awscdk.App, awscdk.Stack, erro
 	}
 	stack := NewKeywardenStack(app, stackName, &KeywardenStackProps{
 		StackProps: awscdk.StackProps{
-			Description: jsii.String("keywarden: automated incident response for exposed IAM access keys " +
-				"(EventBridge rules, a Step Functions state machine, Go Lambdas, an SNS alert topic)"),
+			Description: jsii.String("keywarden: automated incident response for exposed IAM access keys and key-age enforcement " +
+				"(EventBridge rules and a daily schedule, a Step Functions state machine, Go Lambdas, an SNS alert topic, a DynamoDB ledger)"),
 			Tags: &map[string]*string{"project": jsii.String("keywarden")},
 			// A security tool's configuration is not reported to AWS's
 			// CDK usage metrics.

@@ -37,6 +37,10 @@ func suppressFindings(fns map[string]*function, machine awsstepfunctions.StateMa
 		fnContain: "iam:UpdateAccessKey and iam:ListAccessKeys act on the exposed key's owner, known only at run time; any IAM user's key may be exposed.",
 		fnRevoke:  "iam:PutUserPolicy attaches the session-revoking deny to the exposed key's owner, known only at run time; any IAM user may own it.",
 		fnRemove:  "iam:DeleteAccessKey removes the exposed key of its owner, known only at run time; any IAM user's key may be exposed.",
+		fnScan: "iam:ListUserTags and iam:ListAccessKeys read the users the credential report flags (user type, contact and exemption tags; " +
+			"key ids), known only at run time; any IAM user may hold an aging key.",
+		fnAct: "iam:UpdateAccessKey and iam:ListAccessKeys deactivate an aging key and read it back (and iam:DeleteAccessKey, with " +
+			"keyAge.deleteAfterDays above 0, deletes a long-inactive one); the key's owner is known only at run time and may be any IAM user.",
 	}
 	for name, reason := range userScoped {
 		// The remove function has no IAM action with exposedKeyAction
@@ -47,6 +51,9 @@ func suppressFindings(fns map[string]*function, machine awsstepfunctions.StateMa
 	}
 	suppress(fns[fnActivity].role, "AwsSolutions-IAM5",
 		"cloudtrail:LookupEvents supports no resource-level permissions; the resource must be *.", nagAnyResource)
+	suppress(fns[fnScan].role, "AwsSolutions-IAM5",
+		"iam:GenerateCredentialReport and iam:GetCredentialReport support no resource-level permissions "+
+			"(the report covers the whole account); the resource must be *.", nagAnyResource)
 	suppress(machine.Role(), "AwsSolutions-IAM5",
 		"Added by the CDK for tracing and logging, which support no resource-level permissions: "+
 			"X-Ray (PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) and "+

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
@@ -22,9 +23,10 @@ type KeywardenStackProps struct {
 }
 
 // NewKeywardenStack builds the whole deployment: the alert topic and its
-// key, one Lambda per task, the state machine that runs them, the
-// EventBridge rules that start it (through the intake function) and the
-// dead-letter queue that keeps any event whose delivery failed.
+// key, the key-age ledger table, one Lambda per task, the state machine
+// that runs them, the EventBridge rules and daily schedule that start it
+// (through the intake function) and the dead-letter queue that keeps any
+// event whose delivery failed.
 //
 // The stack is environment-agnostic: it looks nothing up, so it synthesizes
 // offline without credentials. Deploy it in us-east-1, where IAM's and
@@ -35,6 +37,7 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 
 	alerting := newAlerting(stack, s)
 	dlq := newDeadLetterQueue(stack)
+	ledger := newLedgerTable(stack)
 	users := iamUsersArn(stack)
 
 	// Task functions, called by the state machine. Each role allows its
@@ -64,6 +67,7 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 	},
 		allow("PublishAlert", []string{"sns:Publish"}, alerting.topic.TopicArn()),
 		allow("UseAlertKey", []string{"kms:GenerateDataKey", "kms:Decrypt"}, alerting.key.KeyArn()))
+	addKeyAgeFunctions(stack, s, alerting, ledger, add)
 
 	machine := newStateMachine(stack, s, fns)
 	alerting.alertOnFailedExecutions(stack, machine, dlq)
@@ -86,12 +90,12 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 	awscdk.Annotations_Of(stack).AcknowledgeWarning(
 		jsii.String("@aws-cdk/aws-lambda-go-alpha:goBuildFlagsSecurityWarning"),
 		jsii.String("goBuildFlags are constants in infra/functions.go, not input."))
-	newOutputs(stack, machine, alerting, dlq)
+	newOutputs(stack, machine, alerting, dlq, ledger)
 	return stack
 }
 
-// iamUsersArn is every IAM user of the account: the exposed key's owner is
-// only known at run time.
+// iamUsersArn is every IAM user of the account: the exposed or aging key's
+// owner is only known at run time.
 func iamUsersArn(stack awscdk.Stack) *string {
 	return stack.FormatArn(&awscdk.ArnComponents{
 		Service:      jsii.String("iam"),
@@ -112,15 +116,16 @@ func allow(sid string, actions []string, resources ...*string) awsiam.PolicyStat
 	})
 }
 
-func newOutputs(stack awscdk.Stack, machine awsstepfunctions.StateMachine, alerting *alerting, dlq awssqs.Queue) {
+func newOutputs(stack awscdk.Stack, machine awsstepfunctions.StateMachine, alerting *alerting, dlq awssqs.Queue, ledger awsdynamodb.Table) {
 	output := func(id, description string, value *string) {
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{
 			Description: jsii.String(description),
 			Value:       value,
 		})
 	}
-	output("StateMachineArn", "The exposed-key state machine: one execution per incident", machine.StateMachineArn())
+	output("StateMachineArn", "keywarden's state machine: one execution per exposed-key incident and per daily key-age run", machine.StateMachineArn())
 	output("AlertTopicArn", "SNS topic of keywarden's alerts; subscribe the security team", alerting.topic.TopicArn())
+	output("LedgerTableName", "DynamoDB ledger of the key-age run: notices sent, actions taken, key creators (retained on stack deletion)", ledger.TableName())
 	output("DeadLetterQueueUrl", "Events whose delivery to keywarden failed; anything here is an unhandled report", dlq.QueueUrl())
 	output("ConsoleUrl", "The state machine's executions in the Step Functions console", awscdk.Fn_Sub(
 		jsii.String("https://${AWS::Region}.console.aws.amazon.com/states/home?region=${AWS::Region}#/statemachines/view/${Arn}"),

@@ -106,6 +106,11 @@ var variantSettings = map[string]any{
 	"activityMaxEvents":   1000,
 	"alertEmails":         []any{"security@example.com", "oncall@example.com"},
 	"logRetentionDays":    90,
+	// Unset keyAge fields keep their defaults.
+	"keyAge":       map[string]any{"warnDays": []any{60, 75}, "limitDays": 85, "deleteAfterDays": 30},
+	"dryRun":       false,
+	"schedule":     "rate(1 day)",
+	"noticeSender": "keywarden@example.com",
 }
 
 func variant(t *testing.T) (awscdk.Stack, *cfnTemplate) {
@@ -125,9 +130,11 @@ func variant(t *testing.T) (awscdk.Stack, *cfnTemplate) {
 // ---- the synthesized template, as plain Go values ----
 
 type cfnResource struct {
-	Type       string         `json:"Type"`
-	Properties map[string]any `json:"Properties"`
-	Metadata   map[string]any `json:"Metadata"`
+	Type                string         `json:"Type"`
+	Properties          map[string]any `json:"Properties"`
+	Metadata            map[string]any `json:"Metadata"`
+	DeletionPolicy      string         `json:"DeletionPolicy"`
+	UpdateReplacePolicy string         `json:"UpdateReplacePolicy"`
 }
 
 type cfnTemplate struct {
@@ -182,6 +189,13 @@ func getAtt(id, attr string) any { return map[string]any{"Fn::GetAtt": []any{id,
 var usersArn = map[string]any{"Fn::Join": []any{"", []any{
 	"arn:", ref("AWS::Partition"), ":iam::", ref("AWS::AccountId"), ":user/*",
 }}}
+
+// sesIdentityArn is arn:${Partition}:ses:${Region}:${Account}:identity/<identity>.
+func sesIdentityArn(identity string) any {
+	return map[string]any{"Fn::Join": []any{"", []any{
+		"arn:", ref("AWS::Partition"), ":ses:", ref("AWS::Region"), ":", ref("AWS::AccountId"), ":identity/" + identity,
+	}}}
+}
 
 // list normalizes an IAM field that is one value or a list.
 func list(v any) []any {
@@ -241,17 +255,18 @@ func TestResourceCounts(t *testing.T) {
 		counts[r.Type]++
 	}
 	want := map[string]int{
-		"AWS::Lambda::Function":            7,
+		"AWS::Lambda::Function":            10,
 		"AWS::StepFunctions::StateMachine": 1,
 		"AWS::SNS::Topic":                  1,
 		"AWS::KMS::Key":                    1,
 		"AWS::SQS::Queue":                  1,
-		// Three exposed-key triggers (with drill sources) and the
-		// failed-execution alert.
-		"AWS::Events::Rule": 4,
+		"AWS::DynamoDB::Table":             1,
+		// Three exposed-key triggers (with drill sources), the
+		// failed-execution alert, the daily schedule and its drill rule.
+		"AWS::Events::Rule": 6,
 		// One per function and the state machine's.
-		"AWS::Logs::LogGroup": 8,
-		"AWS::IAM::Role":      8,
+		"AWS::Logs::LogGroup": 11,
+		"AWS::IAM::Role":      11,
 		// The default context has no alert e-mail addresses.
 		"AWS::SNS::Subscription": 0,
 	}
@@ -291,7 +306,7 @@ func TestFunctionConfiguration(t *testing.T) {
 				"Runtime":       "provided.al2023",
 				"Architectures": []any{"arm64"},
 				"Handler":       "bootstrap",
-				"MemorySize":    256.0,
+				"MemorySize":    spec.memoryMB,
 				"Timeout":       spec.timeoutSecs,
 				"Role":          getAtt(defaultTmpl.id(t, spec.constructID()+"Role/Resource"), "Arn"),
 				"LoggingConfig": map[string]any{"LogGroup": ref(defaultTmpl.id(t, spec.constructID()+"Logs/Resource"))},
@@ -303,14 +318,63 @@ func TestFunctionConfiguration(t *testing.T) {
 			}
 		})
 	}
-	if a := defaultTmpl.at(t, "ActivityFunction/Resource").Properties["Timeout"]; a != 300.0 {
-		t.Errorf("activity timeout %v, want 300 s", a)
+	for name, want := range map[string][2]float64{ // timeout s, memory MB
+		fnActivity: {300, 256}, fnScan: {900, 512}, fnAct: {900, 256}, fnDigest: {60, 256},
+	} {
+		p := defaultTmpl.at(t, specNamed(name).constructID()+"/Resource").Properties
+		if got := [2]any{p["Timeout"], p["MemorySize"]}; got != [2]any{want[0], want[1]} {
+			t.Errorf("%s timeout, memory %v, want %v", name, got, want)
+		}
+	}
+}
+
+// Every task's TimeoutSeconds in the definition is at least its function's
+// timeout, so a Lambda timeout is not cut short by the state machine.
+func TestTaskTimeoutsCoverFunctions(t *testing.T) {
+	var def map[string]any
+	if err := json.Unmarshal([]byte(statemachine.Definition()), &def); err != nil {
+		t.Fatal(err)
+	}
+	byPlaceholder := map[string]functionSpec{}
+	for _, f := range functionSpecs {
+		byPlaceholder["${"+f.placeholder()+"}"] = f
+	}
+	tasks := 0
+	var walk func(states map[string]any)
+	walk = func(states map[string]any) {
+		for name, st := range states {
+			st := st.(map[string]any)
+			if p, ok := st["ItemProcessor"].(map[string]any); ok {
+				walk(p["States"].(map[string]any))
+			}
+			for _, b := range list(st["Branches"]) {
+				walk(b.(map[string]any)["States"].(map[string]any))
+			}
+			res, _ := st["Resource"].(string)
+			f, ok := byPlaceholder[res]
+			if !ok {
+				continue
+			}
+			tasks++
+			if got, _ := st["TimeoutSeconds"].(float64); got < f.timeoutSecs {
+				t.Errorf("state %s: TimeoutSeconds %v, below the %s function's %v s", name, st["TimeoutSeconds"], f.name, f.timeoutSecs)
+			}
+		}
+	}
+	walk(def["States"].(map[string]any))
+	if tasks == 0 {
+		t.Error("no task of the definition names a function placeholder")
 	}
 }
 
 func TestFunctionEnvironment(t *testing.T) {
 	machine := defaultTmpl.id(t, "StateMachine/Resource")
 	topic := defaultTmpl.id(t, "AlertTopic/Resource")
+	table := defaultTmpl.id(t, "LedgerTable/Resource")
+	policy, err := json.Marshal(settings.Default().KeyAge)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := map[string]map[string]any{
 		fnIntake:   {settings.EnvStateMachineArn: ref(machine)},
 		fnFinding:  nil,
@@ -319,6 +383,18 @@ func TestFunctionEnvironment(t *testing.T) {
 		fnActivity: {settings.EnvActivityWindow: "24", settings.EnvActivityRegions: ref("AWS::Region"), settings.EnvActivityMaxEvents: "500"},
 		fnRemove:   {settings.EnvExposedKeyAction: "delete"},
 		fnAlert:    {settings.EnvAlertTopicArn: ref(topic), settings.EnvConsoleRegion: ref("AWS::Region")},
+		fnScan:     {settings.EnvKeyAgePolicy: string(policy), settings.EnvDryRun: "true", settings.EnvLedgerTable: ref(table)},
+		// No sender configured: notices go to the topic.
+		fnAct:    {settings.EnvLedgerTable: ref(table), settings.EnvAlertTopicArn: ref(topic), settings.EnvAccount: ref("AWS::AccountId")},
+		fnDigest: {settings.EnvAlertTopicArn: ref(topic), settings.EnvConsoleRegion: ref("AWS::Region")},
+	}
+	if len(want) != len(functionSpecs) {
+		t.Errorf("expectations for %d functions, the stack has %d", len(want), len(functionSpecs))
+	}
+	// The scan reads the policy back as the Lambda does.
+	raw, _ := functionEnv(t, defaultTmpl, fnScan)[settings.EnvKeyAgePolicy].(string)
+	if got, err := settings.ParseKeyAge(raw); err != nil || !reflect.DeepEqual(got, settings.Default().KeyAge) {
+		t.Errorf("scan %s reads back as %+v, %v; want the default policy", settings.EnvKeyAgePolicy, got, err)
 	}
 	for name, env := range want {
 		got := functionEnv(t, defaultTmpl, name)
@@ -384,8 +460,8 @@ func TestEncryptionAndTransport(t *testing.T) {
 func TestLogGroupsRetention(t *testing.T) {
 	check := func(t *testing.T, tmpl *cfnTemplate, days float64) {
 		groups := tmpl.ofType("AWS::Logs::LogGroup")
-		if len(groups) != 8 {
-			t.Errorf("%d log groups, want 8", len(groups))
+		if len(groups) != 11 {
+			t.Errorf("%d log groups, want 11", len(groups))
 		}
 		for id, g := range groups {
 			if g.Properties["RetentionInDays"] != days {
@@ -424,10 +500,16 @@ func TestEventPatterns(t *testing.T) {
 			"detail":{"status":["ERROR"],"check-name":["Exposed Access Keys"]}}`,
 		"FailedExecutionRule": `{"source":["aws.states"],"detail-type":["Step Functions Execution Status Change"],
 			"detail":{"status":["FAILED","TIMED_OUT","ABORTED"],"stateMachineArn":[{"Ref":"` + machine + `"}]}}`,
+		"DrillScheduleRule": `{"source":["awsmock.keywarden"],"detail-type":["Scheduled Event"]}`,
 	}
 	rules := defaultTmpl.ofType("AWS::Events::Rule")
-	if len(rules) != len(want) {
-		t.Errorf("%d rules, want %d", len(rules), len(want))
+	if len(rules) != len(want)+1 { // and the schedule
+		t.Errorf("%d rules, want %d", len(rules), len(want)+1)
+	}
+	schedule := defaultTmpl.at(t, "ScheduleRule/Resource").Properties
+	if schedule["ScheduleExpression"] != "cron(0 8 * * ? *)" || schedule["EventPattern"] != nil {
+		t.Errorf("ScheduleRule ScheduleExpression %v, EventPattern %v; want cron(0 8 * * ? *) and no pattern",
+			schedule["ScheduleExpression"], toJSON(schedule["EventPattern"]))
 	}
 	for name, pattern := range want {
 		var w any
@@ -447,7 +529,10 @@ func TestRuleTargets(t *testing.T) {
 	dlq := getAtt(defaultTmpl.id(t, "DeadLetterQueue/Resource"), "Arn")
 	intake := getAtt(defaultTmpl.id(t, "IntakeFunction/Resource"), "Arn")
 	topic := ref(defaultTmpl.id(t, "AlertTopic/Resource"))
-	for rule, arn := range map[string]any{"TrustedAdvisorRule": intake, "HealthRule": intake, "DrillRule": intake, "FailedExecutionRule": topic} {
+	for rule, arn := range map[string]any{
+		"TrustedAdvisorRule": intake, "HealthRule": intake, "DrillRule": intake,
+		"ScheduleRule": intake, "DrillScheduleRule": intake, "FailedExecutionRule": topic,
+	} {
 		targets := list(defaultTmpl.at(t, rule+"/Resource").Properties["Targets"])
 		if len(targets) != 1 {
 			t.Errorf("%s has %d targets, want 1", rule, len(targets))
@@ -553,7 +638,14 @@ func TestStateMachineConfiguration(t *testing.T) {
 
 var logActions = []string{"logs:CreateLogStream", "logs:PutLogEvents"}
 
-// wantActions is each function role's complete list of actions.
+var (
+	scanLedger = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}
+	actLedger  = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}
+	publishing = []string{"kms:Decrypt", "kms:GenerateDataKey", "sns:Publish"}
+)
+
+// wantActions is each function role's complete list of actions with the
+// default settings.
 var wantActions = map[string][]string{
 	fnIntake:   {"iam:GetAccessKeyLastUsed", "sqs:SendMessage", "states:ListExecutions", "states:StartExecution"},
 	fnFinding:  {"iam:GetAccessKeyLastUsed"},
@@ -561,55 +653,91 @@ var wantActions = map[string][]string{
 	fnRevoke:   {"iam:PutUserPolicy"},
 	fnActivity: {"cloudtrail:LookupEvents"},
 	fnRemove:   {"iam:DeleteAccessKey"},
-	fnAlert:    {"kms:Decrypt", "kms:GenerateDataKey", "sns:Publish"},
+	fnAlert:    publishing,
+	fnScan: append([]string{"iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:ListAccessKeys", "iam:ListUserTags"},
+		scanLedger...),
+	// deleteAfterDays 0: no iam:DeleteAccessKey; no noticeSender: no SES.
+	fnAct:    append(append([]string{"iam:ListAccessKeys", "iam:UpdateAccessKey"}, actLedger...), publishing...),
+	fnDigest: publishing,
 }
 
-func TestFunctionRoles(t *testing.T) {
-	tmpl := defaultTmpl
+// resourcesOf is the one set of resources each action may name.
+func resourcesOf(t *testing.T, tmpl *cfnTemplate, sender string) map[string][]any {
 	machine := ref(tmpl.id(t, "StateMachine/Resource"))
 	topic := ref(tmpl.id(t, "AlertTopic/Resource"))
 	key := getAtt(tmpl.id(t, "AlertKey/Resource"), "Arn")
 	dlq := getAtt(tmpl.id(t, "DeadLetterQueue/Resource"), "Arn")
-	// The one resource each action may name.
-	resourceOf := map[string]any{
-		"iam:GetAccessKeyLastUsed": usersArn, "iam:ListAccessKeys": usersArn, "iam:UpdateAccessKey": usersArn,
-		"iam:PutUserPolicy": usersArn, "iam:DeleteAccessKey": usersArn,
-		"cloudtrail:LookupEvents": "*",
-		"states:StartExecution":   machine, "states:ListExecutions": machine,
-		"sqs:SendMessage": dlq,
-		"sns:Publish":     topic,
-		"kms:Decrypt":     key, "kms:GenerateDataKey": key,
+	table := getAtt(tmpl.id(t, "LedgerTable/Resource"), "Arn")
+	out := map[string][]any{
+		"iam:GetAccessKeyLastUsed": {usersArn}, "iam:ListAccessKeys": {usersArn}, "iam:UpdateAccessKey": {usersArn},
+		"iam:PutUserPolicy": {usersArn}, "iam:DeleteAccessKey": {usersArn}, "iam:ListUserTags": {usersArn},
+		// No resource-level permissions for these.
+		"cloudtrail:LookupEvents": {"*"}, "iam:GenerateCredentialReport": {"*"}, "iam:GetCredentialReport": {"*"},
+		"states:StartExecution": {machine}, "states:ListExecutions": {machine},
+		"sqs:SendMessage": {dlq},
+		"sns:Publish":     {topic},
+		"kms:Decrypt":     {key}, "kms:GenerateDataKey": {key},
 	}
+	for _, a := range actLedger {
+		out[a] = []any{table}
+	}
+	if sender != "" {
+		out["ses:SendEmail"] = []any{sesIdentityArn(sender[strings.LastIndex(sender, "@")+1:]), sesIdentityArn(sender)}
+	}
+	return out
+}
+
+// checkRole: the function's role has no managed policy, trusts Lambda only
+// and allows exactly these actions (and its own log writes), each on
+// exactly its resources.
+func checkRole(t *testing.T, tmpl *cfnTemplate, spec functionSpec, actions []string, resourceOf map[string][]any) {
+	t.Helper()
+	roleID := tmpl.id(t, spec.constructID()+"Role/Resource")
+	role := tmpl.Resources[roleID].Properties
+	if role["ManagedPolicyArns"] != nil {
+		t.Errorf("role has managed policies %s", toJSON(role["ManagedPolicyArns"]))
+	}
+	if want := []any{map[string]any{"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": map[string]any{"Service": "lambda.amazonaws.com"}}}; !reflect.DeepEqual(role["AssumeRolePolicyDocument"].(map[string]any)["Statement"], want) {
+		t.Errorf("role trust %s, want lambda.amazonaws.com only", toJSON(role["AssumeRolePolicyDocument"]))
+	}
+	stmts := tmpl.statements(roleID)
+	want := slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(logActions), actions...))))
+	if got := actionsOf(stmts); !slices.Equal(got, want) {
+		t.Errorf("actions %v, want exactly %v", got, want)
+	}
+	sorted := func(l []any) []string {
+		var out []string
+		for _, v := range l {
+			out = append(out, toJSON(v))
+		}
+		slices.Sort(out)
+		return out
+	}
+	ownLogs := getAtt(tmpl.id(t, spec.constructID()+"Logs/Resource"), "Arn")
+	for _, s := range stmts {
+		if s["Effect"] != "Allow" || s["NotAction"] != nil || s["NotResource"] != nil || s["Condition"] != nil {
+			t.Errorf("unexpected statement shape %s", toJSON(s))
+		}
+		for _, a := range list(s["Action"]) {
+			want, ok := resourceOf[a.(string)]
+			if slices.Contains(logActions, a.(string)) {
+				want, ok = []any{ownLogs}, true
+			}
+			if !ok {
+				t.Errorf("%s: no expected resources", a)
+			}
+			if got := list(s["Resource"]); !slices.Equal(sorted(got), sorted(want)) {
+				t.Errorf("%s on %s, want only %s", a, toJSON(got), toJSON(want))
+			}
+		}
+	}
+}
+
+func TestFunctionRoles(t *testing.T) {
+	resourceOf := resourcesOf(t, defaultTmpl, "")
 	for _, spec := range functionSpecs {
 		t.Run(spec.name, func(t *testing.T) {
-			roleID := tmpl.id(t, spec.constructID()+"Role/Resource")
-			role := tmpl.Resources[roleID].Properties
-			if role["ManagedPolicyArns"] != nil {
-				t.Errorf("role has managed policies %s", toJSON(role["ManagedPolicyArns"]))
-			}
-			if want := []any{map[string]any{"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": map[string]any{"Service": "lambda.amazonaws.com"}}}; !reflect.DeepEqual(role["AssumeRolePolicyDocument"].(map[string]any)["Statement"], want) {
-				t.Errorf("role trust %s, want lambda.amazonaws.com only", toJSON(role["AssumeRolePolicyDocument"]))
-			}
-			stmts := tmpl.statements(roleID)
-			want := slices.Sorted(slices.Values(append(slices.Clone(logActions), wantActions[spec.name]...)))
-			if got := actionsOf(stmts); !slices.Equal(got, want) {
-				t.Errorf("actions %v, want exactly %v", got, want)
-			}
-			ownLogs := getAtt(tmpl.id(t, spec.constructID()+"Logs/Resource"), "Arn")
-			for _, s := range stmts {
-				if s["Effect"] != "Allow" || s["NotAction"] != nil || s["NotResource"] != nil || s["Condition"] != nil {
-					t.Errorf("unexpected statement shape %s", toJSON(s))
-				}
-				for _, a := range list(s["Action"]) {
-					want := resourceOf[a.(string)]
-					if slices.Contains(logActions, a.(string)) {
-						want = ownLogs
-					}
-					if got := list(s["Resource"]); !reflect.DeepEqual(got, []any{want}) {
-						t.Errorf("%s on %s, want only %s", a, toJSON(got), toJSON(want))
-					}
-				}
-			}
+			checkRole(t, defaultTmpl, spec, wantActions[spec.name], resourceOf)
 		})
 	}
 }
@@ -656,10 +784,48 @@ func TestStateMachineRole(t *testing.T) {
 }
 
 func TestOutputs(t *testing.T) {
-	for _, name := range []string{"StateMachineArn", "AlertTopicArn", "DeadLetterQueueUrl", "ConsoleUrl"} {
+	for _, name := range []string{"StateMachineArn", "AlertTopicArn", "DeadLetterQueueUrl", "ConsoleUrl", "LedgerTableName"} {
 		if _, ok := defaultTmpl.Outputs[name]; !ok {
 			t.Errorf("no output %s", name)
 		}
+	}
+	if got, want := defaultTmpl.Outputs["LedgerTableName"].Value, ref(defaultTmpl.id(t, "LedgerTable/Resource")); !reflect.DeepEqual(got, want) {
+		t.Errorf("LedgerTableName = %s, want %s", toJSON(got), toJSON(want))
+	}
+}
+
+// The ledger: keys pk/sk, on demand, TTL expiresAt, point-in-time recovery,
+// deletion protection, retained, encrypted with the AWS managed key.
+func TestLedgerTable(t *testing.T) {
+	table := defaultTmpl.at(t, "LedgerTable/Resource")
+	if table.Type != "AWS::DynamoDB::Table" {
+		t.Fatalf("ledger is %s, want AWS::DynamoDB::Table", table.Type)
+	}
+	want := map[string]string{
+		"KeySchema":                        `[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}]`,
+		"AttributeDefinitions":             `[{"AttributeName":"pk","AttributeType":"S"},{"AttributeName":"sk","AttributeType":"S"}]`,
+		"BillingMode":                      `"PAY_PER_REQUEST"`,
+		"TimeToLiveSpecification":          `{"AttributeName":"expiresAt","Enabled":true}`,
+		"PointInTimeRecoverySpecification": `{"PointInTimeRecoveryEnabled":true}`,
+		"DeletionProtectionEnabled":        `true`,
+		// AWS managed key (aws/dynamodb): SSE on, no customer key.
+		"SSESpecification":       `{"SSEEnabled":true}`,
+		"GlobalSecondaryIndexes": `null`,
+		"LocalSecondaryIndexes":  `null`,
+		"StreamSpecification":    `null`,
+		"TableName":              `null`,
+	}
+	for k, v := range want {
+		var w any
+		if err := json.Unmarshal([]byte(v), &w); err != nil {
+			t.Fatal(err)
+		}
+		if got := table.Properties[k]; !reflect.DeepEqual(got, w) {
+			t.Errorf("%s = %s, want %s", k, toJSON(got), v)
+		}
+	}
+	if table.DeletionPolicy != "Retain" || table.UpdateReplacePolicy != "Retain" {
+		t.Errorf("DeletionPolicy %q, UpdateReplacePolicy %q; want Retain", table.DeletionPolicy, table.UpdateReplacePolicy)
 	}
 }
 
@@ -696,8 +862,65 @@ func TestNagClean(t *testing.T) {
 	})
 }
 
-// The variant: deactivate instead of delete, no drill rule, e-mail
-// subscriptions, explicit activity bounds.
+// Each role policy's IAM5 suppressions name exactly the wildcards it
+// grants: none is unsuppressed, none covers nothing. Every suppression
+// carries its reason.
+func TestNagSuppressionsExact(t *testing.T) {
+	check := func(t *testing.T, tmpl *cfnTemplate) {
+		wildcard := func(res any) (string, bool) {
+			switch {
+			case res == "*":
+				return nagAnyResource, true
+			case reflect.DeepEqual(res, usersArn):
+				return nagUsersWildcard, true
+			case strings.Contains(toJSON(res), "*"):
+				t.Errorf("unexpected wildcard resource %s", toJSON(res))
+			}
+			return "", false
+		}
+		for id, p := range tmpl.ofType("AWS::IAM::Policy") {
+			var granted, suppressed []string
+			for _, s := range list(p.Properties["PolicyDocument"].(map[string]any)["Statement"]) {
+				for _, res := range list(s.(map[string]any)["Resource"]) {
+					if w, ok := wildcard(res); ok {
+						granted = append(granted, w)
+					}
+				}
+			}
+			nag, _ := p.Metadata["cdk_nag"].(map[string]any)
+			for _, sup := range list(nag["rules_to_suppress"]) {
+				sup := sup.(map[string]any)
+				if reason, _ := sup["reason"].(string); len(reason) < 40 {
+					t.Errorf("%s: suppression %v has no real reason: %q", id, sup["id"], reason)
+				}
+				if sup["id"] != "AwsSolutions-IAM5" {
+					continue
+				}
+				applies := list(sup["applies_to"])
+				if len(applies) == 0 {
+					t.Errorf("%s: IAM5 suppressed without applies_to", id)
+				}
+				for _, a := range applies {
+					suppressed = append(suppressed, a.(string))
+				}
+			}
+			slices.Sort(granted)
+			slices.Sort(suppressed)
+			if granted, suppressed = slices.Compact(granted), slices.Compact(suppressed); !slices.Equal(granted, suppressed) {
+				t.Errorf("%s grants wildcards %v, IAM5 suppressions apply to %v", id, granted, suppressed)
+			}
+		}
+	}
+	t.Run("default", func(t *testing.T) { check(t, defaultTmpl) })
+	t.Run("variant", func(t *testing.T) {
+		_, tmpl := variant(t)
+		check(t, tmpl)
+	})
+}
+
+// The variant: deactivate instead of delete, no drill rules, e-mail
+// subscriptions, explicit activity bounds; enforcing key-age policy with
+// deletion, SES notices and a rate schedule.
 func TestVariantSettings(t *testing.T) {
 	_, tmpl := variant(t)
 
@@ -713,14 +936,36 @@ func TestVariantSettings(t *testing.T) {
 	for id := range tmpl.ofType("AWS::Events::Rule") {
 		rules = append(rules, id)
 	}
-	if len(rules) != 3 { // two triggers and the failed-execution alert
-		t.Errorf("with drillSources=false: rules %v, want 3", rules)
+	if len(rules) != 4 { // two triggers, the schedule and the failed-execution alert
+		t.Errorf("with drillSources=false: rules %v, want 4", rules)
 	}
 	for _, id := range rules {
-		if strings.HasPrefix(id, "DrillRule") {
+		if strings.HasPrefix(id, "Drill") {
 			t.Errorf("drillSources=false still has %s", id)
 		}
 	}
+	if got := tmpl.at(t, "ScheduleRule/Resource").Properties["ScheduleExpression"]; got != "rate(1 day)" {
+		t.Errorf("ScheduleExpression %v, want rate(1 day)", got)
+	}
+
+	// Key age: the policy as set, enforcing, deletion and SES allowed.
+	policy, _ := functionEnv(t, tmpl, fnScan)[settings.EnvKeyAgePolicy].(string)
+	got, err := settings.ParseKeyAge(policy)
+	wantPolicy := settings.Default().KeyAge
+	wantPolicy.WarnDays, wantPolicy.LimitDays, wantPolicy.DeleteAfterDays = []int{60, 75}, 85, 30
+	if err != nil || !reflect.DeepEqual(got, wantPolicy) {
+		t.Errorf("scan %s = %s (%v), want %+v", settings.EnvKeyAgePolicy, policy, err, wantPolicy)
+	}
+	if dry := functionEnv(t, tmpl, fnScan)[settings.EnvDryRun]; dry != "false" {
+		t.Errorf("scan %s = %v, want false", settings.EnvDryRun, dry)
+	}
+	if sender := functionEnv(t, tmpl, fnAct)[settings.EnvNoticeSender]; sender != "keywarden@example.com" {
+		t.Errorf("act %s = %v, want keywarden@example.com", settings.EnvNoticeSender, sender)
+	}
+	actActions := append(slices.Clone(wantActions[fnAct]), "iam:DeleteAccessKey", "ses:SendEmail")
+	t.Run("act role", func(t *testing.T) {
+		checkRole(t, tmpl, specNamed(fnAct), actActions, resourcesOf(t, tmpl, "keywarden@example.com"))
+	})
 
 	want := map[string]any{
 		settings.EnvActivityWindow:    "72",
@@ -748,12 +993,23 @@ func TestVariantSettings(t *testing.T) {
 // Bad settings stop synthesis with settings' own message, before anything
 // is built.
 func TestBadSettings(t *testing.T) {
-	ctx := maps.Clone(cdkContext)
-	ctx["exposedKeyAction"] = "shred"
-	_, _, err := newApp(repoRoot, ctx)
-	want := `exposedKeyAction is "shred"; use "delete" or "deactivate"`
-	if err == nil || !strings.Contains(err.Error(), want) {
-		t.Errorf("newApp with exposedKeyAction=shred: %v, want an error containing %q", err, want)
+	for _, c := range []struct {
+		key   string
+		value any
+		want  string
+	}{
+		{"exposedKeyAction", "shred", `exposedKeyAction is "shred"; use "delete" or "deactivate"`},
+		{"keyAge", map[string]any{"warnDays": []any{95}}, "warnDays has 95, which is not below limitDays 90"},
+		{"keyAge", map[string]any{"warnDay": []any{60}}, `unknown field "warnDay"`},
+		{"schedule", "daily at 8", `schedule is "daily at 8"; use an EventBridge schedule expression`},
+		{"noticeSender", "keywarden", `noticeSender is "keywarden"`},
+	} {
+		ctx := maps.Clone(cdkContext)
+		ctx[c.key] = c.value
+		_, _, err := newApp(repoRoot, ctx)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("newApp with %s=%s: %v, want an error containing %q", c.key, toJSON(c.value), err, c.want)
+		}
 	}
 }
 
@@ -793,6 +1049,28 @@ func TestCDKJSONDefaults(t *testing.T) {
 	}
 	if !reflect.DeepEqual(s, d) {
 		t.Errorf("cdk.json context %+v, want settings.Default() %+v", s, d)
+	}
+	// keyAge spells out every field of the policy, so cdk.json documents
+	// them all; noticeSender stays unset (no SES).
+	raw, err := json.Marshal(d.KeyAge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		t.Fatal(err)
+	}
+	keyAge, _ := cdkContext["keyAge"].(map[string]any)
+	if got, want := slices.Sorted(maps.Keys(keyAge)), slices.Sorted(maps.Keys(fields)); !slices.Equal(got, want) {
+		t.Errorf("cdk.json keyAge has %v, want every policy field %v", got, want)
+	}
+	for _, key := range []string{"dryRun", "schedule"} {
+		if _, ok := cdkContext[key]; !ok {
+			t.Errorf("cdk.json context lacks %s", key)
+		}
+	}
+	if _, ok := cdkContext["noticeSender"]; ok {
+		t.Error("cdk.json sets noticeSender; the default is none")
 	}
 }
 

@@ -19,15 +19,19 @@ var (
 	targetRetryAttempts = 8.0
 )
 
-// trigger is one EventBridge rule that reports exposed keys to the intake.
+// trigger is one EventBridge rule that starts a response through the
+// intake: an event pattern, or a schedule.
 type trigger struct {
 	id          string
 	description string
 	pattern     *awsevents.EventPattern
+	schedule    awsevents.Schedule
 }
 
-// triggers are the exposed-key signals. The synthesized template's
-// EventPattern of each rule is what tests and the offline drill read.
+// triggers are the exposed-key signals and the daily key-age run. The
+// synthesized template's EventPattern of each rule is what tests and the
+// offline drill read; the schedule rule has none (the drill starts its
+// daily run with the drill schedule pattern, as put-events does).
 func triggers(s settings.Settings) []trigger {
 	trustedAdvisor := func(source string) *awsevents.EventPattern {
 		return &awsevents.EventPattern{
@@ -40,7 +44,7 @@ func triggers(s settings.Settings) []trigger {
 		}
 	}
 	ts := []trigger{
-		{"TrustedAdvisorRule", "keywarden: Trusted Advisor reports an exposed access key", trustedAdvisor(event.SourceTrustedAdvisor)},
+		{"TrustedAdvisorRule", "keywarden: Trusted Advisor reports an exposed access key", trustedAdvisor(event.SourceTrustedAdvisor), nil},
 		{"HealthRule", "keywarden: AWS Health reports an exposed or compromised access key", &awsevents.EventPattern{
 			Source:     jsii.Strings(event.SourceHealth),
 			DetailType: jsii.Strings(event.DetailTypeHealth),
@@ -48,23 +52,37 @@ func triggers(s settings.Settings) []trigger {
 			// disagree on detail.service for these events (RISK, IAM,
 			// ABUSE), and the codes are specific enough.
 			Detail: &map[string]any{"eventTypeCode": event.HealthRiskCodes},
-		}},
+		}, nil},
 	}
+	// The intake names a scheduled run daily-<date>: a schedule that
+	// fires twice in a day starts one execution.
+	ts = append(ts, trigger{id: "ScheduleRule", description: "keywarden: the daily key-age run (schedule " + s.Schedule + ")",
+		schedule: awsevents.Schedule_Expression(jsii.String(s.Schedule))})
 	if s.DrillSources {
-		ts = append(ts, trigger{"DrillRule", "keywarden drills: mock Trusted Advisor exposed-key events (put-events)",
-			trustedAdvisor(event.SourceTrustedAdvisorMock)})
+		ts = append(ts,
+			trigger{"DrillRule", "keywarden drills: mock Trusted Advisor exposed-key events (put-events)",
+				trustedAdvisor(event.SourceTrustedAdvisorMock), nil},
+			// put-events cannot send source aws.events: a drill run of
+			// the key-age branch sends the scheduled event from the mock
+			// source.
+			trigger{"DrillScheduleRule", "keywarden drills: a mock daily schedule event starts a key-age run (put-events)",
+				&awsevents.EventPattern{
+					Source:     jsii.Strings(event.SourceScheduleDrill),
+					DetailType: jsii.Strings(event.DetailTypeSchedule),
+				}, nil})
 	}
 	return ts
 }
 
-// newTriggers routes each signal on the default bus to the intake, which
-// names the execution after the key so that the same key reported twice
-// is one incident.
+// newTriggers routes each signal on the default bus, and the schedule, to
+// the intake, which names the execution after the key (or the day) so that
+// the same key reported twice is one incident.
 func newTriggers(stack awscdk.Stack, s settings.Settings, intake awslambda.IFunction, dlq awssqs.IQueue) {
 	for _, t := range triggers(s) {
 		awsevents.NewRule(stack, jsii.String(t.id), &awsevents.RuleProps{
 			Description:  jsii.String(t.description),
 			EventPattern: t.pattern,
+			Schedule:     t.schedule,
 			Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(intake, &awseventstargets.LambdaFunctionProps{
 				DeadLetterQueue: dlq,
 				MaxEventAge:     targetMaxEventAge,

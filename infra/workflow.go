@@ -62,7 +62,7 @@ func newStateMachine(stack awscdk.Stack, s settings.Settings, fns map[string]*fu
 			// Confused-deputy guard: only this account's state machines.
 			Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()}},
 		}),
-		Description: jsii.String("Role of keywarden's exposed-key state machine: invokes its task functions"),
+		Description: jsii.String("Role of keywarden's state machine: invokes its task functions"),
 	})
 	// Exactly the task functions' unqualified ARNs: no versions or aliases
 	// (":*"), no other function.

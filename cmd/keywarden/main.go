@@ -3,6 +3,7 @@
 //
 //	keywarden drill [--json] [--only a,b] [--fault 'iam:*=throttle:0.2,5xx:0.05'] [--seed N]
 //	keywarden drill --aws --state-machine-arn ARN [events/exposed-key.json …]
+//	keywarden report [--format table|csv|json] [--at TIME] [--cdk-json cdk.json]
 package main
 
 import (
@@ -34,11 +35,15 @@ func main() {
 
 const usage = `usage:
   keywarden drill [flags]          run the drill scenarios offline (no AWS account)
+  keywarden report [flags]         the daily key-age run's decisions, without acting (your AWS credentials)
   keywarden drill --aws [flags] [events/FILE.json ...]
                                    send the payloads to a deployed keywarden and follow its executions
 run 'keywarden drill -h' for the flags`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "report" {
+		return report(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "drill" {
 		fmt.Fprintln(stderr, usage)
 		return 2

@@ -154,7 +154,7 @@ func exposedKey(req Request, region string) Message {
 	}
 	writeExecution(&b, req, region)
 	return Message{
-		Subject: subject(fmt.Sprintf("Security Alert: Exposed IAM Key For User %s On Account %s", x.UserName, x.Account)),
+		Subject: Subject(fmt.Sprintf("Security Alert: Exposed IAM Key For User %s On Account %s", x.UserName, x.Account)),
 		Body:    b.String(),
 	}
 }
@@ -177,7 +177,7 @@ func rootKey(req Request, region string) Message {
 	b.WriteString(" once done. Root users should hold no access keys at all.\n")
 	writeExecution(&b, req, region)
 	return Message{
-		Subject: subject(fmt.Sprintf("Security Alert: Exposed Root Access Key On Account %s - Manual Action Needed", x.Account)),
+		Subject: Subject(fmt.Sprintf("Security Alert: Exposed Root Access Key On Account %s - Manual Action Needed", x.Account)),
 		Body:    b.String(),
 	}
 }
@@ -204,6 +204,12 @@ func manualAction(req Request, region string) Message {
 			fmt.Fprintf(&b, "      aws iam update-access-key --user-name %s --access-key-id %s --status Inactive\n", clean(x.UserName, 64), clean(x.AccessKeyID, 128))
 		}
 		b.WriteString("  - Fix the cause above, then finish the remaining steps by hand or start a new execution with this one's input.\n")
+	} else if inc.DetailType == event.DetailTypeSchedule {
+		b.WriteString("\nThe daily key-age run stopped before it finished. Keys already handled are in the ledger and\n")
+		b.WriteString("are not handled twice; the rest were not checked today.\n")
+		b.WriteString("\nWhat to do now\n  - Fix the cause above, then start a new execution with this one's input (under a new name):\n")
+		b.WriteString("    notices and actions already recorded are skipped.\n")
+		subj = "keywarden: Daily Key-Age Run Failed (" + name + ")"
 	} else {
 		fmt.Fprintf(&b, "\nEvent:        source %s, detail-type %s, id %s\n", quoted(inc.Source), quoted(inc.DetailType), quoted(inc.EventID))
 		b.WriteString("The event could not be read as an exposed-key finding, so no key was touched.\n")
@@ -215,7 +221,7 @@ func manualAction(req Request, region string) Message {
 		subj = fmt.Sprintf("Security Alert: Manual Action Needed On Account %s (%s)", acct, name)
 	}
 	writeExecution(&b, req, region)
-	return Message{Subject: subject(subj), Body: b.String()}
+	return Message{Subject: Subject(subj), Body: b.String()}
 }
 
 func unsupportedEvent(req Request, region string) Message {
@@ -226,7 +232,7 @@ func unsupportedEvent(req Request, region string) Message {
 	b.WriteString("\nIf this event should be handled, check the EventBridge rules that target keywarden's intake;\n")
 	b.WriteString("if it was sent by hand, compare it with the payloads in events/.\n")
 	writeExecution(&b, req, region)
-	return Message{Subject: subject("keywarden: Unsupported Event From " + inc.Source), Body: b.String()}
+	return Message{Subject: Subject("keywarden: Unsupported Event From " + inc.Source), Body: b.String()}
 }
 
 func unsupportedCause(inc Incident) string {
@@ -372,9 +378,9 @@ func ConsoleLink(executionArn, fallbackRegion string) string {
 	return fmt.Sprintf("https://%s.%s/states/home?region=%s#/v2/executions/details/%s", region, host, region, executionArn)
 }
 
-// subject makes an SNS subject: printable ASCII, no line breaks, under 100
+// Subject makes an SNS subject: printable ASCII, no line breaks, under 100
 // characters, as SNS requires.
-func subject(s string) string {
+func Subject(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		if r >= 0x20 && r < 0x7f {

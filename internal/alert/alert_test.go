@@ -91,6 +91,8 @@ func TestComposeGolden(t *testing.T) {
 		{"manual-action-after-containment.txt", Request{Kind: KindManualAction, Execution: execArn, StartedAt: at, Incident: partial}},
 		{"manual-action-not-contained.txt", Request{Kind: KindManualAction, Execution: execArn, StartedAt: at, Incident: notContained}},
 		{"manual-action-invalid-event.txt", Request{Kind: KindManualAction, Execution: execArn, StartedAt: at, Incident: invalid}},
+		{"manual-action-daily-run.txt", Request{Kind: KindManualAction, Execution: execArn, StartedAt: at, Incident: Incident{Source: "aws.events", DetailType: "Scheduled Event", EventID: "d1", Account: "123456789012",
+			Error: &StepError{Error: step.Transient, Cause: `{"errorMessage":"credential report: not ready after 5m0s","errorType":"Transient"}`}}}},
 		{"unsupported-event.txt", Request{Kind: KindUnsupportedEvent, Execution: execArn, StartedAt: at, Incident: Incident{Source: "aws.ec2", DetailType: "EC2 Instance State-change Notification", EventID: "e1"}}},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {

@@ -24,8 +24,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
@@ -69,6 +73,7 @@ func (o Options) path(p, def string) string {
 const (
 	stateMachineName = "Keywarden"
 	topicName        = "keywarden-alerts"
+	ledgerTable      = "keywarden-ledger"
 )
 
 // stack is one scenario's private AWS: a fresh account, so scenarios do not
@@ -93,7 +98,7 @@ type matchRecord struct {
 	Error     string
 }
 
-func newStack(ctx context.Context, o Options, faults map[string]localaws.Fault) (*stack, error) {
+func newStack(ctx context.Context, o Options, faults map[string]localaws.Fault, overrides map[string]string) (*stack, error) {
 	tools, err := sfnlocal.FindTools(o.Root)
 	if err != nil {
 		return nil, err
@@ -135,14 +140,43 @@ func newStack(ctx context.Context, o Options, faults map[string]localaws.Fault) 
 	}
 	st.topic = aws.ToString(topic.TopicArn)
 
-	env := map[string]string{
+	if err := createLedgerTable(ctx, st.cfg); err != nil {
+		st.Close()
+		return nil, err
+	}
+	envs, err := FunctionEnvironments(o.path(o.Template, "cdk.out/Keywarden.template.json"))
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	// What the template gives as references, the drill gives as its own.
+	local := map[string]string{
 		settings.EnvStateMachineArn: st.machine,
 		settings.EnvAlertTopicArn:   st.topic,
 		settings.EnvActivityRegions: strings.Join(fixture.ActivityRegions(), ","),
+		settings.EnvLedgerTable:     ledgerTable,
+		settings.EnvAccount:         srv.AccountID(),
+		settings.EnvConsoleRegion:   srv.Region(),
 	}
-	lookup := settings.Lookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	placeholders := map[string]string{}
+	var intakeEnv settings.Lookup
 	for _, name := range lambdafn.Names {
+		env := map[string]string{}
+		for k, v := range envs[name] {
+			env[k] = v
+		}
+		for k, v := range local {
+			if _, set := env[k]; !set {
+				env[k] = v
+			}
+		}
+		for k, v := range overrides {
+			env[k] = v
+		}
+		lookup := settings.Lookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		if name == lambdafn.Intake {
+			intakeEnv = lookup
+		}
 		h, err := lambdafn.New(name, st.cfg, lookup)
 		if err != nil {
 			st.Close()
@@ -169,7 +203,7 @@ func newStack(ctx context.Context, o Options, faults map[string]localaws.Fault) 
 			Region: srv.Region(), LambdaEndpoint: st.front.URL,
 			AccessKeyID: localaws.TestAccessKeyID, SecretAccessKey: localaws.TestSecretAccessKey},
 	}
-	intake, _ := lambdafn.New(lambdafn.Intake, st.cfg, lookup)
+	intake, _ := lambdafn.New(lambdafn.Intake, st.cfg, intakeEnv)
 	st.targets = map[string]func(ctx context.Context, ev []byte) error{}
 	for _, r := range rules {
 		rule := r
@@ -202,6 +236,26 @@ func newStack(ctx context.Context, o Options, faults map[string]localaws.Fault) 
 		}
 	}
 	return st, nil
+}
+
+// createLedgerTable makes the ledger table as the stack declares it.
+func createLedgerTable(ctx context.Context, cfg aws.Config) error {
+	_, err := dynamodb.NewFromConfig(cfg).CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:   aws.String(ledgerTable),
+		BillingMode: ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{
+			{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String("sk"), AttributeType: ddbtypes.ScalarAttributeTypeS},
+		},
+		KeySchema: []ddbtypes.KeySchemaElement{
+			{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash},
+			{AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("create the ledger table: %w", err)
+	}
+	return nil
 }
 
 func (st *stack) Close() {
@@ -297,6 +351,7 @@ type Outcome struct {
 	Puts       []PutResult     `json:"puts"`
 	Executions []ExecutionView `json:"executions"`
 	Alerts     []Alert         `json:"alerts"`
+	Emails     []Email         `json:"emails"`
 	Keys       []KeyView       `json:"keys"`
 	Checks     []Check         `json:"checks"`
 	Passed     bool            `json:"passed"`
@@ -305,6 +360,13 @@ type Outcome struct {
 
 // Alert is a message published to the alert topic.
 type Alert struct {
+	Subject string `json:"subject"`
+	Body    string `json:"body"`
+}
+
+// Email is a message sent through SES (owner notices).
+type Email struct {
+	To      string `json:"to"`
 	Subject string `json:"subject"`
 	Body    string `json:"body"`
 }
@@ -347,13 +409,14 @@ func Run(ctx context.Context, o Options) ([]Outcome, error) {
 }
 
 func runScenario(ctx context.Context, o Options, sc Scenario, faults map[string]localaws.Fault) (Outcome, error) {
-	st, err := newStack(ctx, o, faults)
+	st, err := newStack(ctx, o, faults, sc.Env)
 	if err != nil {
 		return Outcome{}, err
 	}
 	defer st.Close()
 	oc := Outcome{Scenario: sc.Name, Title: sc.Title}
 	d := &Driver{st: st, root: o.Root, outcome: &oc}
+	d.Mark("start")
 	if err := sc.Run(ctx, d); err != nil {
 		oc.Error = err.Error()
 	}
@@ -365,10 +428,13 @@ func runScenario(ctx context.Context, o Options, sc Scenario, faults map[string]
 	for _, m := range st.aws.Published() {
 		oc.Alerts = append(oc.Alerts, Alert{Subject: m.Subject, Body: m.Message})
 	}
+	for _, e := range st.aws.Emails() {
+		oc.Emails = append(oc.Emails, Email{To: strings.Join(e.To, ", "), Subject: e.Subject, Body: e.Text})
+	}
 	for _, id := range sc.Keys {
 		oc.Keys = append(oc.Keys, st.keyView(id))
 	}
-	sc.Expect(&Expectations{outcome: &oc, st: st})
+	sc.Expect(&Expectations{outcome: &oc, st: st, marks: d.marks})
 	oc.Passed = oc.Error == ""
 	for _, c := range oc.Checks {
 		oc.Passed = oc.Passed && c.Passed
@@ -392,7 +458,39 @@ type Driver struct {
 	st      *stack
 	root    string
 	outcome *Outcome
+	marks   map[string]mark
 }
+
+// mark is what had happened at a point of the scenario.
+type mark struct{ published, emails, iamWrites int }
+
+// Mark remembers what has happened so far, for NothingNewSince.
+func (d *Driver) Mark(name string) {
+	if d.marks == nil {
+		d.marks = map[string]mark{}
+	}
+	d.marks[name] = d.st.counts()
+}
+
+func (st *stack) counts() mark {
+	m := mark{published: len(st.aws.Published()), emails: len(st.aws.Emails())}
+	for _, c := range st.aws.Calls() {
+		if c.Service == "iam" && iamWrites[c.Operation] {
+			m.iamWrites++
+		}
+	}
+	return m
+}
+
+// Tag sets a tag on a user, as an administrator would: for values that
+// depend on the drill's date, such as an exemption's end.
+func (d *Driver) Tag(ctx context.Context, user, key, value string) error {
+	_, err := iam.NewFromConfig(d.st.cfg).TagUser(ctx, &iam.TagUserInput{UserName: aws.String(user), Tags: []iamtypes.Tag{{Key: aws.String(key), Value: aws.String(value)}}})
+	return err
+}
+
+// Now is the emulated account's clock.
+func (d *Driver) Now() time.Time { return d.st.aws.Now() }
 
 // Put sends a put-events file.
 func (d *Driver) Put(ctx context.Context, file string) error {
@@ -412,14 +510,31 @@ func (d *Driver) Deliver(ctx context.Context, file string) error {
 	return err
 }
 
-// StartDirect starts an execution with a raw event file, bypassing the rules.
+// StartDirect starts an execution with a raw event file, bypassing the
+// rules, as an operator would from the console; with no file, with the
+// input of the first execution.
 func (d *Driver) StartDirect(ctx context.Context, name, file string) error {
-	raw, err := os.ReadFile(filepath.Join(d.root, file))
+	var raw []byte
+	var err error
+	if file == "" {
+		raw, err = d.st.firstInput()
+		file = "the first execution's input"
+	} else {
+		raw, err = os.ReadFile(filepath.Join(d.root, file))
+	}
 	if err != nil {
 		return err
 	}
 	d.outcome.Puts = append(d.outcome.Puts, PutResult{File: file + " (StartExecution " + name + ", no rule)"})
 	return d.st.startDirect(ctx, name, raw)
+}
+
+func (st *stack) firstInput() ([]byte, error) {
+	execs := st.sfn.Executions()
+	if len(execs) == 0 {
+		return nil, fmt.Errorf("no execution to take the input from")
+	}
+	return execs[0].Input, nil
 }
 
 func contains(list []string, s string) bool {

@@ -90,7 +90,7 @@ func TestEveryPayloadStartsAnExecution(t *testing.T) {
 			continue
 		}
 		t.Run(file, func(t *testing.T) {
-			st, err := newStack(ctx, o, nil)
+			st, err := newStack(ctx, o, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -127,7 +127,7 @@ func TestEveryPayloadStartsAnExecution(t *testing.T) {
 func TestRunAWSFollowsExecutions(t *testing.T) {
 	o := options(t)
 	ctx := context.Background()
-	st, err := newStack(ctx, o, nil)
+	st, err := newStack(ctx, o, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

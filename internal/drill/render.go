@@ -104,6 +104,9 @@ func WriteText(w io.Writer, outcomes []Outcome) {
 				fmt.Fprintf(w, "   │ %s\n", line)
 			}
 		}
+		for _, e := range oc.Emails {
+			fmt.Fprintf(w, "\n   e-mail to %s — Subject: %s\n", e.To, e.Subject)
+		}
 		if len(oc.Keys) > 0 {
 			fmt.Fprintln(w, "\n   keys after the drill:")
 			for _, k := range oc.Keys {

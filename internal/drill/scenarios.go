@@ -7,6 +7,7 @@ import (
 
 	"github.com/keywarden/keywarden/internal/exposure"
 	"github.com/keywarden/keywarden/internal/localaws"
+	"github.com/keywarden/keywarden/internal/settings"
 )
 
 // Scenario is one drill: what to send and what must follow.
@@ -14,6 +15,9 @@ type Scenario struct {
 	Name, Title string
 	// Faults are injected unless the run gives its own.
 	Faults map[string]localaws.Fault
+	// Env overrides the functions' environment (the template's settings),
+	// e.g. to run the daily run with enforcement on.
+	Env map[string]string
 	// Keys are shown (and checked) after the run.
 	Keys   []string
 	Run    func(ctx context.Context, d *Driver) error
@@ -116,6 +120,104 @@ func Scenarios() []Scenario {
 			},
 		},
 		{
+			Name:  "daily-run-dry-run",
+			Title: "The daily key-age run as deployed (dryRun on): decisions and notices, no IAM write",
+			Keys:  dailyKeys,
+			Run: func(ctx context.Context, d *Driver) error {
+				if err := tagExemptions(ctx, d); err != nil {
+					return err
+				}
+				d.Mark("setup")
+				if err := d.Put(ctx, "events/daily-run.json"); err != nil {
+					return err
+				}
+				d.Mark("first run")
+				if err := d.Put(ctx, "events/daily-run.json"); err != nil { // the schedule firing twice
+					return err
+				}
+				return d.StartDirect(ctx, "daily-rerun-by-hand", "") // a second run the same day
+			},
+			Expect: func(e *Expectations) {
+				e.Executions(2)
+				e.StatusPrefix("daily-2", "SUCCEEDED", "")
+				e.Status("daily-rerun-by-hand", "SUCCEEDED", "")
+				e.Duplicates(1)
+				e.NoIAMWrite()
+				e.Emails(0)
+				for _, k := range dailyKeys {
+					e.Key(k, "Active")
+				}
+				e.AlertContains("[DRY RUN] AWS access key AKIAKEYWARDENDAVE001 of dave would be deactivated today", "DRY RUN", "aws iam create-access-key --user-name dave")
+				e.AlertContains("[DRY RUN] AWS access key AKIAKEYWARDENBOB0001 of bob is 70 days old", "Rotate it before")
+				e.AlertContains("[DRY RUN] keywarden key ages", "Would be deactivated (dry run)", "AKIAKEYWARDENDAVE001", "gina", "Exemptions ending within 14 days", "erin")
+				e.NothingNewSince("first run", 1)
+			},
+		},
+		{
+			Name: "daily-run",
+			Title: "The daily key-age run enforcing (dryRun off, SES sender, unusedDays 30): notices, deactivations, digest; " +
+				"then a second run the same day sends nothing new",
+			Env: map[string]string{
+				settings.EnvDryRun:       "false",
+				settings.EnvNoticeSender: "keywarden@example.com",
+				settings.EnvKeyAgePolicy: `{"unusedDays":30}`,
+			},
+			Keys: dailyKeys,
+			Run: func(ctx context.Context, d *Driver) error {
+				if err := tagExemptions(ctx, d); err != nil {
+					return err
+				}
+				d.Mark("setup")
+				if err := d.Put(ctx, "events/daily-run.json"); err != nil {
+					return err
+				}
+				d.Mark("first run")
+				return d.StartDirect(ctx, "daily-rerun-by-hand", "")
+			},
+			Expect: func(e *Expectations) {
+				e.Executions(2)
+				e.StatusPrefix("daily-2", "SUCCEEDED", "")
+				e.Key("AKIAKEYWARDENBOB0001", "Active")
+				e.Key("AKIAKEYWARDENCAROL01", "Active")
+				e.Key("AKIAKEYWARDENDAVE001", "Inactive")
+				e.Key("AKIAKEYWARDENERIN001", "Active")
+				e.Key("AKIAKEYWARDENFRANK01", "Inactive")
+				e.Key("AKIAKEYWARDENHENRY01", "Inactive")
+				e.Key(demoKey, "Active")
+				e.EmailTo("bob@example.com", "is 70 days old")
+				e.EmailTo("carol@example.com", "is 85 days old")
+				e.EmailTo("dave@example.com", "is being deactivated today")
+				e.EmailTo("frank@example.com", "is being deactivated today")
+				e.EmailTo("henry@example.com", "is being deactivated today")
+				e.EmailTo("platform-team@example.com", "past the")
+				e.Emails(6)
+				e.AlertContains("AWS access key AKIAKEYWARDENGINA001 of gina is 75 days old")
+				e.AlertContains("keywarden key ages", "Deactivated (3)", "AKIAKEYWARDENDAVE001", "Users with a notice due but no contact tag", "gina",
+					"Exemptions ending within 14 days", "erin", "Exemption tags that do not apply", "frank")
+				e.NothingNewSince("first run", 1)
+			},
+		},
+		{
+			Name:   "daily-run-iam-denied",
+			Title:  "The enforcing daily run while IAM refuses UpdateAccessKey: every key not handled is named in the digest",
+			Env:    map[string]string{settings.EnvDryRun: "false", settings.EnvKeyAgePolicy: `{"unusedDays":30}`},
+			Faults: map[string]localaws.Fault{"iam:UpdateAccessKey": {ErrorCode: "AccessDenied"}},
+			Keys:   []string{"AKIAKEYWARDENDAVE001", "AKIAKEYWARDENFRANK01", "AKIAKEYWARDENHENRY01"},
+			Run:    func(ctx context.Context, d *Driver) error { return d.Put(ctx, "events/daily-run.json") },
+			Expect: func(e *Expectations) {
+				e.Executions(1)
+				e.StatusPrefix("daily-2", "SUCCEEDED", "")
+				e.Key("AKIAKEYWARDENDAVE001", "Active")
+				// erin has no exemption tag here, so her 120-day key is due too.
+				e.AlertContains("4 KEYS NOT HANDLED", "NOT HANDLED", "dave  AKIAKEYWARDENDAVE001  deactivate failed: AccessDenied", "AKIAKEYWARDENERIN001",
+					"AKIAKEYWARDENFRANK01", "AKIAKEYWARDENHENRY01")
+				// Warnings still went out; no "deactivated" notice was sent
+				// for a key that was not.
+				e.AlertContains("AWS access key AKIAKEYWARDENBOB0001 of bob is 70 days old")
+				e.NoAlert("AKIAKEYWARDENDAVE001 of dave is being deactivated")
+			},
+		},
+		{
 			Name:  "malformed-report",
 			Title: "A report without the key id (events/exposed-key-malformed.json)",
 			Run:   func(ctx context.Context, d *Driver) error { return d.Put(ctx, "events/exposed-key-malformed.json") },
@@ -163,6 +265,20 @@ func Scenarios() []Scenario {
 	}
 }
 
+// The demo account's keys the daily run decides on.
+var dailyKeys = []string{"AKIAKEYWARDENBOB0001", "AKIAKEYWARDENCAROL01", "AKIAKEYWARDENDAVE001", "AKIAKEYWARDENERIN001",
+	"AKIAKEYWARDENFRANK01", "AKIAKEYWARDENGINA001", "AKIAKEYWARDENHENRY01", demoKey}
+
+// tagExemptions gives erin an exemption ending in ten days and frank one
+// that ended five days ago: dates relative to the drill's day.
+func tagExemptions(ctx context.Context, d *Driver) error {
+	now := d.Now()
+	if err := d.Tag(ctx, "erin", "keywarden:exempt", now.AddDate(0, 0, 10).Format("2006-01-02")+" vendor migration"); err != nil {
+		return err
+	}
+	return d.Tag(ctx, "frank", "keywarden:exempt", now.AddDate(0, 0, -5).Format("2006-01-02")+" old waiver")
+}
+
 // ScenarioNames lists the scenarios' names.
 func ScenarioNames() []string {
 	var names []string
@@ -176,6 +292,36 @@ func ScenarioNames() []string {
 type Expectations struct {
 	outcome *Outcome
 	st      *stack
+	marks   map[string]mark
+}
+
+// NothingNewSince: after the mark, no notice, e-mail or IAM write happened
+// besides extra published messages (a digest per run).
+func (e *Expectations) NothingNewSince(name string, extraPublished int) {
+	before, now := e.marks[name], e.st.counts()
+	ok := now.emails == before.emails && now.iamWrites == before.iamWrites && now.published == before.published+extraPublished
+	e.check(ok, fmt.Sprintf("after %s: nothing new but %d digest(s)", name, extraPublished),
+		"e-mails %d→%d, IAM writes %d→%d, published %d→%d", before.emails, now.emails, before.iamWrites, now.iamWrites, before.published, now.published)
+}
+
+// Emails: exactly n e-mails were sent.
+func (e *Expectations) Emails(n int) {
+	e.check(len(e.outcome.Emails) == n, fmt.Sprintf("%d e-mail(s) sent", n), "got %d", len(e.outcome.Emails))
+}
+
+// EmailTo: an e-mail to addr has subject containing s.
+func (e *Expectations) EmailTo(addr, s string) {
+	for _, m := range e.outcome.Emails {
+		if strings.Contains(m.To, addr) && strings.Contains(m.Subject, s) {
+			e.check(true, fmt.Sprintf("e-mail to %s: %q", addr, s), "")
+			return
+		}
+	}
+	var got []string
+	for _, m := range e.outcome.Emails {
+		got = append(got, m.To+": "+m.Subject)
+	}
+	e.check(false, fmt.Sprintf("e-mail to %s: %q", addr, s), "sent: %s", strings.Join(got, "; "))
 }
 
 func (e *Expectations) check(ok bool, what, detail string, args ...any) {
@@ -269,9 +415,13 @@ func (e *Expectations) iamWriteCalls() []localaws.Call {
 	return out
 }
 
-// NoIAMWrite: nothing was written to IAM.
+// NoIAMWrite: nothing was written to IAM (after the scenario's own setup,
+// when it marked one).
 func (e *Expectations) NoIAMWrite() {
 	w := e.iamWriteCalls()
+	if m, ok := e.marks["setup"]; ok {
+		w = w[min(m.iamWrites, len(w)):]
+	}
 	e.check(len(w) == 0, "no IAM write", "got %d, first %s", len(w), firstOp(w))
 }
 
@@ -347,6 +497,17 @@ func subjects(alerts []Alert) []string {
 		s = append(s, a.Subject)
 	}
 	return s
+}
+
+// NoAlert: no published message's subject contains s.
+func (e *Expectations) NoAlert(s string) {
+	for _, a := range e.outcome.Alerts {
+		if strings.Contains(a.Subject, s) {
+			e.check(false, fmt.Sprintf("no alert %q", s), "published %q", a.Subject)
+			return
+		}
+	}
+	e.check(true, fmt.Sprintf("no alert %q", s), "")
 }
 
 // Duplicates: n deliveries were recognised as duplicates by intake.

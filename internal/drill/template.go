@@ -69,3 +69,47 @@ func targetsIntake(targets []struct {
 	}
 	return false
 }
+
+// FunctionEnvironments reads each function's environment from the template,
+// by function name ("scan" for the ScanFunction…): the literal values, so
+// the drill runs the settings that deploy. Values that are CloudFormation
+// references (ARNs, names) are left out; the drill fills its own.
+func FunctionEnvironments(path string) (map[string]map[string]string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read the synthesized template (run `make synth` first): %w", err)
+	}
+	var tpl struct {
+		Resources map[string]struct {
+			Type       string `json:"Type"`
+			Properties struct {
+				Environment struct {
+					Variables map[string]json.RawMessage `json:"Variables"`
+				} `json:"Environment"`
+			} `json:"Properties"`
+		} `json:"Resources"`
+	}
+	if err := json.Unmarshal(raw, &tpl); err != nil {
+		return nil, fmt.Errorf("%s is not a CloudFormation template: %w", path, err)
+	}
+	out := map[string]map[string]string{}
+	for id, r := range tpl.Resources {
+		if r.Type != "AWS::Lambda::Function" {
+			continue
+		}
+		i := strings.Index(id, "Function")
+		if i <= 0 {
+			continue
+		}
+		name := strings.ToLower(id[:1]) + id[1:i]
+		env := map[string]string{}
+		for k, v := range r.Properties.Environment.Variables {
+			var s string
+			if json.Unmarshal(v, &s) == nil {
+				env[k] = s
+			}
+		}
+		out[name] = env
+	}
+	return out, nil
+}

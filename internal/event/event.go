@@ -20,6 +20,13 @@ const (
 	DetailTypeTrustedAdvisor = "Trusted Advisor Check Item Refresh Notification"
 	DetailTypeHealth         = "AWS Health Event"
 
+	// SourceSchedule and DetailTypeSchedule are what an EventBridge schedule
+	// rule delivers; SourceScheduleDrill is the drill's stand-in, since
+	// put-events cannot use an aws.* source.
+	SourceSchedule      = "aws.events"
+	SourceScheduleDrill = "awsmock.keywarden"
+	DetailTypeSchedule  = "Scheduled Event"
+
 	// CheckExposedAccessKeys is the Trusted Advisor check that reports keys
 	// found in public places.
 	CheckExposedAccessKeys = "Exposed Access Keys"
@@ -165,6 +172,12 @@ func ParseExposure(raw []byte) (Exposure, error) {
 func (e Envelope) IsTrustedAdvisor() bool {
 	return (e.Source == SourceTrustedAdvisor || e.Source == SourceTrustedAdvisorMock) &&
 		e.DetailType == DetailTypeTrustedAdvisor
+}
+
+// IsScheduled reports whether the envelope is the daily schedule (real or
+// drill).
+func (e Envelope) IsScheduled() bool {
+	return (e.Source == SourceSchedule || e.Source == SourceScheduleDrill) && e.DetailType == DetailTypeSchedule
 }
 
 // IsHealth reports whether the envelope is an AWS Health event.

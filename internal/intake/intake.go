@@ -82,6 +82,13 @@ func (h Handler) executionName(ctx context.Context, raw json.RawMessage) (string
 	if err != nil {
 		return OtherName("invalid", "", raw), nil
 	}
+	if env.IsScheduled() {
+		if env.Time.IsZero() {
+			return OtherName("invalid", env.ID, raw), nil
+		}
+		// One run per day: the schedule firing twice starts one execution.
+		return "daily-" + env.Time.UTC().Format("2006-01-02"), nil
+	}
 	x, err := env.Exposure()
 	if err != nil {
 		return OtherName("invalid", env.ID, raw), nil

@@ -150,3 +150,28 @@ func TestExecutionNames(t *testing.T) {
 		t.Errorf("OtherName sanitises: %q", got)
 	}
 }
+
+// The daily schedule firing twice (or redelivered) starts one run per day.
+func TestScheduledRunsAreNamedByDay(t *testing.T) {
+	f := &fakeSFN{started: map[string]string{}}
+	h := Handler{SFN: f, IAM: owners{}, StateMachineArn: "arn:sm"}
+	ev := func(id, at string) json.RawMessage {
+		return json.RawMessage(`{"version":"0","id":"` + id + `","source":"aws.events","detail-type":"Scheduled Event","account":"123456789012","time":"` + at + `","region":"us-east-1","resources":[],"detail":{}}`)
+	}
+	first, err := h.Handle(context.Background(), ev("a", "2026-12-01T08:00:00Z"))
+	if err != nil || first.Name != "daily-2026-12-01" || first.Duplicate {
+		t.Fatalf("first: %+v, %v", first, err)
+	}
+	again, err := h.Handle(context.Background(), ev("b", "2026-12-01T08:00:07Z"))
+	if err != nil || !again.Duplicate {
+		t.Errorf("second firing the same day: %+v, %v", again, err)
+	}
+	next, err := h.Handle(context.Background(), ev("c", "2026-12-02T08:00:00Z"))
+	if err != nil || next.Name != "daily-2026-12-02" || next.Duplicate {
+		t.Errorf("next day: %+v, %v", next, err)
+	}
+	noTime, _ := h.Handle(context.Background(), json.RawMessage(`{"id":"d","source":"aws.events","detail-type":"Scheduled Event"}`))
+	if !strings.HasPrefix(noTime.Name, "invalid-") {
+		t.Errorf("a scheduled event without a time: %+v", noTime)
+	}
+}

@@ -19,7 +19,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
@@ -27,6 +29,8 @@ import (
 	"github.com/keywarden/keywarden/internal/alert"
 	"github.com/keywarden/keywarden/internal/exposure"
 	"github.com/keywarden/keywarden/internal/intake"
+	"github.com/keywarden/keywarden/internal/keyage"
+	"github.com/keywarden/keywarden/internal/ledger"
 	"github.com/keywarden/keywarden/internal/settings"
 	"github.com/keywarden/keywarden/internal/step"
 )
@@ -40,10 +44,13 @@ const (
 	Activity = "activity"
 	Remove   = "remove"
 	Alert    = "alert"
+	Scan     = "scan"
+	Act      = "act"
+	Digest   = "digest"
 )
 
 // Names lists every function.
-var Names = []string{Intake, Finding, Contain, Revoke, Activity, Remove, Alert}
+var Names = []string{Intake, Finding, Contain, Revoke, Activity, Remove, Alert, Scan, Act, Digest}
 
 // New builds the named function's handler. A settings error is returned, not
 // fatal: Main then serves a handler that fails every invocation with
@@ -91,8 +98,80 @@ func New(name string, cfg aws.Config, env settings.Lookup) (lambda.Handler, erro
 			region = cfg.Region
 		}
 		return wrap(alert.Handler{SNS: sns.NewFromConfig(cfg), TopicArn: topic, ConsoleRegion: region}.Handle), nil
+	case Scan:
+		store, err := ledgerStore(cfg, env)
+		if err != nil {
+			return nil, err
+		}
+		raw, err := env.Required(settings.EnvKeyAgePolicy)
+		if err != nil {
+			return nil, err
+		}
+		cfgPolicy, err := settings.ParseKeyAge(raw)
+		if err == nil {
+			err = cfgPolicy.Validate()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", settings.ErrInvalid, settings.EnvKeyAgePolicy, err)
+		}
+		// Without the setting, the run is a dry run: enforcement is opt-in.
+		dryRun, err := env.Bool(settings.EnvDryRun, true)
+		if err != nil {
+			return nil, err
+		}
+		store.DryRun = dryRun
+		return wrap(keyage.ScanHandler{IAM: iam.NewFromConfig(cfg), Store: store, Policy: cfgPolicy, DryRun: dryRun}.Handle), nil
+	case Act:
+		store, err := ledgerStore(cfg, env)
+		if err != nil {
+			return nil, err
+		}
+		topic, err := env.Required(settings.EnvAlertTopicArn)
+		if err != nil {
+			return nil, err
+		}
+		n := keyage.Notifier{SNS: sns.NewFromConfig(cfg), Topic: topic}
+		if sender, _ := env(settings.EnvNoticeSender); sender != "" {
+			n.SES, n.Sender = sesv2.NewFromConfig(cfg), sender
+		}
+		account, _ := env(settings.EnvAccount)
+		h := keyage.ActHandler{IAM: iam.NewFromConfig(cfg), Store: store, Notifier: n, Account: account, Now: time.Now, ReadBackAttempts: 5, ReadBackDelay: time.Second}
+		return wrap(func(ctx context.Context, in keyage.ActInput) (keyage.ChunkResult, error) {
+			// The chunk's dry-run flag decides which history the
+			// conditional records go to.
+			run := h
+			run.Store = keyage.LedgerStore{L: store.L, DryRun: in.DryRun}
+			return run.Handle(ctx, in)
+		}), nil
+	case Digest:
+		topic, err := env.Required(settings.EnvAlertTopicArn)
+		if err != nil {
+			return nil, err
+		}
+		region, _ := env(settings.EnvConsoleRegion)
+		if region == "" {
+			region = cfg.Region
+		}
+		return wrap(keyage.DigestHandler{SNS: sns.NewFromConfig(cfg), Topic: topic, ConsoleRegion: region}.Handle), nil
 	}
 	return nil, fmt.Errorf("%w: no function named %q", settings.ErrInvalid, name)
+}
+
+// ledgerStore opens the ledger table named in the environment; the
+// dry-run setting comes with it.
+func ledgerStore(cfg aws.Config, env settings.Lookup) (keyage.LedgerStore, error) {
+	table, err := env.Required(settings.EnvLedgerTable)
+	if err != nil {
+		return keyage.LedgerStore{}, err
+	}
+	// Conditional writes are cheap to retry; give throttling more room
+	// than the SDK default of three attempts.
+	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.RetryMaxAttempts = 8 })
+	l, err := ledger.New(ddb, table, ledger.Options{})
+	if err != nil {
+		return keyage.LedgerStore{}, err
+	}
+	return keyage.LedgerStore{L: l}, nil
 }
 
 // Main runs the named function in the Lambda runtime: JSON logs to stdout,

@@ -20,6 +20,9 @@ func env(vars map[string]string) settings.Lookup {
 var complete = map[string]string{
 	settings.EnvStateMachineArn: "arn:aws:states:us-east-1:123456789012:stateMachine:K",
 	settings.EnvAlertTopicArn:   "arn:aws:sns:us-east-1:123456789012:alerts",
+	settings.EnvLedgerTable:     "keywarden-ledger",
+	settings.EnvKeyAgePolicy:    `{"warnDays":[30],"limitDays":37}`,
+	settings.EnvDryRun:          "false",
 }
 
 func TestEveryFunctionBuilds(t *testing.T) {
@@ -42,6 +45,12 @@ func TestBadSettingsAreNamed(t *testing.T) {
 		{Alert, nil, settings.EnvAlertTopicArn + " is not set"},
 		{Remove, map[string]string{settings.EnvExposedKeyAction: "shred"}, `is "shred"`},
 		{Activity, map[string]string{settings.EnvActivityWindow: "forever"}, settings.EnvActivityWindow},
+		{Scan, map[string]string{settings.EnvLedgerTable: "t1x"}, settings.EnvKeyAgePolicy + " is not set"},
+		{Scan, map[string]string{settings.EnvLedgerTable: "t1x", settings.EnvKeyAgePolicy: `{"limitDays":"soon"}`}, settings.EnvKeyAgePolicy},
+		{Scan, map[string]string{settings.EnvLedgerTable: "t1x", settings.EnvKeyAgePolicy: `{"warnDays":[95]}`}, "warnDays"},
+		{Scan, map[string]string{settings.EnvLedgerTable: "t1x", settings.EnvKeyAgePolicy: `{}`, settings.EnvDryRun: "perhaps"}, settings.EnvDryRun},
+		{Act, nil, settings.EnvLedgerTable + " is not set"},
+		{Digest, nil, settings.EnvAlertTopicArn + " is not set"},
 		{"nosuch", nil, `no function named "nosuch"`},
 	} {
 		_, err := New(tc.name, cfg, env(tc.vars))

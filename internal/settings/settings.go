@@ -5,12 +5,15 @@
 package settings
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/keywarden/keywarden/internal/policy"
 )
 
 // Values of ExposedKeyAction.
@@ -28,6 +31,11 @@ const (
 	EnvActivityRegions   = "KEYWARDEN_ACTIVITY_REGIONS"
 	EnvActivityMaxEvents = "KEYWARDEN_ACTIVITY_MAX_EVENTS"
 	EnvConsoleRegion     = "KEYWARDEN_CONSOLE_REGION"
+	EnvKeyAgePolicy      = "KEYWARDEN_KEY_AGE_POLICY" // policy.Config as JSON
+	EnvDryRun            = "KEYWARDEN_DRY_RUN"
+	EnvLedgerTable       = "KEYWARDEN_LEDGER_TABLE"
+	EnvNoticeSender      = "KEYWARDEN_NOTICE_SENDER"
+	EnvAccount           = "KEYWARDEN_ACCOUNT"
 )
 
 // Settings are keywarden's deployment settings (cdk.json "context").
@@ -49,6 +57,19 @@ type Settings struct {
 	AlertEmails []string `json:"alertEmails"`
 	// LogRetentionDays for every function's and the state machine's logs.
 	LogRetentionDays int `json:"logRetentionDays"`
+
+	// KeyAge is the daily key-age policy (cdk.json "keyAge", an object
+	// with policy.Config's fields; unset fields keep their defaults).
+	KeyAge policy.Config `json:"keyAge"`
+	// DryRun makes the daily run decide and notify ("would be
+	// deactivated on …") without any IAM write. Default true.
+	DryRun bool `json:"dryRun"`
+	// Schedule is the daily run's EventBridge schedule expression.
+	Schedule string `json:"schedule"`
+	// NoticeSender, when set, is the SES identity owner notices are
+	// e-mailed from; otherwise notices go to the alert topic with the
+	// owner as a message attribute.
+	NoticeSender string `json:"noticeSender"`
 }
 
 // Default returns the settings used where cdk.json says nothing.
@@ -59,6 +80,9 @@ func Default() Settings {
 		ActivityWindowHours: 24,
 		ActivityMaxEvents:   500,
 		LogRetentionDays:    365,
+		KeyAge:              policy.DefaultConfig(),
+		DryRun:              true,
+		Schedule:            "cron(0 8 * * ? *)",
 	}
 }
 
@@ -68,6 +92,9 @@ var ErrInvalid = errors.New("invalid setting")
 var (
 	regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
 	emailPattern  = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	// schedulePattern accepts cron(…) and rate(…) expressions; EventBridge
+	// checks the fields themselves at deploy time.
+	schedulePattern = regexp.MustCompile(`^(cron\([^()]+\)|rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\))$`)
 )
 
 // Valid CloudWatch Logs retention values, in days.
@@ -101,6 +128,15 @@ func (s Settings) Validate() error {
 			bad("alertEmails has %q, which is not an e-mail address", e)
 		}
 	}
+	if err := s.KeyAge.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("%w: keyAge: %w", ErrInvalid, err))
+	}
+	if !schedulePattern.MatchString(s.Schedule) {
+		bad("schedule is %q; use an EventBridge schedule expression such as \"cron(0 8 * * ? *)\" or \"rate(1 day)\"", s.Schedule)
+	}
+	if s.NoticeSender != "" && !emailPattern.MatchString(s.NoticeSender) {
+		bad("noticeSender is %q; use the e-mail address of a verified SES identity, or leave it empty", s.NoticeSender)
+	}
 	if !retentionDays[s.LogRetentionDays] {
 		bad("logRetentionDays is %d; use a CloudWatch Logs retention such as 90, 365 or 3653", s.LogRetentionDays)
 	}
@@ -129,10 +165,45 @@ func FromContext(get func(key string) any) (Settings, error) {
 	read("activityMaxEvents", func(v any) error { return asInt(v, &s.ActivityMaxEvents) })
 	read("alertEmails", func(v any) error { return asStrings(v, &s.AlertEmails) })
 	read("logRetentionDays", func(v any) error { return asInt(v, &s.LogRetentionDays) })
+	read("keyAge", func(v any) error { return asKeyAge(v, &s.KeyAge) })
+	read("dryRun", func(v any) error { return asBool(v, &s.DryRun) })
+	read("schedule", func(v any) error { return asString(v, &s.Schedule) })
+	read("noticeSender", func(v any) error { return asString(v, &s.NoticeSender) })
 	if err := errors.Join(errs...); err != nil {
 		return s, err
 	}
 	return s, s.Validate()
+}
+
+// asKeyAge reads the "keyAge" object (or its JSON text, from -c) over the
+// defaults; an unknown field is an error, so a typo cannot pass unnoticed.
+func asKeyAge(v any, into *policy.Config) error {
+	raw, ok := v.(string)
+	if !ok {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		raw = string(b)
+	}
+	cfg, err := ParseKeyAge(raw)
+	if err != nil {
+		return err
+	}
+	*into = cfg
+	return nil
+}
+
+// ParseKeyAge reads a key-age policy from JSON over policy.DefaultConfig,
+// refusing unknown fields. The Lambdas read KEYWARDEN_KEY_AGE_POLICY with it.
+func ParseKeyAge(raw string) (policy.Config, error) {
+	cfg := policy.DefaultConfig()
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		return cfg, fmt.Errorf("want an object with policy fields (warnDays, limitDays, …): %v", err)
+	}
+	return cfg, nil
 }
 
 func asString(v any, into *string) error {
@@ -229,6 +300,19 @@ func (l Lookup) Required(key string) (string, error) {
 		return "", fmt.Errorf("%w: environment variable %s is not set", ErrInvalid, key)
 	}
 	return strings.TrimSpace(v), nil
+}
+
+// Bool returns a true/false environment variable, or def when it is unset.
+func (l Lookup) Bool(key string, def bool) (bool, error) {
+	v, ok := l(key)
+	if !ok || strings.TrimSpace(v) == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		return false, fmt.Errorf("%w: environment variable %s is %q, not true or false", ErrInvalid, key, v)
+	}
+	return b, nil
 }
 
 // Int returns an integer environment variable, or def when it is unset.

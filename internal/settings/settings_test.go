@@ -86,3 +86,41 @@ func TestLookup(t *testing.T) {
 		t.Errorf("Int BAD: %v", err)
 	}
 }
+
+func TestKeyAgeSettings(t *testing.T) {
+	ctx := map[string]any{
+		"keyAge": map[string]any{"warnDays": []any{30.0}, "limitDays": 37.0},
+		"dryRun": false, "schedule": "rate(1 day)", "noticeSender": "keywarden@example.com",
+	}
+	s, err := FromContext(func(k string) any { return ctx[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.KeyAge.LimitDays != 37 || len(s.KeyAge.WarnDays) != 1 || s.KeyAge.UserTypeTag != "UserType" || s.DryRun || s.Schedule != "rate(1 day)" {
+		t.Errorf("%+v", s)
+	}
+	for _, tc := range []struct {
+		key  string
+		val  any
+		want string
+	}{
+		{"keyAge", map[string]any{"limitDay": 90.0}, "unknown field"},
+		{"keyAge", map[string]any{"warnDays": []any{95.0}}, "keyAge"},
+		{"keyAge", `{"limitDays":`, "want an object"},
+		{"schedule", "every day", `schedule is "every day"`},
+		{"noticeSender", "keywarden", `noticeSender is "keywarden"`},
+	} {
+		_, err := FromContext(func(k string) any {
+			if k == tc.key {
+				return tc.val
+			}
+			return nil
+		})
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s=%v: err %v, want it to say %q", tc.key, tc.val, err, tc.want)
+		}
+	}
+	if d := Default(); !d.DryRun || d.KeyAge.LimitDays != 90 {
+		t.Errorf("the default must be a dry run with the 90-day limit: %+v", d)
+	}
+}

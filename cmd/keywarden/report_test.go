@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/keywarden/keywarden/internal/localaws"
+)
+
+// keywarden report against the demo account on localaws, reached through
+// the SDK's standard endpoint settings as a real account would be.
+func TestReportAgainstLocalAWS(t *testing.T) {
+	srv, err := localaws.New(localaws.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	fixture, err := localaws.LoadFixture("../../events/demo-account.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Seed(fixture); err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range srv.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	run := func(args ...string) string {
+		var out, errOut bytes.Buffer
+		if code := report(context.Background(), append(args, "--cdk-json", "../../cdk.json"), &out, &errOut); code != 0 {
+			t.Fatalf("report %v: exit %d: %s", args, code, errOut.String())
+		}
+		return out.String()
+	}
+	table := run()
+	for _, want := range []string{"AKIAKEYWARDENDAVE001", "AKIAKEYWARDENBOB0001", "warning-70", "notify only", "no key is changed"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	rows, err := csv.NewReader(strings.NewReader(run("--format", "csv"))).ReadAll()
+	if err != nil || len(rows) < 5 || rows[0][0] != "user" {
+		t.Fatalf("csv: %v, %d rows", err, len(rows))
+	}
+	var doc struct {
+		Decisions []struct {
+			KeyID  string `json:"keyId"`
+			Action string `json:"action"`
+		} `json:"decisions"`
+	}
+	if err := json.Unmarshal([]byte(run("--format", "json")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	actions := map[string]string{}
+	for _, d := range doc.Decisions {
+		actions[d.KeyID] = d.Action
+	}
+	if actions["AKIAKEYWARDENDAVE001"] != "deactivate" || actions["AKIAKEYWARDENBOB0001"] != "notify" {
+		t.Errorf("decisions %v", actions)
+	}
+	// "90 days later": every Employee key is past the limit.
+	later := run("--format", "json", "--at", srv.Now().AddDate(0, 0, 90).Format("2006-01-02T15:04:05Z"))
+	if !strings.Contains(later, `"AKIAKEYWARDENALICE01"`) {
+		t.Errorf("90 days later, alice's 40-day key should be flagged")
+	}
+	for _, c := range srv.Calls() {
+		if c.Service == "iam" && (c.Operation == "UpdateAccessKey" || c.Operation == "DeleteAccessKey") {
+			t.Fatalf("report changed a key: %+v", c)
+		}
+	}
+	var errOut bytes.Buffer
+	if code := report(context.Background(), []string{"--format", "xml"}, &bytes.Buffer{}, &errOut); code != 2 {
+		t.Errorf("bad format: exit %d", code)
+	}
+}

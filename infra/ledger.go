@@ -1,0 +1,143 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/keywarden/keywarden/internal/settings"
+)
+
+// newLedgerTable is the key-age run's memory (internal/ledger): which
+// notice went out for which key and stage, what was done to which key, who
+// created it, and the run's decision chunks. One table, partition key pk,
+// sort key sk, items expiring through the TTL attribute expiresAt.
+//
+// Encryption is the AWS managed key (aws/dynamodb), not the alert topic's
+// customer key: the ledger holds key ids, user names, owner contacts and
+// timestamps, never a secret, and who may read it is decided by the
+// table's IAM permissions alone. The customer key would add kms grants to
+// every ledger user (scan would need kms:Decrypt for nothing else) and
+// couple the retained table to a key that a destroy schedules for
+// deletion. Unlike an AWS owned key, the managed key's every use is in
+// CloudTrail.
+//
+// It is an audit trail: point-in-time recovery, deletion protection, and
+// kept (RETAIN) when the stack is deleted.
+//
+// A single-region AWS::DynamoDB::Table (Table, not TableV2): keywarden
+// deploys per account in one region, cdk-nag's point-in-time-recovery rule
+// (DDB3) checks only this resource type, and TableV2 in this CDK version
+// prints deprecation warnings of its own internals on every synth.
+func newLedgerTable(stack awscdk.Stack) awsdynamodb.Table {
+	key := func(name string) *awsdynamodb.Attribute {
+		return &awsdynamodb.Attribute{Name: jsii.String(name), Type: awsdynamodb.AttributeType_STRING}
+	}
+	return awsdynamodb.NewTable(stack, jsii.String("LedgerTable"), &awsdynamodb.TableProps{
+		PartitionKey:        key("pk"),
+		SortKey:             key("sk"),
+		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		TimeToLiveAttribute: jsii.String("expiresAt"),
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		},
+		DeletionProtection: jsii.Bool(true),
+		Encryption:         awsdynamodb.TableEncryption_AWS_MANAGED,
+		RemovalPolicy:      awscdk.RemovalPolicy_RETAIN,
+	})
+}
+
+// keyAgeEnvironment hands the scan its policy as settings.ParseKeyAge reads
+// it, and the dry-run switch.
+func keyAgeEnvironment(s settings.Settings, table awsdynamodb.Table) map[string]*string {
+	policy, err := json.Marshal(s.KeyAge)
+	if err != nil {
+		// A struct of ints, strings and slices of them always encodes.
+		panic(fmt.Sprintf("infra: encode keyAge: %v", err))
+	}
+	return map[string]*string{
+		settings.EnvKeyAgePolicy: jsii.String(string(policy)),
+		settings.EnvDryRun:       jsii.String(strconv.FormatBool(s.DryRun)),
+		settings.EnvLedgerTable:  table.TableName(),
+	}
+}
+
+// sesIdentityArns are the identities SES may check when the act function
+// sends from sender: the address itself and its domain (SES authorizes
+// against whichever of the two is the verified identity).
+func sesIdentityArns(stack awscdk.Stack, sender string) []*string {
+	domain := sender[strings.LastIndex(sender, "@")+1:] // settings.Validate checked the address
+	arn := func(identity string) *string {
+		return stack.FormatArn(&awscdk.ArnComponents{
+			Service:      jsii.String("ses"),
+			Resource:     jsii.String("identity"),
+			ResourceName: jsii.String(identity),
+			ArnFormat:    awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+		})
+	}
+	return []*string{arn(domain), arn(sender)}
+}
+
+// ledgerActions are what internal/ledger calls, by function.
+var (
+	scanLedgerActions = []string{"dynamodb:Query", "dynamodb:PutItem", "dynamodb:GetItem"}
+	actLedgerActions  = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"}
+)
+
+// addKeyAgeFunctions adds the daily run's task functions: scan decides,
+// act notifies and enforces, digest reports.
+func addKeyAgeFunctions(stack awscdk.Stack, s settings.Settings, alerting *alerting, table awsdynamodb.Table,
+	add func(name string, env map[string]*string, statements ...awsiam.PolicyStatement)) {
+	users := iamUsersArn(stack)
+	// The alert topic is encrypted with the alert key: publishers need
+	// it too.
+	publish := func() []awsiam.PolicyStatement {
+		return []awsiam.PolicyStatement{
+			allow("PublishAlert", []string{"sns:Publish"}, alerting.topic.TopicArn()),
+			allow("UseAlertKey", []string{"kms:GenerateDataKey", "kms:Decrypt"}, alerting.key.KeyArn()),
+		}
+	}
+
+	add(fnScan, keyAgeEnvironment(s, table),
+		// IAM supports no resource-level permissions for the credential
+		// report.
+		allow("ReadCredentialReport", []string{"iam:GenerateCredentialReport", "iam:GetCredentialReport"}, jsii.String("*")),
+		allow("ReadFlaggedUsers", []string{"iam:ListUserTags", "iam:ListAccessKeys"}, users),
+		allow("UseLedger", scanLedgerActions, table.TableArn()))
+
+	actEnv := map[string]*string{
+		settings.EnvLedgerTable:   table.TableName(),
+		settings.EnvAlertTopicArn: alerting.topic.TopicArn(),
+		settings.EnvAccount:       awscdk.Aws_ACCOUNT_ID(),
+	}
+	act := []awsiam.PolicyStatement{
+		allow("DeactivateAndReadKeys", []string{"iam:UpdateAccessKey", "iam:ListAccessKeys"}, users),
+		allow("UseLedger", actLedgerActions, table.TableArn()),
+	}
+	if s.KeyAge.DeleteAfterDays > 0 {
+		// With deleteAfterDays 0 (the default) keys are never deleted,
+		// and the role cannot.
+		act = append(act, allow("DeleteInactiveKeys", []string{"iam:DeleteAccessKey"}, users))
+	}
+	if s.NoticeSender != "" {
+		actEnv[settings.EnvNoticeSender] = jsii.String(s.NoticeSender)
+		// SES authorizes SendEmail against the sending identity. In the
+		// SES sandbox every recipient must be a verified identity too,
+		// which this permission cannot grant: request production access
+		// before owners are e-mailed. (An account or identity default
+		// configuration set would need ses:SendEmail on it as well.)
+		act = append(act, allow("SendOwnerNotices", []string{"ses:SendEmail"}, sesIdentityArns(stack, s.NoticeSender)...))
+	}
+	add(fnAct, actEnv, append(act, publish()...)...)
+
+	add(fnDigest, map[string]*string{
+		settings.EnvAlertTopicArn: alerting.topic.TopicArn(),
+		settings.EnvConsoleRegion: awscdk.Aws_REGION(),
+	}, publish()...)
+}

@@ -1,0 +1,136 @@
+package keyage
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keywarden/keywarden/internal/credreport"
+	"github.com/keywarden/keywarden/internal/policy"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+var now = time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test -update writes it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs:\n%s", path, got)
+	}
+}
+
+func decision(user, key string, age int, stage, notice policy.Stage, action policy.Action) policy.Decision {
+	created := now.AddDate(0, 0, -age)
+	return policy.Decision{KeyID: key, User: user, AgeDays: age, Stage: stage, Notice: notice, Action: action,
+		Deadline: created.AddDate(0, 0, 90), Contact: user + "@example.com", Reasons: []string{"test reason"}}
+}
+
+func TestNoticesGolden(t *testing.T) {
+	machine := decision("ci-deployer", "AKIAKEYWARDENDRILL01", 200, policy.StageFinal, policy.StageFinal, policy.ActionNotify)
+	machine.NotifyOnly = true
+	unused := decision("henry", "AKIAKEYWARDENHENRY01", 45, policy.StageDeactivate, policy.StageFinal, policy.ActionDeactivate)
+	unused.Unused = true
+	expired := decision("frank", "AKIAKEYWARDENFRANK01", 100, policy.StageDeactivate, policy.StageFinal, policy.ActionDeactivate)
+	expired.ExemptionProblem = "the exemption ended on 2026-11-26"
+	creator := Creator{ARN: "arn:aws:iam::123456789012:user/admin", SourceIP: "192.0.2.10", CreatedAt: now.AddDate(0, 0, -70)}
+	for _, tc := range []struct {
+		name    string
+		d       policy.Decision
+		dryRun  bool
+		creator Creator
+	}{
+		{"warning.txt", decision("bob", "AKIAKEYWARDENBOB0001", 70, policy.WarningStage(70), policy.WarningStage(70), policy.ActionNotify), false, creator},
+		{"warning-dry-run.txt", decision("bob", "AKIAKEYWARDENBOB0001", 70, policy.WarningStage(70), policy.WarningStage(70), policy.ActionNotify), true, Creator{}},
+		{"final-and-deactivate.txt", decision("dave", "AKIAKEYWARDENDAVE001", 95, policy.StageDeactivate, policy.StageFinal, policy.ActionDeactivate), false, Creator{}},
+		{"final-with-grace.txt", decision("dave", "AKIAKEYWARDENDAVE001", 90, policy.StageFinal, policy.StageFinal, policy.ActionNotify), false, Creator{}},
+		{"deactivated.txt", decision("dave", "AKIAKEYWARDENDAVE001", 93, policy.StageDeactivate, policy.StageDeactivate, policy.ActionDeactivate), false, Creator{}},
+		{"notify-only.txt", machine, false, Creator{}},
+		{"unused.txt", unused, false, Creator{}},
+		{"exemption-expired.txt", expired, false, Creator{}},
+		{"deleted.txt", decision("ivan", "AKIAKEYWARDENIVAN001", 200, policy.StageDelete, policy.StageDelete, policy.ActionDelete), false, Creator{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := ComposeNotice(tc.d, "123456789012", tc.dryRun, tc.creator)
+			if len(n.Subject) >= 100 || strings.ContainsAny(n.Subject, "\r\n") {
+				t.Errorf("subject %q", n.Subject)
+			}
+			if !strings.Contains(n.Body, tc.d.KeyID) {
+				t.Error("the notice must name the key")
+			}
+			golden(t, "notice-"+tc.name, "Subject: "+n.Subject+"\n\n"+n.Body)
+		})
+	}
+}
+
+func TestDigestGolden(t *testing.T) {
+	scan := ScanResult{RunID: "daily-2026-12-01", Now: now, ReportGenerated: now.Add(-time.Minute), Users: 9, Keys: 10, Exempt: 1, Flagged: 7,
+		Counts:    []StageCount{{"ok", 3}, {"warning-70", 2}, {"warning-80", 1}, {"final", 1}, {"deactivate", 2}},
+		NoContact: []UserKey{{User: "gina"}}, NoContactTotal: 1,
+		ExpiringExemptions: []UserKey{{User: "erin", KeyID: "AKIAKEYWARDENERIN001", Detail: "until 2026-12-11: vendor migration"}},
+		ExemptionProblems:  []UserKey{{User: "frank", KeyID: "AKIAKEYWARDENFRANK01", Detail: "the exemption ended on 2026-11-26"}},
+		Problems:           []UserKey{}, RootHasKeys: true}
+	results := []ChunkResult{{Chunk: 0, Decisions: 7, Notices: 6, AlreadyNotified: 1,
+		Deactivated: []UserKey{{User: "dave", KeyID: "AKIAKEYWARDENDAVE001", Detail: "deactivated"}},
+		Failures:    []Failure{{KeyID: "AKIAKEYWARDENHENRY01", User: "henry", What: "deactivate", Error: "AccessDenied", Cause: "deactivate key AKIAKEYWARDENHENRY01 of henry: AccessDenied"}}}}
+	exec := "arn:aws:states:us-east-1:123456789012:execution:Keywarden:daily-2026-12-01"
+	m := ComposeDigest(DigestInput{Scan: scan, Results: results, Execution: exec}, "us-east-1")
+	golden(t, "digest.txt", "Subject: "+m.Subject+"\n\n"+m.Body)
+	if !strings.Contains(m.Subject, "1 KEYS NOT HANDLED") {
+		t.Errorf("a failure must show in the subject: %q", m.Subject)
+	}
+	scan.DryRun = true
+	dry := ComposeDigest(DigestInput{Scan: scan, Results: []ChunkResult{{Notices: 6, WouldDeactivate: []UserKey{{User: "dave", KeyID: "AKIAKEYWARDENDAVE001"}}}}, Execution: exec}, "us-east-1")
+	golden(t, "digest-dry-run.txt", "Subject: "+dry.Subject+"\n\n"+dry.Body)
+}
+
+func TestCandidate(t *testing.T) {
+	cfg := policy.DefaultConfig()
+	unusedCfg := cfg
+	unusedCfg.UnusedDays = 30
+	deleteCfg := cfg
+	deleteCfg.DeleteAfterDays = 30
+	key := func(age int, active bool, usedDaysAgo int) credreport.Key {
+		k := credreport.Key{User: "u", Active: active, LastRotated: now.AddDate(0, 0, -age)}
+		if usedDaysAgo >= 0 {
+			k.LastUsed = now.AddDate(0, 0, -usedDaysAgo)
+		}
+		return k
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  policy.Config
+		k    credreport.Key
+		want bool
+	}{
+		{"young active", cfg, key(69, true, 1), false},
+		{"at first warning", cfg, key(70, true, 1), true},
+		{"past limit", cfg, key(200, true, 1), true},
+		{"inactive, no deletion", cfg, key(200, false, 1), false},
+		{"inactive, deletion on", deleteCfg, key(200, false, 1), true},
+		{"inactive but new", deleteCfg, key(3, false, -1), false},
+		{"unused rule off", cfg, key(45, true, -1), false},
+		{"never used, 45 days", unusedCfg, key(45, true, -1), true},
+		{"never used, 20 days", unusedCfg, key(20, true, -1), false},
+		{"last used 31 days ago", unusedCfg, key(40, true, 31), true},
+		{"recently used", unusedCfg, key(40, true, 2), false},
+		{"new key grace", unusedCfg, key(5, true, -1), false},
+	} {
+		if got := Candidate(tc.cfg, tc.k, now); got != tc.want {
+			t.Errorf("%s: Candidate = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

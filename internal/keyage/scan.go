@@ -1,0 +1,271 @@
+package keyage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/keywarden/keywarden/internal/credreport"
+	"github.com/keywarden/keywarden/internal/event"
+	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/step"
+)
+
+// Limits that keep the scan's output small in the Step Functions state.
+const (
+	// ChunkSize is how many decisions one chunk (one Map iteration) holds.
+	ChunkSize = 100
+	// MaxListed caps every list in ScanResult; totals count the rest.
+	MaxListed = 50
+	// ExpiringWithinDays is how soon an exemption's end is worth a line in
+	// the digest.
+	ExpiringWithinDays = 14
+)
+
+// Evaluation is what a scan found: every flagged key's decision, and counts
+// over all keys.
+type Evaluation struct {
+	Now             time.Time
+	ReportGenerated time.Time
+	Users, Keys     int
+	RootHasKeys     bool
+	// Decisions are the keys past a threshold (candidates), in report order.
+	Decisions []policy.Decision
+	// GoneUsers were in the report but deleted since.
+	GoneUsers []string
+}
+
+// Evaluate scans the account: the credential report for every key, then
+// per-user calls only for users with a key past the first threshold, the
+// ledger's history of those keys (hist may be nil: no history), and the
+// policy's decision for each.
+func Evaluate(ctx context.Context, api IAMScanAPI, hist Store, cfg policy.Config, now time.Time, fetch credreport.FetchOptions) (Evaluation, error) {
+	ev := Evaluation{Now: now.UTC()}
+	report, err := credreport.Fetch(ctx, api, fetch)
+	if err != nil {
+		return ev, fmt.Errorf("credential report: %w", err)
+	}
+	ev.ReportGenerated, ev.Users, ev.Keys, ev.RootHasKeys = report.Generated, report.Users, len(report.Keys), report.RootHasKeys
+	byUser := report.ByUser()
+	var users []string
+	for user, keys := range byUser {
+		if slices.ContainsFunc(keys, func(k credreport.Key) bool { return Candidate(cfg, k, now) }) {
+			users = append(users, user)
+		}
+	}
+	sort.Strings(users)
+	details, err := credreport.Resolve(ctx, api, users)
+	if err != nil {
+		return ev, err
+	}
+	type pending struct {
+		user policy.User
+		key  policy.Key
+	}
+	var todo []pending
+	var ids []string
+	for _, name := range users {
+		d := details[name]
+		if d.Gone {
+			ev.GoneUsers = append(ev.GoneUsers, name)
+			continue
+		}
+		for _, m := range credreport.MatchKeys(byUser[name], d.Keys) {
+			if m.AccessKeyID == "" || !Candidate(cfg, m.Key, now) {
+				continue // deleted since the report, or not past a threshold
+			}
+			k := policy.Key{ID: m.AccessKeyID, User: name, Active: m.Status == "Active", Created: m.LastRotated, LastUsed: m.LastUsed}
+			todo = append(todo, pending{user: policy.User{Name: name, Tags: d.Tags}, key: k})
+			ids = append(ids, k.ID)
+		}
+	}
+	histories := map[string]policy.History{}
+	if hist != nil && len(ids) > 0 {
+		if histories, err = hist.Histories(ctx, ids); err != nil {
+			return ev, err
+		}
+	}
+	for _, p := range todo {
+		ev.Decisions = append(ev.Decisions, policy.Decide(cfg, now, p.user, p.key, histories[p.key.ID]))
+	}
+	return ev, nil
+}
+
+// Candidate reports whether a key of the credential report is past a
+// threshold of cfg, and so worth the per-user calls: an active key at or
+// past the first warning (or the limit), an active key the unused rule
+// could catch, or an inactive key that deletion could catch.
+func Candidate(cfg policy.Config, k credreport.Key, now time.Time) bool {
+	age := policy.Age(k.LastRotated, now)
+	if !k.Active {
+		return cfg.DeleteAfterDays > 0 && age >= cfg.NewKeyGraceDays
+	}
+	first := cfg.LimitDays
+	if len(cfg.WarnDays) > 0 {
+		first = min(first, slices.Min(cfg.WarnDays))
+	}
+	if age >= first {
+		return true
+	}
+	if cfg.UnusedDays <= 0 || age < cfg.NewKeyGraceDays {
+		return false
+	}
+	if k.LastUsed.IsZero() {
+		return age >= cfg.UnusedDays
+	}
+	return policy.Age(k.LastUsed, now) >= cfg.UnusedDays
+}
+
+// ScanInput is the scan step's input.
+type ScanInput struct {
+	Event     json.RawMessage `json:"event"`
+	Execution string          `json:"execution"`
+}
+
+// StageCount is how many keys are at a stage.
+type StageCount struct {
+	Stage policy.Stage `json:"stage"`
+	Count int          `json:"count"`
+}
+
+// UserKey names a key and its user.
+type UserKey struct {
+	User   string `json:"user"`
+	KeyID  string `json:"keyId,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// ScanResult is the scan step's output: small, since it travels in the
+// state; decisions themselves are in the ledger, in Chunks.
+type ScanResult struct {
+	RunID           string       `json:"runId"`
+	DryRun          bool         `json:"dryRun"`
+	Now             time.Time    `json:"now"`
+	ReportGenerated time.Time    `json:"reportGenerated"`
+	Users           int          `json:"users"`
+	Keys            int          `json:"keys"`
+	Counts          []StageCount `json:"counts"`
+	Exempt          int          `json:"exempt"`
+	Flagged         int          `json:"flagged"`
+	Chunks          []int        `json:"chunks"`
+	RootHasKeys     bool         `json:"rootHasKeys"`
+	// NoContact lists users with a notice due but no contact tag.
+	NoContact          []UserKey `json:"noContact"`
+	NoContactTotal     int       `json:"noContactTotal"`
+	ExpiringExemptions []UserKey `json:"expiringExemptions"`
+	ExemptionProblems  []UserKey `json:"exemptionProblems"`
+	Problems           []UserKey `json:"problems"`
+	GoneUsers          []string  `json:"goneUsers,omitempty"`
+}
+
+// ScanHandler is the first step of the daily run.
+type ScanHandler struct {
+	IAM    IAMScanAPI
+	Store  Store
+	Policy policy.Config
+	DryRun bool
+	Fetch  credreport.FetchOptions
+}
+
+// Handle scans, stores the decisions worth acting on in chunks, and
+// returns the chunk numbers and the digest's counts.
+func (h ScanHandler) Handle(ctx context.Context, in ScanInput) (ScanResult, error) {
+	env, err := event.ParseEnvelope(in.Event)
+	if err != nil {
+		return ScanResult{}, &step.Error{Name: step.InvalidEvent, Err: err}
+	}
+	if !env.IsScheduled() || env.Time.IsZero() {
+		return ScanResult{}, step.Errorf(step.InvalidEvent, "the key-age run needs a scheduled event with a time; got source %q detail-type %q", env.Source, env.DetailType)
+	}
+	runID := in.Execution
+	if i := strings.LastIndex(runID, ":"); i >= 0 {
+		runID = runID[i+1:]
+	}
+	if runID == "" {
+		return ScanResult{}, step.Errorf(step.InvalidEvent, "the scan step needs the execution's id")
+	}
+	ev, err := Evaluate(ctx, h.IAM, h.Store, h.Policy, env.Time, h.Fetch)
+	if err != nil {
+		return ScanResult{}, step.Classify(err)
+	}
+	res := Summarise(ev, h.Policy)
+	res.RunID, res.DryRun = runID, h.DryRun
+	var due []policy.Decision
+	for _, d := range ev.Decisions {
+		if d.Notice != "" || d.Action == policy.ActionDeactivate || d.Action == policy.ActionDelete {
+			due = append(due, d)
+		}
+	}
+	res.Flagged = len(due)
+	res.Chunks = []int{}
+	for n := 0; n*ChunkSize < len(due); n++ {
+		part := due[n*ChunkSize : min((n+1)*ChunkSize, len(due))]
+		data, err := json.Marshal(part)
+		if err != nil {
+			return res, fmt.Errorf("encode chunk %d: %w", n, err)
+		}
+		if err := h.Store.PutChunk(ctx, runID, n, data); err != nil {
+			return res, step.Classify(fmt.Errorf("store chunk %d of run %s: %w", n, runID, err))
+		}
+		res.Chunks = append(res.Chunks, n)
+	}
+	slog.InfoContext(ctx, "key ages scanned", "run", runID, "users", ev.Users, "keys", ev.Keys,
+		"candidates", len(ev.Decisions), "due", len(due), "chunks", len(res.Chunks), "dryRun", h.DryRun)
+	return res, nil
+}
+
+// Summarise counts an evaluation for the digest: every key by stage (keys
+// not past a threshold are ok), exemptions, and the lists the digest shows.
+func Summarise(ev Evaluation, cfg policy.Config) ScanResult {
+	res := ScanResult{Now: ev.Now, ReportGenerated: ev.ReportGenerated, Users: ev.Users, Keys: ev.Keys,
+		RootHasKeys: ev.RootHasKeys, GoneUsers: capped(ev.GoneUsers), NoContact: []UserKey{},
+		ExpiringExemptions: []UserKey{}, ExemptionProblems: []UserKey{}, Problems: []UserKey{}}
+	counts := map[policy.Stage]int{policy.StageOK: ev.Keys - len(ev.Decisions)}
+	noContact := map[string]bool{}
+	for _, d := range ev.Decisions {
+		counts[d.Stage]++
+		if d.Exempt {
+			res.Exempt++
+			if policy.ExemptionExpiringWithin(d, ev.Now, ExpiringWithinDays) {
+				add(&res.ExpiringExemptions, UserKey{User: d.User, KeyID: d.KeyID, Detail: "until " + d.ExemptUntil.UTC().Format("2006-01-02") + ": " + d.ExemptReason})
+			}
+		}
+		if d.ExemptionProblem != "" {
+			add(&res.ExemptionProblems, UserKey{User: d.User, KeyID: d.KeyID, Detail: d.ExemptionProblem})
+		}
+		if d.Problem != "" {
+			add(&res.Problems, UserKey{User: d.User, KeyID: d.KeyID, Detail: d.Problem})
+		}
+		if d.Notice != "" && d.Contact == "" && !noContact[d.User] {
+			noContact[d.User] = true
+			res.NoContactTotal++
+			add(&res.NoContact, UserKey{User: d.User})
+		}
+	}
+	for _, s := range policy.Stages(cfg) {
+		res.Counts = append(res.Counts, StageCount{Stage: s, Count: counts[s]})
+		delete(counts, s)
+	}
+	for s, n := range counts { // stages of an earlier policy, if any
+		res.Counts = append(res.Counts, StageCount{Stage: s, Count: n})
+	}
+	return res
+}
+
+func add(list *[]UserKey, u UserKey) {
+	if len(*list) < MaxListed {
+		*list = append(*list, u)
+	}
+}
+
+func capped(s []string) []string {
+	if len(s) > MaxListed {
+		return s[:MaxListed]
+	}
+	return s
+}

@@ -1,0 +1,6 @@
+// Command act is keywarden's act Lambda; see internal/lambdafn for its wiring.
+package main
+
+import "github.com/keywarden/keywarden/internal/lambdafn"
+
+func main() { lambdafn.Main(lambdafn.Act) }
