@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,9 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 
 	"github.com/keywarden/keywarden/internal/event"
+	"github.com/keywarden/keywarden/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/summary.json from testdata/events.json")
 
 // fixture is testdata/events.json: the CloudTrail answers of one incident.
 type fixture struct {
@@ -113,27 +111,20 @@ func TestGoldenSummary(t *testing.T) {
 		t.Errorf("summary is %d bytes", len(got))
 	}
 
-	golden := filepath.Join("testdata", "summary.json")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/activity -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("summary differs from %s (run go test ./internal/activity -update if the change is meant):\n%s", golden, got)
-	}
+	path := filepath.Join("testdata", "summary.json")
+	golden.Check(t, path, got)
 
 	// The golden file is the documented shape: it must read back unchanged.
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var back Summary
 	if err := json.Unmarshal(want, &back); err != nil {
-		t.Fatalf("%s does not read back: %v", golden, err)
+		t.Fatalf("%s does not read back: %v", path, err)
 	}
 	again, _ := json.MarshalIndent(back, "", "  ")
 	if !bytes.Equal(append(again, '\n'), want) {
-		t.Errorf("%s does not round-trip", golden)
+		t.Errorf("%s does not round-trip", path)
 	}
 }

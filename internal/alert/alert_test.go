@@ -3,8 +3,6 @@ package alert
 import (
 	"context"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,10 +15,9 @@ import (
 	"github.com/keywarden/keywarden/internal/activity"
 	"github.com/keywarden/keywarden/internal/event"
 	"github.com/keywarden/keywarden/internal/exposure"
+	"github.com/keywarden/keywarden/internal/golden"
 	"github.com/keywarden/keywarden/internal/step"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const execArn = "arn:aws:states:us-east-1:123456789012:execution:Keywarden:exposed-ci-deployer-AKIAKEYWARDENDRILL01"
 
@@ -101,19 +98,7 @@ func TestComposeGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := "Subject: " + msg.Subject + "\n\n" + msg.Body
-			path := filepath.Join("testdata", tc.golden)
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (go test -update writes it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s differs:\n%s", path, got)
-			}
+			golden.Check(t, filepath.Join("testdata", tc.golden), []byte(got))
 			if len(msg.Subject) >= 100 || strings.ContainsAny(msg.Subject, "\r\n") {
 				t.Errorf("subject not valid for SNS: %q", msg.Subject)
 			}

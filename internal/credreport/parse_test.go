@@ -5,16 +5,15 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/report.json from testdata/report.csv")
+	"github.com/keywarden/keywarden/internal/golden"
+)
 
 // generated is when the test reports were generated.
 var generated = time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC)
@@ -96,19 +95,7 @@ func TestParseGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = append(got, '\n')
-	golden := filepath.Join("testdata", "report.json")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("Parse(testdata/report.csv) =\n%s\nwant (testdata/report.json)\n%s", got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", "report.json"), got)
 }
 
 // TestParseReorderedColumns proves columns are found by name: the golden

@@ -24,8 +24,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -140,7 +138,8 @@ func newStack(ctx context.Context, o Options, faults map[string]localaws.Fault, 
 	}
 	st.topic = aws.ToString(topic.TopicArn)
 
-	if err := createLedgerTable(ctx, st.cfg); err != nil {
+	// The ledger table as the stack declares it.
+	if err := srv.CreateDynamoDBTable(localaws.DynamoDBTable{Name: ledgerTable, PartitionKey: "pk", SortKey: "sk"}); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -236,26 +235,6 @@ func newStack(ctx context.Context, o Options, faults map[string]localaws.Fault, 
 		}
 	}
 	return st, nil
-}
-
-// createLedgerTable makes the ledger table as the stack declares it.
-func createLedgerTable(ctx context.Context, cfg aws.Config) error {
-	_, err := dynamodb.NewFromConfig(cfg).CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:   aws.String(ledgerTable),
-		BillingMode: ddbtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{
-			{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS},
-			{AttributeName: aws.String("sk"), AttributeType: ddbtypes.ScalarAttributeTypeS},
-		},
-		KeySchema: []ddbtypes.KeySchemaElement{
-			{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash},
-			{AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange},
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("create the ledger table: %w", err)
-	}
-	return nil
 }
 
 func (st *stack) Close() {

@@ -3,15 +3,14 @@ package event
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/keywarden/keywarden/internal/golden"
+)
 
 func readSample(t *testing.T, name string) []byte {
 	t.Helper()
@@ -20,24 +19,6 @@ func readSample(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// golden compares got with testdata/name, rewriting it under -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != string(got) {
-		t.Errorf("%s differs from what the parser produced:\n got: %s\nwant: %s", path, got, want)
-	}
 }
 
 func TestParseExposureSamples(t *testing.T) {
@@ -58,7 +39,7 @@ func TestParseExposureSamples(t *testing.T) {
 				t.Errorf("Root = %v, want %v", x.Root, tc.root)
 			}
 			got, _ := json.MarshalIndent(x, "", "  ")
-			golden(t, tc.golden, append(got, '\n'))
+			golden.Check(t, filepath.Join("testdata", tc.golden), append(got, '\n'))
 		})
 	}
 }

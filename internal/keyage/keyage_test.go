@@ -1,36 +1,21 @@
 package keyage
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/keywarden/keywarden/internal/credreport"
+	"github.com/keywarden/keywarden/internal/golden"
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 var now = time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 
-func golden(t *testing.T, name, got string) {
+func check(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update writes it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs:\n%s", path, got)
-	}
+	golden.Check(t, filepath.Join("testdata", name), []byte(got))
 }
 
 func decision(user, key string, age int, stage, notice policy.Stage, action policy.Action) policy.Decision {
@@ -71,7 +56,7 @@ func TestNoticesGolden(t *testing.T) {
 			if !strings.Contains(n.Body, tc.d.KeyID) {
 				t.Error("the notice must name the key")
 			}
-			golden(t, "notice-"+tc.name, "Subject: "+n.Subject+"\n\n"+n.Body)
+			check(t, "notice-"+tc.name, "Subject: "+n.Subject+"\n\n"+n.Body)
 		})
 	}
 }
@@ -88,13 +73,13 @@ func TestDigestGolden(t *testing.T) {
 		Failures:    []Failure{{KeyID: "AKIAKEYWARDENHENRY01", User: "henry", What: "deactivate", Error: "AccessDenied", Cause: "deactivate key AKIAKEYWARDENHENRY01 of henry: AccessDenied"}}}}
 	exec := "arn:aws:states:us-east-1:123456789012:execution:Keywarden:daily-2026-12-01"
 	m := ComposeDigest(DigestInput{Scan: scan, Results: results, Execution: exec}, "us-east-1")
-	golden(t, "digest.txt", "Subject: "+m.Subject+"\n\n"+m.Body)
+	check(t, "digest.txt", "Subject: "+m.Subject+"\n\n"+m.Body)
 	if !strings.Contains(m.Subject, "1 KEYS NOT HANDLED") {
 		t.Errorf("a failure must show in the subject: %q", m.Subject)
 	}
 	scan.DryRun = true
 	dry := ComposeDigest(DigestInput{Scan: scan, Results: []ChunkResult{{Notices: 6, WouldDeactivate: []UserKey{{User: "dave", KeyID: "AKIAKEYWARDENDAVE001"}}}}, Execution: exec}, "us-east-1")
-	golden(t, "digest-dry-run.txt", "Subject: "+dry.Subject+"\n\n"+dry.Body)
+	check(t, "digest-dry-run.txt", "Subject: "+dry.Subject+"\n\n"+dry.Body)
 }
 
 func TestCandidate(t *testing.T) {

@@ -89,13 +89,9 @@ func New(name string, cfg aws.Config, env settings.Lookup) (lambda.Handler, erro
 		}
 		return wrap(exposure.RemoveHandler{IAM: iam.NewFromConfig(cfg), Action: action, Now: time.Now}.Handle), nil
 	case Alert:
-		topic, err := env.Required(settings.EnvAlertTopicArn)
+		topic, region, err := alertTopic(cfg, env)
 		if err != nil {
 			return nil, err
-		}
-		region, _ := env(settings.EnvConsoleRegion)
-		if region == "" {
-			region = cfg.Region
 		}
 		return wrap(alert.Handler{SNS: sns.NewFromConfig(cfg), TopicArn: topic, ConsoleRegion: region}.Handle), nil
 	case Scan:
@@ -144,17 +140,26 @@ func New(name string, cfg aws.Config, env settings.Lookup) (lambda.Handler, erro
 			return run.Handle(ctx, in)
 		}), nil
 	case Digest:
-		topic, err := env.Required(settings.EnvAlertTopicArn)
+		topic, region, err := alertTopic(cfg, env)
 		if err != nil {
 			return nil, err
-		}
-		region, _ := env(settings.EnvConsoleRegion)
-		if region == "" {
-			region = cfg.Region
 		}
 		return wrap(keyage.DigestHandler{SNS: sns.NewFromConfig(cfg), Topic: topic, ConsoleRegion: region}.Handle), nil
 	}
 	return nil, fmt.Errorf("%w: no function named %q", settings.ErrInvalid, name)
+}
+
+// alertTopic reads the alert topic and the region for console links (the
+// function's own when unset).
+func alertTopic(cfg aws.Config, env settings.Lookup) (topic, consoleRegion string, err error) {
+	if topic, err = env.Required(settings.EnvAlertTopicArn); err != nil {
+		return "", "", err
+	}
+	consoleRegion, _ = env(settings.EnvConsoleRegion)
+	if consoleRegion == "" {
+		consoleRegion = cfg.Region
+	}
+	return topic, consoleRegion, nil
 }
 
 // ledgerStore opens the ledger table named in the environment; the
