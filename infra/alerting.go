@@ -4,6 +4,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
@@ -39,6 +40,15 @@ func newAlerting(stack awscdk.Stack, s settings.Settings) *alerting {
 		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(email), nil))
 	}
 	return &alerting{key: key, topic: topic}
+}
+
+// publishStatements let a function publish to the alert topic: sns:Publish
+// on the topic, and the alert key that encrypts its messages.
+func (a *alerting) publishStatements() []awsiam.PolicyStatement {
+	return []awsiam.PolicyStatement{
+		allow("PublishAlert", []string{"sns:Publish"}, a.topic.TopicArn()),
+		allow("UseAlertKey", []string{"kms:GenerateDataKey", "kms:Decrypt"}, a.key.KeyArn()),
+	}
 }
 
 // Execution statuses that mean an incident may be unhandled.

@@ -29,6 +29,7 @@ const (
 	fnScan     = "scan"
 	fnAct      = "act"
 	fnDigest   = "digest"
+	fnRecord   = "record"
 )
 
 // functionSpec is what differs between the Lambdas besides permissions.
@@ -46,7 +47,7 @@ type functionSpec struct {
 // two race, and a run that long ends either in States.Timeout (retried) or
 // in the function's Sandbox.Timedout (caught and alerted).
 var functionSpecs = []functionSpec{
-	{fnIntake, "keywarden intake: starts one execution per exposed key (Trusted Advisor, AWS Health) and one per day for the key-age run", 30, 256},
+	{fnIntake, "keywarden intake: starts one execution per exposed key (Trusted Advisor, AWS Health), one per created key (CloudTrail) and one per day for the key-age run", 30, 256},
 	{fnFinding, "keywarden finding: reads the exposure from the event and resolves the key's owner", 30, 256},
 	{fnContain, "keywarden contain: deactivates the exposed key and reads it back", 60, 256},
 	{fnRevoke, "keywarden revoke: denies the user's sessions issued before now (aws:TokenIssueTime)", 30, 256},
@@ -58,6 +59,7 @@ var functionSpecs = []functionSpec{
 	{fnScan, "keywarden scan: reads key ages from the IAM credential report and decides per key from the key-age policy", 900, 512},
 	{fnAct, "keywarden act: notifies owners of aging keys once per stage and deactivates or deletes keys where due", 900, 256},
 	{fnDigest, "keywarden digest: publishes the summary of the daily key-age run", 60, 256},
+	{fnRecord, "keywarden record: records who created each access key, when and from where, from CloudTrail CreateAccessKey", 60, 256},
 }
 
 func specNamed(name string) functionSpec {

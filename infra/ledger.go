@@ -86,8 +86,16 @@ func sesIdentityArns(stack awscdk.Stack, sender string) []*string {
 
 // ledgerActions are what internal/ledger calls, by function.
 var (
+	// The scan also Queries the day's key-creation flags for the digest.
 	scanLedgerActions = []string{"dynamodb:Query", "dynamodb:PutItem", "dynamodb:GetItem"}
 	actLedgerActions  = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"}
+	// The record writes the creation and any flag with conditional
+	// PutItems (ledger.RecordCreation, RecordFlag). A record already there
+	// comes back with the failed condition (ReturnValuesOnConditionCheckFailure
+	// ALL_OLD), which needs no read permission: no GetItem.
+	recordLedgerActions = []string{"dynamodb:PutItem"}
+	// The alert quotes the key's creator: one GetItem (ledger.Creation).
+	alertLedgerActions = []string{"dynamodb:GetItem"}
 )
 
 // addKeyAgeFunctions adds the daily run's task functions: scan decides,
@@ -95,14 +103,6 @@ var (
 func addKeyAgeFunctions(stack awscdk.Stack, s settings.Settings, alerting *alerting, table awsdynamodb.Table,
 	add func(name string, env map[string]*string, statements ...awsiam.PolicyStatement)) {
 	users := iamUsersArn(stack)
-	// The alert topic is encrypted with the alert key: publishers need
-	// it too.
-	publish := func() []awsiam.PolicyStatement {
-		return []awsiam.PolicyStatement{
-			allow("PublishAlert", []string{"sns:Publish"}, alerting.topic.TopicArn()),
-			allow("UseAlertKey", []string{"kms:GenerateDataKey", "kms:Decrypt"}, alerting.key.KeyArn()),
-		}
-	}
 
 	add(fnScan, keyAgeEnvironment(s, table),
 		// IAM supports no resource-level permissions for the credential
@@ -134,10 +134,33 @@ func addKeyAgeFunctions(stack awscdk.Stack, s settings.Settings, alerting *alert
 		// configuration set would need ses:SendEmail on it as well.)
 		act = append(act, allow("SendOwnerNotices", []string{"ses:SendEmail"}, sesIdentityArns(stack, s.NoticeSender)...))
 	}
-	add(fnAct, actEnv, append(act, publish()...)...)
+	add(fnAct, actEnv, append(act, alerting.publishStatements()...)...)
 
 	add(fnDigest, map[string]*string{
 		settings.EnvAlertTopicArn: alerting.topic.TopicArn(),
 		settings.EnvConsoleRegion: awscdk.Aws_REGION(),
-	}, publish()...)
+	}, alerting.publishStatements()...)
+}
+
+// addRecordFunction adds the key-creation record (workflow 3): it writes
+// who created each key, when and from where to the ledger, which later
+// notices and exposure alerts quote. With noAccessKeysTag set it also reads
+// the user's tags and, where they forbid long-term keys, flags the key and
+// alerts; with the setting empty that check is off and the role can do
+// neither.
+func addRecordFunction(stack awscdk.Stack, s settings.Settings, alerting *alerting, table awsdynamodb.Table,
+	add func(name string, env map[string]*string, statements ...awsiam.PolicyStatement)) {
+	env := map[string]*string{
+		settings.EnvLedgerTable: table.TableName(),
+		// The function reads the topic at start, check or no check.
+		settings.EnvAlertTopicArn: alerting.topic.TopicArn(),
+	}
+	statements := []awsiam.PolicyStatement{allow("RecordCreation", recordLedgerActions, table.TableArn())}
+	if s.NoAccessKeysTag != "" {
+		env[settings.EnvNoKeysTag] = jsii.String(s.NoAccessKeysTag)
+		statements = append(statements,
+			allow("ReadNewKeyOwnerTags", []string{"iam:ListUserTags"}, iamUsersArn(stack)))
+		statements = append(statements, alerting.publishStatements()...)
+	}
+	add(fnRecord, env, statements...)
 }

@@ -1,7 +1,7 @@
 // Command infra is keywarden's AWS CDK app: one stack holding the state
-// machine (exposed-key response and daily key-age run), its Go Lambdas, the
-// EventBridge rules and schedule that start it, the alert topic and the
-// key-age ledger. cdk.json runs it from the repository root ("go run ./infra");
+// machine (exposed-key response, daily key-age run, key-creation record),
+// its Go Lambdas, the EventBridge rules and schedule that start it, the
+// alert topic and the ledger. cdk.json runs it from the repository root ("go run ./infra");
 // settings come from cdk.json context or -c key=value and are validated
 // before anything is built.
 package main
@@ -87,7 +87,7 @@ func newApp(root string, context map[string]any) (awscdk.App, awscdk.Stack, erro
 	}
 	stack := NewKeywardenStack(app, stackName, &KeywardenStackProps{
 		StackProps: awscdk.StackProps{
-			Description: jsii.String("keywarden: automated incident response for exposed IAM access keys and key-age enforcement " +
+			Description: jsii.String("keywarden: automated incident response for exposed IAM access keys, key-age enforcement and a record of key creation " +
 				"(EventBridge rules and a daily schedule, a Step Functions state machine, Go Lambdas, an SNS alert topic, a DynamoDB ledger)"),
 			Tags: &map[string]*string{"project": jsii.String("keywarden")},
 			// A security tool's configuration is not reported to AWS's

@@ -5,6 +5,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/keywarden/keywarden/internal/settings"
 )
 
 // The wildcards cdk-nag's IAM5 reports, as it renders them.
@@ -30,7 +32,7 @@ func suppress(c constructs.IConstruct, rule, reason string, appliesTo ...string)
 
 // suppressFindings holds every reviewed cdk-nag finding, each with why it
 // stands. Nothing is suppressed stack-wide.
-func suppressFindings(fns map[string]*function, machine awsstepfunctions.StateMachine) {
+func suppressFindings(s settings.Settings, fns map[string]*function, machine awsstepfunctions.StateMachine) {
 	userScoped := map[string]string{
 		fnIntake:  "iam:GetAccessKeyLastUsed names the key's owner for AWS Health reports, which carry only the key id; any IAM user's key may be the one reported.",
 		fnFinding: "iam:GetAccessKeyLastUsed resolves the owner of the reported key, which may belong to any IAM user of the account.",
@@ -41,10 +43,16 @@ func suppressFindings(fns map[string]*function, machine awsstepfunctions.StateMa
 			"key ids), known only at run time; any IAM user may hold an aging key.",
 		fnAct: "iam:UpdateAccessKey and iam:ListAccessKeys deactivate an aging key and read it back (and iam:DeleteAccessKey, with " +
 			"keyAge.deleteAfterDays above 0, deletes a long-inactive one); the key's owner is known only at run time and may be any IAM user.",
+		fnRecord: "iam:ListUserTags reads the tags of the user an access key was just created for, to tell whether noAccessKeysTag " +
+			"forbids long-term keys; that user is named only by the CloudTrail event at run time and may be any IAM user.",
 	}
 	for name, reason := range userScoped {
 		// The remove function has no IAM action with exposedKeyAction
-		// "deactivate"; a suppression there would cover nothing.
+		// "deactivate", nor the record function with noAccessKeysTag
+		// empty; a suppression there would cover nothing.
+		if name == fnRecord && s.NoAccessKeysTag == "" {
+			continue
+		}
 		if f, ok := fns[name]; ok && f.granted {
 			suppress(f.role, "AwsSolutions-IAM5", reason, nagUsersWildcard)
 		}

@@ -23,10 +23,11 @@ type KeywardenStackProps struct {
 }
 
 // NewKeywardenStack builds the whole deployment: the alert topic and its
-// key, the key-age ledger table, one Lambda per task, the state machine
-// that runs them, the EventBridge rules and daily schedule that start it
-// (through the intake function) and the dead-letter queue that keeps any
-// event whose delivery failed.
+// key, the ledger table (key-age run, key creators), one Lambda per task,
+// the state machine that runs them, the EventBridge rules (exposed keys,
+// key creation) and daily schedule that start it (through the intake
+// function) and the dead-letter queue that keeps any event whose delivery
+// failed.
 //
 // The stack is environment-agnostic: it looks nothing up, so it synthesizes
 // offline without credentials. Deploy it in us-east-1, where IAM's and
@@ -61,13 +62,15 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 		removeStatements = append(removeStatements, allow("DeleteKey", []string{"iam:DeleteAccessKey"}, users))
 	}
 	add(fnRemove, map[string]*string{settings.EnvExposedKeyAction: jsii.String(s.ExposedKeyAction)}, removeStatements...)
+	// The alert quotes who created the exposed key from the ledger.
 	add(fnAlert, map[string]*string{
 		settings.EnvAlertTopicArn: alerting.topic.TopicArn(),
 		settings.EnvConsoleRegion: awscdk.Aws_REGION(),
-	},
-		allow("PublishAlert", []string{"sns:Publish"}, alerting.topic.TopicArn()),
-		allow("UseAlertKey", []string{"kms:GenerateDataKey", "kms:Decrypt"}, alerting.key.KeyArn()))
+		settings.EnvLedgerTable:   ledger.TableName(),
+	}, append(alerting.publishStatements(),
+		allow("ReadKeyCreator", alertLedgerActions, ledger.TableArn()))...)
 	addKeyAgeFunctions(stack, s, alerting, ledger, add)
+	addRecordFunction(stack, s, alerting, ledger, add)
 
 	machine := newStateMachine(stack, s, fns)
 	alerting.alertOnFailedExecutions(stack, machine, dlq)
@@ -86,7 +89,7 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 	})
 	newTriggers(stack, s, fns[fnIntake].fn, dlq)
 
-	suppressFindings(fns, machine)
+	suppressFindings(s, fns, machine)
 	awscdk.Annotations_Of(stack).AcknowledgeWarning(
 		jsii.String("@aws-cdk/aws-lambda-go-alpha:goBuildFlagsSecurityWarning"),
 		jsii.String("goBuildFlags are constants in infra/functions.go, not input."))
@@ -123,7 +126,7 @@ func newOutputs(stack awscdk.Stack, machine awsstepfunctions.StateMachine, alert
 			Value:       value,
 		})
 	}
-	output("StateMachineArn", "keywarden's state machine: one execution per exposed-key incident and per daily key-age run", machine.StateMachineArn())
+	output("StateMachineArn", "keywarden's state machine: one execution per exposed-key incident, per created key and per daily key-age run", machine.StateMachineArn())
 	output("AlertTopicArn", "SNS topic of keywarden's alerts; subscribe the security team", alerting.topic.TopicArn())
 	output("LedgerTableName", "DynamoDB ledger of the key-age run: notices sent, actions taken, key creators (retained on stack deletion)", ledger.TableName())
 	output("DeadLetterQueueUrl", "Events whose delivery to keywarden failed; anything here is an unhandled report", dlq.QueueUrl())

@@ -111,6 +111,8 @@ var variantSettings = map[string]any{
 	"dryRun":       false,
 	"schedule":     "rate(1 day)",
 	"noticeSender": "keywarden@example.com",
+	// The record's noAccessKeysTag check off.
+	"noAccessKeysTag": "",
 }
 
 func variant(t *testing.T) (awscdk.Stack, *cfnTemplate) {
@@ -255,18 +257,19 @@ func TestResourceCounts(t *testing.T) {
 		counts[r.Type]++
 	}
 	want := map[string]int{
-		"AWS::Lambda::Function":            10,
+		"AWS::Lambda::Function":            11,
 		"AWS::StepFunctions::StateMachine": 1,
 		"AWS::SNS::Topic":                  1,
 		"AWS::KMS::Key":                    1,
 		"AWS::SQS::Queue":                  1,
 		"AWS::DynamoDB::Table":             1,
 		// Three exposed-key triggers (with drill sources), the
-		// failed-execution alert, the daily schedule and its drill rule.
-		"AWS::Events::Rule": 6,
+		// failed-execution alert, the daily schedule and its drill rule,
+		// key creation and its drill rule.
+		"AWS::Events::Rule": 8,
 		// One per function and the state machine's.
-		"AWS::Logs::LogGroup": 11,
-		"AWS::IAM::Role":      11,
+		"AWS::Logs::LogGroup": 12,
+		"AWS::IAM::Role":      12,
 		// The default context has no alert e-mail addresses.
 		"AWS::SNS::Subscription": 0,
 	}
@@ -319,7 +322,7 @@ func TestFunctionConfiguration(t *testing.T) {
 		})
 	}
 	for name, want := range map[string][2]float64{ // timeout s, memory MB
-		fnActivity: {300, 256}, fnScan: {900, 512}, fnAct: {900, 256}, fnDigest: {60, 256},
+		fnActivity: {300, 256}, fnScan: {900, 512}, fnAct: {900, 256}, fnDigest: {60, 256}, fnRecord: {60, 256},
 	} {
 		p := defaultTmpl.at(t, specNamed(name).constructID()+"/Resource").Properties
 		if got := [2]any{p["Timeout"], p["MemorySize"]}; got != [2]any{want[0], want[1]} {
@@ -382,11 +385,12 @@ func TestFunctionEnvironment(t *testing.T) {
 		fnRevoke:   nil,
 		fnActivity: {settings.EnvActivityWindow: "24", settings.EnvActivityRegions: ref("AWS::Region"), settings.EnvActivityMaxEvents: "500"},
 		fnRemove:   {settings.EnvExposedKeyAction: "delete"},
-		fnAlert:    {settings.EnvAlertTopicArn: ref(topic), settings.EnvConsoleRegion: ref("AWS::Region")},
+		fnAlert:    {settings.EnvAlertTopicArn: ref(topic), settings.EnvConsoleRegion: ref("AWS::Region"), settings.EnvLedgerTable: ref(table)},
 		fnScan:     {settings.EnvKeyAgePolicy: string(policy), settings.EnvDryRun: "true", settings.EnvLedgerTable: ref(table)},
 		// No sender configured: notices go to the topic.
 		fnAct:    {settings.EnvLedgerTable: ref(table), settings.EnvAlertTopicArn: ref(topic), settings.EnvAccount: ref("AWS::AccountId")},
 		fnDigest: {settings.EnvAlertTopicArn: ref(topic), settings.EnvConsoleRegion: ref("AWS::Region")},
+		fnRecord: {settings.EnvLedgerTable: ref(table), settings.EnvAlertTopicArn: ref(topic), settings.EnvNoKeysTag: "keywarden:no-access-keys"},
 	}
 	if len(want) != len(functionSpecs) {
 		t.Errorf("expectations for %d functions, the stack has %d", len(want), len(functionSpecs))
@@ -460,8 +464,8 @@ func TestEncryptionAndTransport(t *testing.T) {
 func TestLogGroupsRetention(t *testing.T) {
 	check := func(t *testing.T, tmpl *cfnTemplate, days float64) {
 		groups := tmpl.ofType("AWS::Logs::LogGroup")
-		if len(groups) != 11 {
-			t.Errorf("%d log groups, want 11", len(groups))
+		if len(groups) != 12 {
+			t.Errorf("%d log groups, want 12", len(groups))
 		}
 		for id, g := range groups {
 			if g.Properties["RetentionInDays"] != days {
@@ -501,6 +505,10 @@ func TestEventPatterns(t *testing.T) {
 		"FailedExecutionRule": `{"source":["aws.states"],"detail-type":["Step Functions Execution Status Change"],
 			"detail":{"status":["FAILED","TIMED_OUT","ABORTED"],"stateMachineArn":[{"Ref":"` + machine + `"}]}}`,
 		"DrillScheduleRule": `{"source":["awsmock.keywarden"],"detail-type":["Scheduled Event"]}`,
+		"KeyCreationRule": `{"source":["aws.iam"],"detail-type":["AWS API Call via CloudTrail"],
+			"detail":{"eventSource":["iam.amazonaws.com"],"eventName":["CreateAccessKey"]}}`,
+		"DrillKeyCreationRule": `{"source":["awsmock.iam"],"detail-type":["AWS API Call via CloudTrail"],
+			"detail":{"eventSource":["iam.amazonaws.com"],"eventName":["CreateAccessKey"]}}`,
 	}
 	rules := defaultTmpl.ofType("AWS::Events::Rule")
 	if len(rules) != len(want)+1 { // and the schedule
@@ -532,6 +540,7 @@ func TestRuleTargets(t *testing.T) {
 	for rule, arn := range map[string]any{
 		"TrustedAdvisorRule": intake, "HealthRule": intake, "DrillRule": intake,
 		"ScheduleRule": intake, "DrillScheduleRule": intake, "FailedExecutionRule": topic,
+		"KeyCreationRule": intake, "DrillKeyCreationRule": intake,
 	} {
 		targets := list(defaultTmpl.at(t, rule+"/Resource").Properties["Targets"])
 		if len(targets) != 1 {
@@ -592,6 +601,10 @@ func TestDefinitionIsTheFile(t *testing.T) {
 	if want := statemachine.Placeholders(); !slices.Equal(keys, want) {
 		t.Fatalf("DefinitionSubstitutions keys %v, want the definition's placeholders %v", keys, want)
 	}
+	// Every function but the intake is a task.
+	if len(keys) != 10 {
+		t.Errorf("%d placeholders filled, want 10: every function but the intake", len(keys))
+	}
 	for _, placeholder := range keys {
 		id := strings.TrimSuffix(placeholder, "Arn") // ActivityFunctionArn → ActivityFunction
 		want := getAtt(defaultTmpl.id(t, id+"/Resource"), "Arn")
@@ -642,6 +655,9 @@ var (
 	scanLedger = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}
 	actLedger  = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}
 	publishing = []string{"kms:Decrypt", "kms:GenerateDataKey", "sns:Publish"}
+	// Conditional puts only: an existing record returns with the failed
+	// condition, not through a GetItem.
+	recordLedger = []string{"dynamodb:PutItem"}
 )
 
 // wantActions is each function role's complete list of actions with the
@@ -653,12 +669,16 @@ var wantActions = map[string][]string{
 	fnRevoke:   {"iam:PutUserPolicy"},
 	fnActivity: {"cloudtrail:LookupEvents"},
 	fnRemove:   {"iam:DeleteAccessKey"},
-	fnAlert:    publishing,
+	// The alert reads the key's creator from the ledger.
+	fnAlert: append([]string{"dynamodb:GetItem"}, publishing...),
 	fnScan: append([]string{"iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:ListAccessKeys", "iam:ListUserTags"},
 		scanLedger...),
 	// deleteAfterDays 0: no iam:DeleteAccessKey; no noticeSender: no SES.
 	fnAct:    append(append([]string{"iam:ListAccessKeys", "iam:UpdateAccessKey"}, actLedger...), publishing...),
 	fnDigest: publishing,
+	// noAccessKeysTag set: the user's tags, and the alert on a key created
+	// against them.
+	fnRecord: append(append([]string{"iam:ListUserTags"}, recordLedger...), publishing...),
 }
 
 // resourcesOf is the one set of resources each action may name.
@@ -920,7 +940,8 @@ func TestNagSuppressionsExact(t *testing.T) {
 
 // The variant: deactivate instead of delete, no drill rules, e-mail
 // subscriptions, explicit activity bounds; enforcing key-age policy with
-// deletion, SES notices and a rate schedule.
+// deletion, SES notices and a rate schedule; the key-creation record's
+// tag check off.
 func TestVariantSettings(t *testing.T) {
 	_, tmpl := variant(t)
 
@@ -936,8 +957,11 @@ func TestVariantSettings(t *testing.T) {
 	for id := range tmpl.ofType("AWS::Events::Rule") {
 		rules = append(rules, id)
 	}
-	if len(rules) != 4 { // two triggers, the schedule and the failed-execution alert
-		t.Errorf("with drillSources=false: rules %v, want 4", rules)
+	if len(rules) != 5 { // two exposed-key triggers, key creation, the schedule and the failed-execution alert
+		t.Errorf("with drillSources=false: rules %v, want 5", rules)
+	}
+	if _, ok := tmpl.Resources[tmpl.id(t, "KeyCreationRule/Resource")]; !ok {
+		t.Error("with drillSources=false: no KeyCreationRule")
 	}
 	for _, id := range rules {
 		if strings.HasPrefix(id, "Drill") {
@@ -965,6 +989,19 @@ func TestVariantSettings(t *testing.T) {
 	actActions := append(slices.Clone(wantActions[fnAct]), "iam:DeleteAccessKey", "ses:SendEmail")
 	t.Run("act role", func(t *testing.T) {
 		checkRole(t, tmpl, specNamed(fnAct), actActions, resourcesOf(t, tmpl, "keywarden@example.com"))
+	})
+
+	// noAccessKeysTag empty: the record only writes the ledger; no tag
+	// in its environment, no IAM, SNS or KMS in its role.
+	wantRecordEnv := map[string]any{
+		settings.EnvLedgerTable:   ref(tmpl.id(t, "LedgerTable/Resource")),
+		settings.EnvAlertTopicArn: ref(tmpl.id(t, "AlertTopic/Resource")),
+	}
+	if got := functionEnv(t, tmpl, fnRecord); !reflect.DeepEqual(got, wantRecordEnv) {
+		t.Errorf("record environment %s, want %s", toJSON(got), toJSON(wantRecordEnv))
+	}
+	t.Run("record role", func(t *testing.T) {
+		checkRole(t, tmpl, specNamed(fnRecord), recordLedger, resourcesOf(t, tmpl, ""))
 	})
 
 	want := map[string]any{
@@ -1003,6 +1040,7 @@ func TestBadSettings(t *testing.T) {
 		{"keyAge", map[string]any{"warnDay": []any{60}}, `unknown field "warnDay"`},
 		{"schedule", "daily at 8", `schedule is "daily at 8"; use an EventBridge schedule expression`},
 		{"noticeSender", "keywarden", `noticeSender is "keywarden"`},
+		{"noAccessKeysTag", "aws:x", `noAccessKeysTag is "aws:x"; use a tag key of at most 128 characters not starting with aws:`},
 	} {
 		ctx := maps.Clone(cdkContext)
 		ctx[c.key] = c.value
@@ -1064,7 +1102,7 @@ func TestCDKJSONDefaults(t *testing.T) {
 	if got, want := slices.Sorted(maps.Keys(keyAge)), slices.Sorted(maps.Keys(fields)); !slices.Equal(got, want) {
 		t.Errorf("cdk.json keyAge has %v, want every policy field %v", got, want)
 	}
-	for _, key := range []string{"dryRun", "schedule"} {
+	for _, key := range []string{"dryRun", "schedule", "noAccessKeysTag"} {
 		if _, ok := cdkContext[key]; !ok {
 			t.Errorf("cdk.json context lacks %s", key)
 		}

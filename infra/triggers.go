@@ -28,10 +28,10 @@ type trigger struct {
 	schedule    awsevents.Schedule
 }
 
-// triggers are the exposed-key signals and the daily key-age run. The
-// synthesized template's EventPattern of each rule is what tests and the
-// offline drill read; the schedule rule has none (the drill starts its
-// daily run with the drill schedule pattern, as put-events does).
+// triggers are the exposed-key signals, key creation and the daily key-age
+// run. The synthesized template's EventPattern of each rule is what tests
+// and the offline drill read; the schedule rule has none (the drill starts
+// its daily run with the drill schedule pattern, as put-events does).
 func triggers(s settings.Settings) []trigger {
 	trustedAdvisor := func(source string) *awsevents.EventPattern {
 		return &awsevents.EventPattern{
@@ -54,6 +54,31 @@ func triggers(s settings.Settings) []trigger {
 			Detail: &map[string]any{"eventTypeCode": event.HealthRiskCodes},
 		}, nil},
 	}
+	// Key creation (workflow 3). IAM is a global service: CloudTrail
+	// records its calls in us-east-1, and EventBridge receives them there
+	// only, on that region's default bus; deployed anywhere else this
+	// rule never fires. EventBridge also receives "AWS API Call via
+	// CloudTrail" events only from a CloudTrail trail with logging
+	// enabled (EventBridge User Guide, "Events from AWS services": event
+	// history alone delivers nothing), and a trail that covers us-east-1
+	// (multi-region, an organization trail, or one in us-east-1).
+	// CreateAccessKey is a write management event, which trails log by
+	// default, so the rule needs no read-only-events opt-in. keywarden
+	// creates no trail: most accounts have one, and a second copy of
+	// management events is billed. Drills (put-events with the mock
+	// source) need no trail.
+	keyCreation := func(source string) *awsevents.EventPattern {
+		return &awsevents.EventPattern{
+			Source:     jsii.Strings(source),
+			DetailType: jsii.Strings(event.DetailTypeCloudTrail),
+			Detail: &map[string]any{
+				"eventSource": []string{event.EventSourceIAM},
+				"eventName":   []string{event.EventNameCreateAccessKey},
+			},
+		}
+	}
+	ts = append(ts, trigger{"KeyCreationRule", "keywarden: an IAM access key was created (CloudTrail CreateAccessKey); record who created it",
+		keyCreation(event.SourceIAM), nil})
 	// The intake names a scheduled run daily-<date>: a schedule that
 	// fires twice in a day starts one execution.
 	ts = append(ts, trigger{id: "ScheduleRule", description: "keywarden: the daily key-age run (schedule " + s.Schedule + ")",
@@ -69,7 +94,9 @@ func triggers(s settings.Settings) []trigger {
 				&awsevents.EventPattern{
 					Source:     jsii.Strings(event.SourceScheduleDrill),
 					DetailType: jsii.Strings(event.DetailTypeSchedule),
-				}, nil})
+				}, nil},
+			trigger{"DrillKeyCreationRule", "keywarden drills: a mock CloudTrail CreateAccessKey event records a key creation (put-events)",
+				keyCreation(event.SourceIAMDrill), nil})
 	}
 	return ts
 }

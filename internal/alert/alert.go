@@ -54,6 +54,8 @@ type Incident struct {
 	ActivityError *StepError        `json:"activityError,omitempty"`
 	Removal       *exposure.Removal `json:"removal,omitempty"`
 	Error         *StepError        `json:"error,omitempty"`
+	// Creator is filled by the alert step from the ledger, not the state.
+	Creator *Creator `json:"-"`
 }
 
 // StepError is what a Catch puts at ResultPath $.error.
@@ -61,6 +63,17 @@ type StepError struct {
 	Error string `json:"Error"`
 	Cause string `json:"Cause"`
 }
+
+// Creator is what the key-creation record knows of who made a key.
+type Creator struct {
+	ARN       string    `json:"arn,omitempty"`
+	SourceIP  string    `json:"sourceIp,omitempty"`
+	CreatedAt time.Time `json:"createdAt,omitzero"`
+}
+
+// CreatorLookup finds a key's creator in the ledger; ok is false when the
+// ledger has no record.
+type CreatorLookup func(ctx context.Context, keyID string) (c Creator, ok bool, err error)
 
 // Message is one alert.
 type Message struct {
@@ -90,10 +103,21 @@ type Handler struct {
 	// ConsoleRegion is used for the console link when the execution ARN
 	// does not say its region.
 	ConsoleRegion string
+	// Creators, when set, quotes who created the key (the ledger's record).
+	Creators CreatorLookup
 }
 
 // Handle composes the alert for the request and publishes it.
 func (h Handler) Handle(ctx context.Context, req Request) (Result, error) {
+	if f := req.Incident.Finding; h.Creators != nil && f != nil && f.AccessKeyID != "" && !f.Root {
+		// Best effort: an alert without the creator beats no alert.
+		c, ok, err := h.Creators(ctx, f.AccessKeyID)
+		if err != nil {
+			slog.WarnContext(ctx, "creator not read", "accessKeyId", f.AccessKeyID, "error", err.Error())
+		} else if ok {
+			req.Incident.Creator = &c
+		}
+	}
 	msg, err := Compose(req, h.ConsoleRegion)
 	if err != nil {
 		return Result{}, err
@@ -140,6 +164,7 @@ func exposedKey(req Request, region string) Message {
 	var b strings.Builder
 	fmt.Fprintf(&b, "keywarden responded to an exposed AWS access key.\n\n")
 	writeFinding(&b, x)
+	writeCreator(&b, req.Incident.Creator)
 	b.WriteString("\nWhat keywarden did\n")
 	writeSteps(&b, req.Incident)
 	if a := req.Incident.Activity; a != nil {
@@ -273,6 +298,13 @@ func writeFinding(b *strings.Builder, x event.Exposure) {
 	if x.Description != "" {
 		fmt.Fprintf(b, "AWS says:     %s\n", clean(x.Description, 600))
 	}
+}
+
+func writeCreator(b *strings.Builder, c *Creator) {
+	if c == nil {
+		return
+	}
+	fmt.Fprintf(b, "Created:      %s by %s from %s\n", stamp(c.CreatedAt), orUnknown(clean(c.ARN, 300)), orUnknown(clean(c.SourceIP, 60)))
 }
 
 func signalText(x event.Exposure) string {

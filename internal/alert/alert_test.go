@@ -3,6 +3,7 @@ package alert
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -59,6 +60,12 @@ func full() Incident {
 	}
 }
 
+func withCreator() Incident {
+	inc := full()
+	inc.Creator = &Creator{ARN: "arn:aws:iam::123456789012:user/admin-alice", SourceIP: "192.0.2.10", CreatedAt: at.AddDate(0, 0, -200)}
+	return inc
+}
+
 func TestComposeGolden(t *testing.T) {
 	root := x
 	root.Root, root.UserName, root.AccessKeyID = true, "root", "AKIAROOTKEYDRILL0001"
@@ -81,6 +88,7 @@ func TestComposeGolden(t *testing.T) {
 		req    Request
 	}{
 		{"exposed-key.txt", Request{Kind: KindExposedKey, Execution: execArn, StartedAt: at, Incident: full()}},
+		{"exposed-key-with-creator.txt", Request{Kind: KindExposedKey, Execution: execArn, StartedAt: at, Incident: withCreator()}},
 		{"exposed-key-already-gone.txt", Request{Kind: KindExposedKey, Execution: execArn, StartedAt: at, Incident: gone}},
 		{"exposed-key-activity-failed.txt", Request{Kind: KindExposedKey, Execution: execArn, StartedAt: at, Incident: noActivity}},
 		{"exposed-key-kept-inactive.txt", Request{Kind: KindExposedKey, Execution: execArn, StartedAt: at, Incident: kept}},
@@ -103,6 +111,27 @@ func TestComposeGolden(t *testing.T) {
 				t.Errorf("subject not valid for SNS: %q", msg.Subject)
 			}
 		})
+	}
+}
+
+func TestHandleQuotesTheCreator(t *testing.T) {
+	f := &fakeSNS{}
+	looked := ""
+	h := Handler{SNS: f, TopicArn: "t", Creators: func(_ context.Context, keyID string) (Creator, bool, error) {
+		looked = keyID
+		return Creator{ARN: "arn:aws:iam::123456789012:user/admin-alice", SourceIP: "192.0.2.10", CreatedAt: at}, true, nil
+	}}
+	if _, err := h.Handle(context.Background(), Request{Kind: KindExposedKey, Execution: execArn, Incident: full()}); err != nil {
+		t.Fatal(err)
+	}
+	if looked != x.AccessKeyID || !strings.Contains(aws.ToString(f.in.Message), "by arn:aws:iam::123456789012:user/admin-alice from 192.0.2.10") {
+		t.Errorf("creator not quoted (looked up %q):\n%s", looked, aws.ToString(f.in.Message))
+	}
+	h.Creators = func(context.Context, string) (Creator, bool, error) {
+		return Creator{}, false, errors.New("ledger down")
+	}
+	if _, err := h.Handle(context.Background(), Request{Kind: KindExposedKey, Execution: execArn, Incident: full()}); err != nil {
+		t.Errorf("a ledger failure must not stop the alert: %v", err)
 	}
 }
 

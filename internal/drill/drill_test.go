@@ -165,7 +165,7 @@ func TestRulesFromTemplate(t *testing.T) {
 		ids = append(ids, r.LogicalID)
 	}
 	got := strings.Join(ids, ",")
-	for _, want := range []string{"DrillRule", "HealthRule", "TrustedAdvisorRule"} {
+	for _, want := range []string{"DrillRule", "HealthRule", "TrustedAdvisorRule", "ScheduleRule", "DrillScheduleRule", "KeyCreationRule", "DrillKeyCreationRule"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("rules %s lack %s", got, want)
 		}

@@ -175,6 +175,34 @@ func Scenarios() []Scenario {
 			},
 		},
 		{
+			Name: "key-created",
+			Title: "CloudTrail reports bob's key created by admin-alice, and a key created for ivan, whose tag forbids keys; " +
+				"the next daily run quotes the creator in bob's notice and lists ivan's key in the digest",
+			Env: map[string]string{
+				settings.EnvDryRun:       "false",
+				settings.EnvNoticeSender: "keywarden@example.com",
+			},
+			Keys: []string{"AKIAKEYWARDENBOB0001", "AKIAKEYWARDENIVAN001"},
+			Run: func(ctx context.Context, d *Driver) error {
+				for _, f := range []string{"events/key-created.json", "events/key-created-against-policy.json", "events/key-created.json", "events/daily-run.json"} {
+					if err := d.Put(ctx, f); err != nil {
+						return err
+					}
+				}
+				return nil
+			},
+			Expect: func(e *Expectations) {
+				e.Executions(3)
+				e.Status("created-bob-AKIAKEYWARDENBOB0001", "SUCCEEDED", "")
+				e.Status("created-ivan-AKIAKEYWARDENIVAN001", "SUCCEEDED", "")
+				e.Duplicates(1)
+				e.StatusPrefix("daily-2", "SUCCEEDED", "")
+				e.EmailBodyContains("bob@example.com", "Created:", "by arn:aws:iam::123456789012:user/admin-alice from 192.0.2.10")
+				e.AlertContains("Access Key Created Against Policy For User ivan", "AKIAKEYWARDENIVAN001", "keywarden:no-access-keys")
+				e.AlertContains("keywarden key ages", "Keys created in the last day for users not allowed long-term keys", "ivan  AKIAKEYWARDENIVAN001")
+			},
+		},
+		{
 			Name:   "daily-run-iam-denied",
 			Title:  "The enforcing daily run while IAM refuses UpdateAccessKey: every key not handled is named in the digest",
 			Env:    map[string]string{settings.EnvDryRun: "false", settings.EnvKeyAgePolicy: `{"unusedDays":30}`},
@@ -306,6 +334,25 @@ func (e *Expectations) NothingNewSince(name string, extraPublished int) {
 // Emails: exactly n e-mails were sent.
 func (e *Expectations) Emails(n int) {
 	e.check(len(e.outcome.Emails) == n, fmt.Sprintf("%d e-mail(s) sent", n), "got %d", len(e.outcome.Emails))
+}
+
+// EmailBodyContains: an e-mail to addr says every part.
+func (e *Expectations) EmailBodyContains(addr string, parts ...string) {
+	what := fmt.Sprintf("e-mail to %s says %s", addr, strings.Join(parts, ", "))
+	for _, m := range e.outcome.Emails {
+		if !strings.Contains(m.To, addr) {
+			continue
+		}
+		var missing []string
+		for _, p := range parts {
+			if !strings.Contains(m.Body, p) {
+				missing = append(missing, p)
+			}
+		}
+		e.check(len(missing) == 0, what, "missing %s in:\n%s", strings.Join(missing, ", "), m.Body)
+		return
+	}
+	e.check(false, what, "no e-mail to %s", addr)
 }
 
 // EmailTo: an e-mail to addr has subject containing s.

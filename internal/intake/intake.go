@@ -1,5 +1,6 @@
 // Package intake is the EventBridge rules' target. It names an execution
-// after what the event is about and starts it. Step Functions refuses a
+// after what the event is about — exposed-<user>-<key>, daily-<date>,
+// created-<user>-<key> — and starts it. Step Functions refuses a
 // second execution of the same name for 90 days after the first closes
 // (ExecutionAlreadyExists), so a key reported twice - by Trusted Advisor and
 // by Health, or by one event delivered twice - gets one response: the name
@@ -89,6 +90,17 @@ func (h Handler) executionName(ctx context.Context, raw json.RawMessage) (string
 		// One run per day: the schedule firing twice starts one execution.
 		return "daily-" + env.Time.UTC().Format("2006-01-02"), nil
 	}
+	if env.IsKeyCreation() {
+		kc, err := env.KeyCreation()
+		switch {
+		case err != nil:
+			return OtherName("invalid", env.ID, raw), nil
+		case kc.Failed || kc.KeyID == "":
+			return OtherName("created-failed", env.ID, raw), nil
+		}
+		// One record per key: a redelivered event is a duplicate.
+		return kindName("created", kc.User, kc.KeyID), nil
+	}
 	x, err := env.Exposure()
 	if err != nil {
 		return OtherName("invalid", env.ID, raw), nil
@@ -147,17 +159,20 @@ const maxName = 80
 
 // ExposedName is the execution name for an exposed key:
 // exposed-<user>-<key id>, the user shortened so the key id always fits.
-func ExposedName(user, keyID string) string {
+func ExposedName(user, keyID string) string { return kindName("exposed", user, keyID) }
+
+// kindName is <kind>-<user>-<key id> within Step Functions' 80 characters.
+func kindName(kind, user, keyID string) string {
 	keyID = sanitize(keyID)
 	if len(keyID) > 40 {
 		keyID = keyID[:40]
 	}
-	room := maxName - len("exposed-") - 1 - len(keyID)
+	room := maxName - len(kind) - 2 - len(keyID)
 	user = sanitize(user)
 	if len(user) > room {
 		user = user[:room]
 	}
-	return "exposed-" + user + "-" + keyID
+	return kind + "-" + user + "-" + keyID
 }
 
 // OtherName names an execution for an event intake could not read:

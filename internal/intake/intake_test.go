@@ -175,3 +175,21 @@ func TestScheduledRunsAreNamedByDay(t *testing.T) {
 		t.Errorf("a scheduled event without a time: %+v", noTime)
 	}
 }
+
+// A key creation is recorded once: a redelivery is a duplicate.
+func TestKeyCreationNames(t *testing.T) {
+	f := &fakeSFN{started: map[string]string{}}
+	h := Handler{SFN: f, IAM: owners{}, StateMachineArn: "arn:sm"}
+	first, err := h.Handle(context.Background(), sample(t, "cloudtrail-create-access-key.json"))
+	if err != nil || first.Name != "created-bob-AKIAKEYWARDENBOB0001" || first.Duplicate {
+		t.Fatalf("first: %+v, %v", first, err)
+	}
+	again, err := h.Handle(context.Background(), sample(t, "cloudtrail-create-access-key.json"))
+	if err != nil || !again.Duplicate {
+		t.Errorf("redelivery: %+v, %v", again, err)
+	}
+	failed, err := h.Handle(context.Background(), sample(t, "cloudtrail-create-access-key-failed.json"))
+	if err != nil || !strings.HasPrefix(failed.Name, "created-failed-") {
+		t.Errorf("failed call: %+v, %v", failed, err)
+	}
+}

@@ -94,6 +94,7 @@ func ComposeDigest(in DigestInput, consoleRegion string) alert.Message {
 	list("Exemptions ending within 14 days", s.ExpiringExemptions)
 	list("Exemption tags that do not apply", s.ExemptionProblems)
 	list("Keys that could not be judged", s.Problems)
+	list("Keys created in the last day for users not allowed long-term keys", s.CreatedAgainstPolicy)
 	if len(s.GoneUsers) > 0 {
 		fmt.Fprintf(&b, "\nUsers deleted since the report: %s\n", strings.Join(s.GoneUsers, ", "))
 	}

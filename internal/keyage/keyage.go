@@ -51,9 +51,16 @@ type Store interface {
 	ConfirmNotice(ctx context.Context, keyID, stage string, at time.Time, messageID string) error
 	RecordAction(ctx context.Context, keyID, action string, r ActionRecord) (bool, error)
 	Creator(ctx context.Context, keyID string) (Creator, bool, error)
+	// CreatedAgainstPolicy lists keys created between since and now for
+	// users whose tags forbid long-term keys.
+	CreatedAgainstPolicy(ctx context.Context, since, now time.Time) ([]UserKey, error)
 }
 
 const dryRunPrefix = "dryrun-"
+
+// FlagCreatedAgainstPolicy is the ledger flag the key-creation recorder
+// writes for a key created for a user whose tags forbid long-term keys.
+const FlagCreatedAgainstPolicy = "created-against-policy"
 
 // dryRunStage is the ledger stage of a dry-run notice: kept apart from
 // real notices so that turning enforcement on still sends each real notice

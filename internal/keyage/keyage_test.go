@@ -67,7 +67,8 @@ func TestDigestGolden(t *testing.T) {
 		NoContact: []UserKey{{User: "gina"}}, NoContactTotal: 1,
 		ExpiringExemptions: []UserKey{{User: "erin", KeyID: "AKIAKEYWARDENERIN001", Detail: "until 2026-12-11: vendor migration"}},
 		ExemptionProblems:  []UserKey{{User: "frank", KeyID: "AKIAKEYWARDENFRANK01", Detail: "the exemption ended on 2026-11-26"}},
-		Problems:           []UserKey{}, RootHasKeys: true}
+		Problems:           []UserKey{}, RootHasKeys: true,
+		CreatedAgainstPolicy: []UserKey{{User: "ivan", KeyID: "AKIAKEYWARDENIVAN001", Detail: "created 2026-11-30 10:00 UTC by arn:aws:iam::123456789012:user/admin-alice from 192.0.2.10 although tag keywarden:no-access-keys is true"}}}
 	results := []ChunkResult{{Chunk: 0, Decisions: 7, Notices: 6, AlreadyNotified: 1,
 		Deactivated: []UserKey{{User: "dave", KeyID: "AKIAKEYWARDENDAVE001", Detail: "deactivated"}},
 		Failures:    []Failure{{KeyID: "AKIAKEYWARDENHENRY01", User: "henry", What: "deactivate", Error: "AccessDenied", Cause: "deactivate key AKIAKEYWARDENHENRY01 of henry: AccessDenied"}}}}

@@ -11,11 +11,7 @@ import (
 
 // Creator is what the key-creation ledger knows of who made a key; zero
 // when it knows nothing.
-type Creator struct {
-	ARN       string    `json:"arn,omitempty"`
-	SourceIP  string    `json:"sourceIp,omitempty"`
-	CreatedAt time.Time `json:"createdAt,omitzero"`
-}
+type Creator = alert.Creator
 
 // Notice is one message to a key's owner.
 type Notice struct {

@@ -161,6 +161,9 @@ type ScanResult struct {
 	ExemptionProblems  []UserKey `json:"exemptionProblems"`
 	Problems           []UserKey `json:"problems"`
 	GoneUsers          []string  `json:"goneUsers,omitempty"`
+	// CreatedAgainstPolicy lists keys created in the last day for users
+	// whose tags forbid long-term keys (the key-creation record's flags).
+	CreatedAgainstPolicy []UserKey `json:"createdAgainstPolicy"`
 }
 
 // ScanHandler is the first step of the daily run.
@@ -195,6 +198,13 @@ func (h ScanHandler) Handle(ctx context.Context, in ScanInput) (ScanResult, erro
 	}
 	res := Summarise(ev, h.Policy)
 	res.RunID, res.DryRun = runID, h.DryRun
+	flagged, err := h.Store.CreatedAgainstPolicy(ctx, env.Time.Add(-24*time.Hour), env.Time)
+	if err != nil {
+		return res, step.Classify(err)
+	}
+	for _, f := range flagged {
+		add(&res.CreatedAgainstPolicy, f)
+	}
 	var due []policy.Decision
 	for _, d := range ev.Decisions {
 		if d.Notice != "" || d.Action == policy.ActionDeactivate || d.Action == policy.ActionDelete {
@@ -224,7 +234,7 @@ func (h ScanHandler) Handle(ctx context.Context, in ScanInput) (ScanResult, erro
 func Summarise(ev Evaluation, cfg policy.Config) ScanResult {
 	res := ScanResult{Now: ev.Now, ReportGenerated: ev.ReportGenerated, Users: ev.Users, Keys: ev.Keys,
 		RootHasKeys: ev.RootHasKeys, GoneUsers: capped(ev.GoneUsers), NoContact: []UserKey{},
-		ExpiringExemptions: []UserKey{}, ExemptionProblems: []UserKey{}, Problems: []UserKey{}}
+		ExpiringExemptions: []UserKey{}, ExemptionProblems: []UserKey{}, Problems: []UserKey{}, CreatedAgainstPolicy: []UserKey{}}
 	counts := map[policy.Stage]int{policy.StageOK: ev.Keys - len(ev.Decisions)}
 	noContact := map[string]bool{}
 	for _, d := range ev.Decisions {

@@ -77,3 +77,16 @@ func (s LedgerStore) Creator(ctx context.Context, keyID string) (Creator, bool, 
 	}
 	return Creator{ARN: c.CreatorARN, SourceIP: c.SourceIP, CreatedAt: c.CreatedAt}, true, nil
 }
+
+// CreatedAgainstPolicy reads the creation records flagged against policy.
+func (s LedgerStore) CreatedAgainstPolicy(ctx context.Context, since, now time.Time) ([]UserKey, error) {
+	flags, err := s.L.FlagsSince(ctx, FlagCreatedAgainstPolicy, since, now)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]UserKey, 0, len(flags))
+	for _, f := range flags {
+		out = append(out, UserKey{User: f.User, KeyID: f.KeyID, Detail: f.Detail})
+	}
+	return out, nil
+}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/keywarden/keywarden/internal/activity"
 	"github.com/keywarden/keywarden/internal/alert"
+	"github.com/keywarden/keywarden/internal/creation"
 	"github.com/keywarden/keywarden/internal/exposure"
 	"github.com/keywarden/keywarden/internal/intake"
 	"github.com/keywarden/keywarden/internal/keyage"
@@ -47,10 +48,11 @@ const (
 	Scan     = "scan"
 	Act      = "act"
 	Digest   = "digest"
+	Record   = "record"
 )
 
 // Names lists every function.
-var Names = []string{Intake, Finding, Contain, Revoke, Activity, Remove, Alert, Scan, Act, Digest}
+var Names = []string{Intake, Finding, Contain, Revoke, Activity, Remove, Alert, Scan, Act, Digest, Record}
 
 // New builds the named function's handler. A settings error is returned, not
 // fatal: Main then serves a handler that fails every invocation with
@@ -93,7 +95,16 @@ func New(name string, cfg aws.Config, env settings.Lookup) (lambda.Handler, erro
 		if err != nil {
 			return nil, err
 		}
-		return wrap(alert.Handler{SNS: sns.NewFromConfig(cfg), TopicArn: topic, ConsoleRegion: region}.Handle), nil
+		h := alert.Handler{SNS: sns.NewFromConfig(cfg), TopicArn: topic, ConsoleRegion: region}
+		if _, set := env(settings.EnvLedgerTable); set {
+			// Quote who created the exposed key when the ledger knows.
+			store, err := ledgerStore(cfg, env)
+			if err != nil {
+				return nil, err
+			}
+			h.Creators = store.Creator
+		}
+		return wrap(h.Handle), nil
 	case Scan:
 		store, err := ledgerStore(cfg, env)
 		if err != nil {
@@ -145,6 +156,17 @@ func New(name string, cfg aws.Config, env settings.Lookup) (lambda.Handler, erro
 			return nil, err
 		}
 		return wrap(keyage.DigestHandler{SNS: sns.NewFromConfig(cfg), Topic: topic, ConsoleRegion: region}.Handle), nil
+	case Record:
+		store, err := ledgerStore(cfg, env)
+		if err != nil {
+			return nil, err
+		}
+		topic, _, err := alertTopic(cfg, env)
+		if err != nil {
+			return nil, err
+		}
+		tag, _ := env(settings.EnvNoKeysTag)
+		return wrap(creation.Handler{IAM: iam.NewFromConfig(cfg), Ledger: store.L, SNS: sns.NewFromConfig(cfg), Topic: topic, NoKeysTag: tag}.Handle), nil
 	}
 	return nil, fmt.Errorf("%w: no function named %q", settings.ErrInvalid, name)
 }

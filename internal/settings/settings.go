@@ -36,6 +36,7 @@ const (
 	EnvLedgerTable       = "KEYWARDEN_LEDGER_TABLE"
 	EnvNoticeSender      = "KEYWARDEN_NOTICE_SENDER"
 	EnvAccount           = "KEYWARDEN_ACCOUNT"
+	EnvNoKeysTag         = "KEYWARDEN_NO_KEYS_TAG"
 )
 
 // Settings are keywarden's deployment settings (cdk.json "context").
@@ -70,6 +71,10 @@ type Settings struct {
 	// e-mailed from; otherwise notices go to the alert topic with the
 	// owner as a message attribute.
 	NoticeSender string `json:"noticeSender"`
+	// NoAccessKeysTag names the user tag whose value "true" forbids
+	// long-term access keys: a key created for such a user is flagged (an
+	// alert and the digest). Empty turns the check off.
+	NoAccessKeysTag string `json:"noAccessKeysTag"`
 }
 
 // Default returns the settings used where cdk.json says nothing.
@@ -83,6 +88,7 @@ func Default() Settings {
 		KeyAge:              policy.DefaultConfig(),
 		DryRun:              true,
 		Schedule:            "cron(0 8 * * ? *)",
+		NoAccessKeysTag:     "keywarden:no-access-keys",
 	}
 }
 
@@ -137,6 +143,9 @@ func (s Settings) Validate() error {
 	if s.NoticeSender != "" && !emailPattern.MatchString(s.NoticeSender) {
 		bad("noticeSender is %q; use the e-mail address of a verified SES identity, or leave it empty", s.NoticeSender)
 	}
+	if len(s.NoAccessKeysTag) > 128 || strings.HasPrefix(strings.ToLower(s.NoAccessKeysTag), "aws:") {
+		bad("noAccessKeysTag is %q; use a tag key of at most 128 characters not starting with aws:", s.NoAccessKeysTag)
+	}
 	if !retentionDays[s.LogRetentionDays] {
 		bad("logRetentionDays is %d; use a CloudWatch Logs retention such as 90, 365 or 3653", s.LogRetentionDays)
 	}
@@ -169,6 +178,7 @@ func FromContext(get func(key string) any) (Settings, error) {
 	read("dryRun", func(v any) error { return asBool(v, &s.DryRun) })
 	read("schedule", func(v any) error { return asString(v, &s.Schedule) })
 	read("noticeSender", func(v any) error { return asString(v, &s.NoticeSender) })
+	read("noAccessKeysTag", func(v any) error { return asString(v, &s.NoAccessKeysTag) })
 	if err := errors.Join(errs...); err != nil {
 		return s, err
 	}

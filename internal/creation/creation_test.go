@@ -1,0 +1,124 @@
+package creation
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/keywarden/keywarden/internal/ledger"
+	"github.com/keywarden/keywarden/internal/step"
+)
+
+type fakeLedger struct {
+	creations []ledger.Creation
+	flags     []ledger.Flag
+}
+
+func (f *fakeLedger) RecordCreation(_ context.Context, c ledger.Creation) error {
+	f.creations = append(f.creations, c)
+	return nil
+}
+
+func (f *fakeLedger) RecordFlag(_ context.Context, fl ledger.Flag) error {
+	f.flags = append(f.flags, fl)
+	return nil
+}
+
+type tags map[string]map[string]string
+
+func (t tags) ListUserTags(_ context.Context, in *iam.ListUserTagsInput, _ ...func(*iam.Options)) (*iam.ListUserTagsOutput, error) {
+	user, ok := t[aws.ToString(in.UserName)]
+	if !ok {
+		return nil, &iamtypes.NoSuchEntityException{Message: aws.String("no user")}
+	}
+	out := &iam.ListUserTagsOutput{}
+	for k, v := range user {
+		out.Tags = append(out.Tags, iamtypes.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	return out, nil
+}
+
+type fakeSNS struct{ published []*sns.PublishInput }
+
+func (f *fakeSNS) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sns.Options)) (*sns.PublishOutput, error) {
+	f.published = append(f.published, in)
+	return &sns.PublishOutput{MessageId: aws.String("m")}, nil
+}
+
+func sample(t *testing.T, name string) json.RawMessage {
+	t.Helper()
+	b, err := os.ReadFile("../../events/samples/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+const noKeys = "keywarden:no-access-keys"
+
+func TestRecord(t *testing.T) {
+	l, s := &fakeLedger{}, &fakeSNS{}
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	h := Handler{IAM: tags{"bob": {"UserType": "Employee"}}, Ledger: l, SNS: s, Topic: "t", NoKeysTag: noKeys, Now: func() time.Time { return now }}
+	res, err := h.Handle(context.Background(), sample(t, "cloudtrail-create-access-key.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != "recorded" || res.AgainstPolicy || len(l.creations) != 1 || len(s.published) != 0 {
+		t.Fatalf("%+v, creations %d, published %d", res, len(l.creations), len(s.published))
+	}
+	c := l.creations[0]
+	if c.KeyID != "AKIAKEYWARDENBOB0001" || c.User != "bob" || c.CreatorARN != "arn:aws:iam::123456789012:user/admin-alice" ||
+		c.SourceIP != "192.0.2.10" || c.EventID == "" || !c.CreatedAt.Equal(time.Date(2024, 9, 5, 18, 4, 50, 0, time.UTC)) {
+		t.Errorf("creation %+v", c)
+	}
+
+	// The same user tagged as not allowed keys: flagged and alerted.
+	h.IAM = tags{"bob": {noKeys: "true"}}
+	res, err = h.Handle(context.Background(), sample(t, "cloudtrail-create-access-key.json"))
+	if err != nil || !res.AgainstPolicy || len(l.flags) != 1 || len(s.published) != 1 {
+		t.Fatalf("against policy: %+v, %v, flags %d, published %d", res, err, len(l.flags), len(s.published))
+	}
+	if f := l.flags[0]; f.KeyID != "AKIAKEYWARDENBOB0001" || !f.At.Equal(now) || !strings.Contains(f.Detail, noKeys) {
+		t.Errorf("flag %+v", f)
+	}
+	if subj := aws.ToString(s.published[0].Subject); !strings.Contains(subj, "Created Against Policy For User bob") {
+		t.Errorf("subject %q", subj)
+	}
+
+	// A user deleted since: recorded, nothing to check.
+	h.IAM = tags{}
+	if res, err := h.Handle(context.Background(), sample(t, "cloudtrail-create-access-key.json")); err != nil || res.AgainstPolicy {
+		t.Errorf("gone user: %+v, %v", res, err)
+	}
+}
+
+func TestFailedCallsAndBadInput(t *testing.T) {
+	l := &fakeLedger{}
+	h := Handler{IAM: tags{}, Ledger: l, SNS: &fakeSNS{}, Topic: "t", NoKeysTag: noKeys}
+	res, err := h.Handle(context.Background(), sample(t, "cloudtrail-create-access-key-failed.json"))
+	if err != nil || res.Status != "not-created" || len(l.creations) != 0 {
+		t.Errorf("failed call: %+v, %v", res, err)
+	}
+	for name, raw := range map[string]string{
+		"not json":     `{`,
+		"other source": string(sample(t, "unsupported-event.json")),
+		"no detail":    `{"source":"aws.iam","detail-type":"AWS API Call via CloudTrail","account":"123456789012"}`,
+	} {
+		_, err := h.Handle(context.Background(), json.RawMessage(raw))
+		if n := step.Name(err); n != step.InvalidEvent && n != step.UnsupportedEvent {
+			t.Errorf("%s: %v (%s), want a named error", name, err, n)
+		}
+	}
+	if len(l.creations) != 0 {
+		t.Error("bad input was recorded")
+	}
+}

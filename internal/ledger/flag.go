@@ -1,0 +1,96 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/keywarden/keywarden/internal/step"
+)
+
+// Flag is a finding about a key worth a line in the next digest, such as a
+// key created for a user not allowed long-term keys.
+type Flag struct {
+	Kind   string    // e.g. "created-against-policy"
+	KeyID  string    //
+	User   string    //
+	At     time.Time // when it happened
+	Detail string    // one line for the digest
+}
+
+const flagPrefix = "flags#"
+
+// flagItem is stored under pk flags#<kind>#<day>, sk <time>#<key id>, so
+// a day's flags of one kind are one Query.
+type flagItem struct {
+	PK        string    `dynamodbav:"pk"`
+	SK        string    `dynamodbav:"sk"`
+	Kind      string    `dynamodbav:"kind"`
+	KeyID     string    `dynamodbav:"keyId"`
+	User      string    `dynamodbav:"user"`
+	At        time.Time `dynamodbav:"at"`
+	Detail    string    `dynamodbav:"detail"`
+	ExpiresAt int64     `dynamodbav:"expiresAt"`
+}
+
+func flagPK(kind string, day time.Time) string {
+	return flagPrefix + kind + "#" + day.UTC().Format("2006-01-02")
+}
+
+// RecordFlag records a flag once (the same kind, key and time again is a
+// no-op, so a redelivered event does not list twice).
+func (l *Ledger) RecordFlag(ctx context.Context, f Flag) error {
+	what := fmt.Sprintf("record flag %s for key %s", f.Kind, f.KeyID)
+	if err := checkKeyID(what, f.KeyID); err != nil {
+		return err
+	}
+	if !stagePattern.MatchString(f.Kind) || f.At.IsZero() {
+		return invalid(what, "kind %q and a time are required", f.Kind)
+	}
+	now := l.now().UTC()
+	item := flagItem{PK: flagPK(f.Kind, f.At), SK: f.At.UTC().Format(time.RFC3339Nano) + "#" + f.KeyID, Kind: f.Kind,
+		KeyID: f.KeyID, User: f.User, At: f.At.UTC(), Detail: f.Detail, ExpiresAt: l.expiresAt(now)}
+	if _, _, err := l.putOnce(ctx, item, now, false); err != nil {
+		return step.Classify(fmt.Errorf("ledger: %s: %w", what, err))
+	}
+	return nil
+}
+
+// FlagsSince returns the flags of kind recorded at or after since (up to
+// now), oldest first: one Query per UTC day.
+func (l *Ledger) FlagsSince(ctx context.Context, kind string, since, now time.Time) ([]Flag, error) {
+	var out []Flag
+	for day := since.UTC().Truncate(24 * time.Hour); !day.After(now.UTC()); day = day.Add(24 * time.Hour) {
+		p := dynamodb.NewQueryPaginator(l.api, &dynamodb.QueryInput{
+			TableName:                 aws.String(l.table),
+			KeyConditionExpression:    aws.String("#pk = :pk"),
+			ExpressionAttributeNames:  map[string]string{"#pk": attrPK},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: flagPK(kind, day)}},
+			ConsistentRead:            aws.Bool(true),
+		})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return out, step.Classify(fmt.Errorf("ledger: read %s flags of %s: %w", kind, day.Format("2006-01-02"), err))
+			}
+			for _, av := range page.Items {
+				if l.expired(av) {
+					continue
+				}
+				var it flagItem
+				if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+					return out, step.Classify(fmt.Errorf("ledger: decode a %s flag: %w", kind, err))
+				}
+				if !it.At.Before(since) {
+					out = append(out, Flag{Kind: it.Kind, KeyID: it.KeyID, User: it.User, At: it.At, Detail: it.Detail})
+				}
+			}
+		}
+	}
+	return out, nil
+}
