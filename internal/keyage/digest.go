@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -128,6 +129,39 @@ type DigestHandler struct {
 	SNS           alert.PublishAPI
 	Topic         string
 	ConsoleRegion string
+	// Logger receives, per published digest, a JSON log line in CloudWatch's
+	// Embedded Metric Format: the metric keywarden/KeyAgeRunSucceeded that
+	// the dead-man's-switch alarm watches. A log line needs no CloudWatch
+	// permission and no API call. Default slog.Default().
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// RunSucceededMetric is the metric the daily-run alarm watches.
+const RunSucceededMetric = "KeyAgeRunSucceeded"
+
+// emitRunSucceeded logs the EMF record for a finished run: the slog JSON
+// line carries "_aws" and the metric's value at its top level, which is all
+// EMF asks; the other fields stay log properties.
+func (h DigestHandler) emitRunSucceeded(ctx context.Context) {
+	log := h.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	now := time.Now
+	if h.Now != nil {
+		now = h.Now
+	}
+	log.InfoContext(ctx, "key-age run succeeded",
+		slog.Any("_aws", map[string]any{
+			"Timestamp": now().UnixMilli(),
+			"CloudWatchMetrics": []any{map[string]any{
+				"Namespace":  "keywarden",
+				"Dimensions": [][]string{{}},
+				"Metrics":    []any{map[string]string{"Name": RunSucceededMetric, "Unit": "Count"}},
+			}},
+		}),
+		slog.Int(RunSucceededMetric, 1))
 }
 
 // Handle composes and publishes the digest.
@@ -145,5 +179,6 @@ func (h DigestHandler) Handle(ctx context.Context, in DigestInput) (DigestResult
 		return DigestResult{}, step.Classify(fmt.Errorf("publish the key-age digest: %w", err))
 	}
 	slog.InfoContext(ctx, "digest published", "run", in.Scan.RunID, "failures", failures)
+	h.emitRunSucceeded(ctx)
 	return DigestResult{MessageID: aws.ToString(out.MessageId), Subject: msg.Subject, Failures: failures}, nil
 }

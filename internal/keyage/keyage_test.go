@@ -1,10 +1,17 @@
 package keyage
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/keywarden/keywarden/internal/credreport"
 	"github.com/keywarden/keywarden/internal/golden"
@@ -118,5 +125,43 @@ func TestCandidate(t *testing.T) {
 		if got := Candidate(tc.cfg, tc.k, now); got != tc.want {
 			t.Errorf("%s: Candidate = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+type snsFake struct{ subjects []string }
+
+func (f *snsFake) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sns.Options)) (*sns.PublishOutput, error) {
+	f.subjects = append(f.subjects, aws.ToString(in.Subject))
+	return &sns.PublishOutput{MessageId: aws.String("m")}, nil
+}
+
+// The digest, once published, writes the EMF line the dead-man's switch
+// alarm counts.
+func TestDigestEmitsRunSucceeded(t *testing.T) {
+	var metrics bytes.Buffer
+	f := &snsFake{}
+	h := DigestHandler{SNS: f, Topic: "t", Logger: slog.New(slog.NewJSONHandler(&metrics, nil)), Now: func() time.Time { return now }}
+	if _, err := h.Handle(context.Background(), DigestInput{Scan: ScanResult{Now: now}}); err != nil {
+		t.Fatal(err)
+	}
+	var emf struct {
+		AWS struct {
+			Timestamp         int64
+			CloudWatchMetrics []struct {
+				Namespace string
+				Metrics   []struct{ Name, Unit string }
+			}
+		} `json:"_aws"`
+		Value float64 `json:"KeyAgeRunSucceeded"`
+	}
+	if err := json.Unmarshal(metrics.Bytes(), &emf); err != nil {
+		t.Fatalf("%v: %s", err, metrics.String())
+	}
+	m := emf.AWS.CloudWatchMetrics
+	if emf.Value != 1 || emf.AWS.Timestamp != now.UnixMilli() || len(m) != 1 || m[0].Namespace != "keywarden" || m[0].Metrics[0].Name != RunSucceededMetric {
+		t.Errorf("EMF line %s", metrics.String())
+	}
+	if len(f.subjects) != 1 {
+		t.Errorf("published %d", len(f.subjects))
 	}
 }
