@@ -14,18 +14,11 @@ import (
 // keywarden report against the demo account on localaws, reached through
 // the SDK's standard endpoint settings as a real account would be.
 func TestReportAgainstLocalAWS(t *testing.T) {
-	srv, err := localaws.New(localaws.Options{})
+	srv, _, err := localaws.NewSeeded("../../events/demo-account.json", localaws.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	fixture, err := localaws.LoadFixture("../../events/demo-account.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Seed(fixture); err != nil {
-		t.Fatal(err)
-	}
 	for _, kv := range srv.Env() {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)

@@ -105,19 +105,11 @@ func newStack(ctx context.Context, o Options, faults map[string]localaws.Fault, 
 	if err != nil {
 		return nil, err
 	}
-	fixture, err := localaws.LoadFixture(o.path(o.Fixture, "events/demo-account.json"))
+	srv, fixture, err := localaws.NewSeeded(o.path(o.Fixture, "events/demo-account.json"), localaws.Options{Seed: o.Seed})
 	if err != nil {
-		return nil, err
-	}
-	srv, err := localaws.New(localaws.Options{AccountID: fixture.AccountID, Region: fixture.Region, Seed: o.Seed})
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the demo account: %w", err)
 	}
 	st := &stack{aws: srv, rules: rules}
-	if err := srv.Seed(fixture); err != nil {
-		st.Close()
-		return nil, fmt.Errorf("seed the demo account: %w", err)
-	}
 	// One endpoint for everything: Step Functions calls go to the local
 	// interpreter's API, the rest to localaws.
 	st.front = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

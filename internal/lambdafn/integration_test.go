@@ -22,18 +22,11 @@ import (
 // machine's Retry adds attempts after the SDK's; here the SDK gets more.)
 func TestHandlersAgainstLocalAWS(t *testing.T) {
 	slog.SetDefault(slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	srv, err := localaws.New(localaws.Options{Seed: 7})
+	srv, _, err := localaws.NewSeeded("../../events/demo-account.json", localaws.Options{Seed: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	fixture, err := localaws.LoadFixture("../../events/demo-account.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Seed(fixture); err != nil {
-		t.Fatal(err)
-	}
 	cfg := srv.SDKConfig()
 	cfg.RetryMaxAttempts = 8
 	ctx := context.Background()

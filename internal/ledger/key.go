@@ -310,16 +310,9 @@ func (l *Ledger) Creation(ctx context.Context, keyID string) (c Creation, ok boo
 	if err := checkKeyID(what, keyID); err != nil {
 		return Creation{}, false, err
 	}
-	av, err := l.get(ctx, keyPK(keyID), creationSK)
-	if err != nil {
-		return Creation{}, false, step.Classify(fmt.Errorf("ledger: %s: %w", what, err))
-	}
-	if av == nil {
-		return Creation{}, false, nil
-	}
-	var it creationItem
-	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
-		return Creation{}, false, step.Classify(fmt.Errorf("ledger: %s: decode: %w", what, err))
+	it, ok, err := getItem[creationItem](ctx, l, what, keyPK(keyID), creationSK)
+	if err != nil || !ok {
+		return Creation{}, false, err
 	}
 	return it.creation(), true, nil
 }

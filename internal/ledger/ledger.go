@@ -289,6 +289,22 @@ func (l *Ledger) get(ctx context.Context, pk, sk string) (map[string]types.Attri
 	return out.Item, nil
 }
 
+// getItem reads one live item and decodes it; ok is false when there is
+// none. Errors say what was being done.
+func getItem[T any](ctx context.Context, l *Ledger, what, pk, sk string) (it T, ok bool, err error) {
+	av, err := l.get(ctx, pk, sk)
+	if err != nil {
+		return it, false, step.Classify(fmt.Errorf("ledger: %s: %w", what, err))
+	}
+	if av == nil {
+		return it, false, nil
+	}
+	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+		return it, false, step.Classify(fmt.Errorf("ledger: %s: decode: %w", what, err))
+	}
+	return it, true, nil
+}
+
 // expired tells whether an item is past its expiresAt, and so absent for
 // the ledger even if DynamoDB has not deleted it yet.
 func (l *Ledger) expired(item map[string]types.AttributeValue) bool {

@@ -119,16 +119,9 @@ func (l *Ledger) Run(ctx context.Context, runID string) (r Run, ok bool, err err
 	if err := checkRunID(what, runID); err != nil {
 		return Run{}, false, err
 	}
-	av, err := l.get(ctx, runPK(runID), runSK)
-	if err != nil {
-		return Run{}, false, step.Classify(fmt.Errorf("ledger: %s: %w", what, err))
-	}
-	if av == nil {
-		return Run{}, false, nil
-	}
-	var it runItem
-	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
-		return Run{}, false, step.Classify(fmt.Errorf("ledger: %s: decode: %w", what, err))
+	it, ok, err := getItem[runItem](ctx, l, what, runPK(runID), runSK)
+	if err != nil || !ok {
+		return Run{}, false, err
 	}
 	return it.run(), true, nil
 }

@@ -144,6 +144,31 @@ func LoadFixture(path string) (Fixture, error) {
 	return f, nil
 }
 
+// NewSeeded starts a Server in the fixture file's account and region, seeded
+// with it: the one step drills and tests of a whole account need. opts'
+// AccountID and Region are taken from the fixture when it names them.
+func NewSeeded(path string, opts Options) (*Server, Fixture, error) {
+	f, err := LoadFixture(path)
+	if err != nil {
+		return nil, f, err
+	}
+	if f.AccountID != "" {
+		opts.AccountID = f.AccountID
+	}
+	if f.Region != "" {
+		opts.Region = f.Region
+	}
+	srv, err := New(opts)
+	if err != nil {
+		return nil, f, err
+	}
+	if err := srv.Seed(f); err != nil {
+		_ = srv.Close()
+		return nil, f, fmt.Errorf("localaws: seed %s: %w", path, err)
+	}
+	return srv, f, nil
+}
+
 // Seed adds f to the server's state. It checks the whole fixture first and
 // changes nothing if any part is wrong; users and keys must not exist yet.
 func (s *Server) Seed(f Fixture) error {
