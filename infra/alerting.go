@@ -26,7 +26,8 @@ func newAlerting(stack awscdk.Stack, s settings.Settings) *alerting {
 	// The key policy keeps CDK's default (the account's IAM policies
 	// decide); publishers get kms:GenerateDataKey and kms:Decrypt on it:
 	// the alert function through its role, EventBridge through the key
-	// policy statement that grantPublish adds for events.amazonaws.com.
+	// policy statement that grantPublish adds for events.amazonaws.com,
+	// CloudWatch alarms through allowCloudWatchAlarms.
 	key := awskms.NewKey(stack, jsii.String("AlertKey"), &awskms.KeyProps{
 		Description:       jsii.String("keywarden: encrypts the alert topic's messages"),
 		EnableKeyRotation: jsii.Bool(true),
@@ -49,6 +50,52 @@ func (a *alerting) publishStatements() []awsiam.PolicyStatement {
 		allow("PublishAlert", []string{"sns:Publish"}, a.topic.TopicArn()),
 		allow("UseAlertKey", []string{"kms:GenerateDataKey", "kms:Decrypt"}, a.key.KeyArn()),
 	}
+}
+
+// allowCloudWatchAlarms lets this stack's CloudWatch alarms notify the
+// topic. CloudWatch publishes as the service principal
+// cloudwatch.amazonaws.com, and SNS encrypts the message with the alert key
+// on its behalf: the key policy must allow it kms:GenerateDataKey* and
+// kms:Decrypt (the SNS Developer Guide, "Enable compatibility between event
+// sources from AWS services and encrypted topics"; without it the alarm
+// history shows "CloudWatch Alarms does not have authorization to access
+// the SNS topic encryption key"). The CDK's SnsAction adds neither grant.
+//
+// The topic has a policy of its own (EnforceSSL, EventBridge), which
+// replaces SNS's default account-wide one, so it allows sns:Publish to
+// CloudWatch explicitly. Both are confused-deputy guarded: this account
+// only, and on the topic only this stack's alarms (by name prefix, see
+// alarmName). The key statement keeps to aws:SourceAccount: the key policy
+// cannot name the topic (kms:EncryptionContext:aws:sns:topicArn) without a
+// dependency cycle, the topic being encrypted with the key.
+func (a *alerting) allowCloudWatchAlarms(stack awscdk.Stack) {
+	cloudwatch := awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)
+	thisAccount := map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()}
+	a.key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AllowCloudWatchAlarmsToUseKey"),
+		Effect:     awsiam.Effect_ALLOW,
+		Principals: &[]awsiam.IPrincipal{cloudwatch},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"StringEquals": thisAccount},
+	}), jsii.Bool(false))
+	stackAlarms := stack.FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("cloudwatch"),
+		Resource:     jsii.String("alarm"),
+		ResourceName: awscdk.Fn_Join(jsii.String(""), &[]*string{awscdk.Aws_STACK_NAME(), jsii.String("-*")}),
+		ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
+	a.topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AllowCloudWatchAlarmsToPublish"),
+		Effect:     awsiam.Effect_ALLOW,
+		Principals: &[]awsiam.IPrincipal{cloudwatch},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  &[]*string{a.topic.TopicArn()},
+		Conditions: &map[string]any{
+			"StringEquals": thisAccount,
+			"ArnLike":      map[string]any{"aws:SourceArn": stackAlarms},
+		},
+	}))
 }
 
 // Execution statuses that mean an incident may be unhandled.

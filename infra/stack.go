@@ -26,8 +26,9 @@ type KeywardenStackProps struct {
 // key, the ledger table (key-age run, key creators), one Lambda per task,
 // the state machine that runs them, the EventBridge rules (exposed keys,
 // key creation) and daily schedule that start it (through the intake
-// function) and the dead-letter queue that keeps any event whose delivery
-// failed.
+// function), the dead-letter queue that keeps any event whose delivery
+// failed, and the CloudWatch alarms that notify the alert topic when the
+// daily run stops succeeding, the queue holds events or executions fail.
 //
 // The stack is environment-agnostic: it looks nothing up, so it synthesizes
 // offline without credentials. Deploy it in us-east-1, where IAM's and
@@ -74,6 +75,8 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 
 	machine := newStateMachine(stack, s, fns)
 	alerting.alertOnFailedExecutions(stack, machine, dlq)
+	alerting.allowCloudWatchAlarms(stack)
+	alarms := newAlarms(stack, alerting, dlq, machine)
 
 	// The intake starts executions; the state machine does not reference
 	// it, so its ARN can reach the intake without a cycle.
@@ -93,7 +96,7 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 	awscdk.Annotations_Of(stack).AcknowledgeWarning(
 		jsii.String("@aws-cdk/aws-lambda-go-alpha:goBuildFlagsSecurityWarning"),
 		jsii.String("goBuildFlags are constants in infra/functions.go, not input."))
-	newOutputs(stack, machine, alerting, dlq, ledger)
+	newOutputs(stack, machine, alerting, dlq, ledger, alarms)
 	return stack
 }
 
@@ -119,7 +122,7 @@ func allow(sid string, actions []string, resources ...*string) awsiam.PolicyStat
 	})
 }
 
-func newOutputs(stack awscdk.Stack, machine awsstepfunctions.StateMachine, alerting *alerting, dlq awssqs.Queue, ledger awsdynamodb.Table) {
+func newOutputs(stack awscdk.Stack, machine awsstepfunctions.StateMachine, alerting *alerting, dlq awssqs.Queue, ledger awsdynamodb.Table, alarms *alarms) {
 	output := func(id, description string, value *string) {
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{
 			Description: jsii.String(description),
@@ -130,6 +133,9 @@ func newOutputs(stack awscdk.Stack, machine awsstepfunctions.StateMachine, alert
 	output("AlertTopicArn", "SNS topic of keywarden's alerts; subscribe the security team", alerting.topic.TopicArn())
 	output("LedgerTableName", "DynamoDB ledger of the key-age run: notices sent, actions taken, key creators (retained on stack deletion)", ledger.TableName())
 	output("DeadLetterQueueUrl", "Events whose delivery to keywarden failed; anything here is an unhandled report", dlq.QueueUrl())
+	output("DailyRunMissingAlarmName", "CloudWatch alarm: no daily key-age run has succeeded for 26 hours (notifies the alert topic, and again when a run succeeds)", alarms.dailyRunMissing.AlarmName())
+	output("DeadLetterQueueAlarmName", "CloudWatch alarm: events are waiting in the dead-letter queue (notifies the alert topic)", alarms.deadLetterQueue.AlarmName())
+	output("FailedExecutionsAlarmName", "CloudWatch alarm: an execution failed or timed out (notifies the alert topic, beside the FailedExecutionRule alert)", alarms.failedExecutions.AlarmName())
 	output("ConsoleUrl", "The state machine's executions in the Step Functions console", awscdk.Fn_Sub(
 		jsii.String("https://${AWS::Region}.console.aws.amazon.com/states/home?region=${AWS::Region}#/statemachines/view/${Arn}"),
 		&map[string]*string{"Arn": machine.StateMachineArn()}))

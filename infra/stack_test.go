@@ -272,6 +272,8 @@ func TestResourceCounts(t *testing.T) {
 		"AWS::IAM::Role":      12,
 		// The default context has no alert e-mail addresses.
 		"AWS::SNS::Subscription": 0,
+		// Daily run missing, dead-letter queue, failed executions.
+		"AWS::CloudWatch::Alarm": 3,
 	}
 	for typ, n := range want {
 		if counts[typ] != n {
@@ -804,9 +806,16 @@ func TestStateMachineRole(t *testing.T) {
 }
 
 func TestOutputs(t *testing.T) {
-	for _, name := range []string{"StateMachineArn", "AlertTopicArn", "DeadLetterQueueUrl", "ConsoleUrl", "LedgerTableName"} {
+	for _, name := range []string{"StateMachineArn", "AlertTopicArn", "DeadLetterQueueUrl", "ConsoleUrl", "LedgerTableName",
+		"DailyRunMissingAlarmName", "DeadLetterQueueAlarmName", "FailedExecutionsAlarmName"} {
 		if _, ok := defaultTmpl.Outputs[name]; !ok {
 			t.Errorf("no output %s", name)
+		}
+	}
+	// An alarm's Ref is its name.
+	for _, alarm := range []string{"DailyRunMissingAlarm", "DeadLetterQueueAlarm", "FailedExecutionsAlarm"} {
+		if got, want := defaultTmpl.Outputs[alarm+"Name"].Value, ref(defaultTmpl.id(t, alarm+"/Resource")); !reflect.DeepEqual(got, want) {
+			t.Errorf("%sName = %s, want %s", alarm, toJSON(got), toJSON(want))
 		}
 	}
 	if got, want := defaultTmpl.Outputs["LedgerTableName"].Value, ref(defaultTmpl.id(t, "LedgerTable/Resource")); !reflect.DeepEqual(got, want) {
@@ -1118,5 +1127,126 @@ func TestFindRepoRoot(t *testing.T) {
 	}
 	if _, err := findRepoRoot(t.TempDir()); err == nil {
 		t.Error("outside the repository: no error")
+	}
+}
+
+// Each alarm exactly: its metric, evaluation and actions. Every one
+// notifies the alert topic; the daily-run alarm also when it clears. Names
+// are <stack name>-<suffix>, which the topic policy's aws:SourceArn
+// pattern covers.
+func TestAlarms(t *testing.T) {
+	topic := []any{ref(defaultTmpl.id(t, "AlertTopic/Resource"))}
+	machine := ref(defaultTmpl.id(t, "StateMachine/Resource"))
+	queueName := getAtt(defaultTmpl.id(t, "DeadLetterQueue/Resource"), "QueueName")
+	name := func(suffix string) any {
+		return map[string]any{"Fn::Join": []any{"-", []any{ref("AWS::StackName"), suffix}}}
+	}
+	stateMetric := func(id, metric string) any {
+		return map[string]any{"Id": id, "ReturnData": false, "MetricStat": map[string]any{
+			"Metric": map[string]any{
+				"Namespace": "AWS/States", "MetricName": metric,
+				"Dimensions": []any{map[string]any{"Name": "StateMachineArn", "Value": machine}},
+			},
+			"Period": 300.0, "Stat": "Sum",
+		}}
+	}
+	want := map[string]map[string]any{
+		"DailyRunMissingAlarm": {
+			"AlarmName": name("DailyRunMissing"),
+			"Namespace": "keywarden", "MetricName": "KeyAgeRunSucceeded", "Dimensions": nil,
+			"Statistic": "Sum", "Period": 3600.0,
+			"EvaluationPeriods": 26.0, "DatapointsToAlarm": 26.0,
+			"Threshold": 1.0, "ComparisonOperator": "LessThanThreshold",
+			"TreatMissingData": "breaching",
+			"AlarmActions":     topic, "OKActions": topic, "InsufficientDataActions": nil,
+		},
+		"DeadLetterQueueAlarm": {
+			"AlarmName": name("DeadLetterQueue"),
+			"Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
+			"Dimensions": []any{map[string]any{"Name": "QueueName", "Value": queueName}},
+			"Statistic":  "Maximum", "Period": 300.0,
+			"EvaluationPeriods": 1.0, "DatapointsToAlarm": nil,
+			"Threshold": 1.0, "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+			"TreatMissingData": "notBreaching",
+			"AlarmActions":     topic, "OKActions": nil, "InsufficientDataActions": nil,
+		},
+		"FailedExecutionsAlarm": {
+			"AlarmName": name("FailedExecutions"),
+			"Namespace": nil, "MetricName": nil, "Statistic": nil, "Period": nil,
+			"Metrics": []any{
+				map[string]any{"Id": "expr_1", "Expression": "FILL(failed, 0) + FILL(timedOut, 0)",
+					"Label": "Executions failed or timed out", "ReturnData": true},
+				stateMetric("failed", "ExecutionsFailed"),
+				stateMetric("timedOut", "ExecutionsTimedOut"),
+			},
+			"EvaluationPeriods": 1.0, "DatapointsToAlarm": nil,
+			"Threshold": 1.0, "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+			"TreatMissingData": "notBreaching",
+			"AlarmActions":     topic, "OKActions": nil, "InsufficientDataActions": nil,
+		},
+	}
+	if n := len(defaultTmpl.ofType("AWS::CloudWatch::Alarm")); n != len(want) {
+		t.Errorf("%d alarms, want %d", n, len(want))
+	}
+	for alarm, props := range want {
+		t.Run(alarm, func(t *testing.T) {
+			p := defaultTmpl.at(t, alarm+"/Resource").Properties
+			for k, v := range props {
+				if !reflect.DeepEqual(p[k], v) {
+					t.Errorf("%s = %s, want %s", k, toJSON(p[k]), toJSON(v))
+				}
+			}
+			if p["ActionsEnabled"] == false {
+				t.Error("actions disabled")
+			}
+			// CloudWatch's limit is 1024 characters.
+			if d, _ := p["AlarmDescription"].(string); len(d) < 100 || len(d) > 1024 {
+				t.Errorf("AlarmDescription of %d characters, want what to check, within 1024:\n%s", len(d), d)
+			}
+		})
+	}
+	if d := defaultTmpl.at(t, "DeadLetterQueueAlarm/Resource").Properties["AlarmDescription"].(string); !strings.Contains(d, "redrive") {
+		t.Errorf("the dead-letter queue alarm does not say how to redrive: %s", d)
+	}
+}
+
+// CloudWatch publishes alarm notifications as cloudwatch.amazonaws.com: the
+// alert key's policy lets it encrypt (this account only), and the topic
+// policy lets it publish (this account's alarms of this stack only).
+func TestCloudWatchMayPublish(t *testing.T) {
+	cloudwatch := map[string]any{"Service": "cloudwatch.amazonaws.com"}
+	thisAccount := map[string]any{"aws:SourceAccount": ref("AWS::AccountId")}
+	of := func(doc any) []map[string]any {
+		var out []map[string]any
+		for _, s := range list(doc.(map[string]any)["Statement"]) {
+			if s := s.(map[string]any); reflect.DeepEqual(s["Principal"], cloudwatch) {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	key := of(defaultTmpl.at(t, "AlertKey/Resource").Properties["KeyPolicy"])
+	wantKey := map[string]any{
+		"Sid": "AllowCloudWatchAlarmsToUseKey", "Effect": "Allow", "Principal": cloudwatch,
+		"Action": []any{"kms:Decrypt", "kms:GenerateDataKey*"}, "Resource": "*",
+		"Condition": map[string]any{"StringEquals": thisAccount},
+	}
+	if len(key) != 1 || !reflect.DeepEqual(key[0], wantKey) {
+		t.Errorf("alert key policy statements for CloudWatch %s, want exactly %s", toJSON(key), toJSON(wantKey))
+	}
+	topic := of(defaultTmpl.at(t, "AlertTopic/Policy/Resource").Properties["PolicyDocument"])
+	wantTopic := map[string]any{
+		"Sid": "AllowCloudWatchAlarmsToPublish", "Effect": "Allow", "Principal": cloudwatch,
+		"Action": "sns:Publish", "Resource": ref(defaultTmpl.id(t, "AlertTopic/Resource")),
+		"Condition": map[string]any{
+			"StringEquals": thisAccount,
+			"ArnLike": map[string]any{"aws:SourceArn": map[string]any{"Fn::Join": []any{"", []any{
+				"arn:", ref("AWS::Partition"), ":cloudwatch:", ref("AWS::Region"), ":", ref("AWS::AccountId"),
+				":alarm:", ref("AWS::StackName"), "-*",
+			}}}},
+		},
+	}
+	if len(topic) != 1 || !reflect.DeepEqual(topic[0], wantTopic) {
+		t.Errorf("topic policy statements for CloudWatch %s, want exactly %s", toJSON(topic), toJSON(wantTopic))
 	}
 }

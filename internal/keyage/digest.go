@@ -137,8 +137,11 @@ type DigestHandler struct {
 	Now    func() time.Time
 }
 
-// RunSucceededMetric is the metric the daily-run alarm watches.
-const RunSucceededMetric = "KeyAgeRunSucceeded"
+// The metric the daily-run alarm watches (infra's DailyRunMissingAlarm).
+const (
+	MetricNamespace    = "keywarden"
+	RunSucceededMetric = "KeyAgeRunSucceeded"
+)
 
 // emitRunSucceeded logs the EMF record for a finished run: the slog JSON
 // line carries "_aws" and the metric's value at its top level, which is all
@@ -156,7 +159,7 @@ func (h DigestHandler) emitRunSucceeded(ctx context.Context) {
 		slog.Any("_aws", map[string]any{
 			"Timestamp": now().UnixMilli(),
 			"CloudWatchMetrics": []any{map[string]any{
-				"Namespace":  "keywarden",
+				"Namespace":  MetricNamespace,
 				"Dimensions": [][]string{{}},
 				"Metrics":    []any{map[string]string{"Name": RunSucceededMetric, "Unit": "Count"}},
 			}},
