@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
@@ -85,6 +86,7 @@ type stack struct {
 	machine string
 	rules   []Rule
 	targets map[string]func(ctx context.Context, ev []byte) error
+	intake  lambda.Handler
 	// matched records, per event delivered, the rules it matched.
 	matched []matchRecord
 }
@@ -194,7 +196,12 @@ func newStack(ctx context.Context, o Options, faults map[string]localaws.Fault, 
 			Region: srv.Region(), LambdaEndpoint: st.front.URL,
 			AccessKeyID: localaws.TestAccessKeyID, SecretAccessKey: localaws.TestSecretAccessKey},
 	}
-	intake, _ := lambdafn.New(lambdafn.Intake, st.cfg, intakeEnv)
+	intake, err := lambdafn.New(lambdafn.Intake, st.cfg, intakeEnv)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	st.intake = intake
 	st.targets = map[string]func(ctx context.Context, ev []byte) error{}
 	for _, r := range rules {
 		rule := r

@@ -62,7 +62,7 @@ func (h Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, error
 	}
 	res := Result{Name: name}
 	out, err := h.SFN.StartExecution(ctx, &sfn.StartExecutionInput{
-		StateMachineArn: aws.String(h.StateMachineArn), Name: aws.String(name), Input: aws.String(string(raw)),
+		StateMachineArn: aws.String(h.StateMachineArn), Name: aws.String(name), Input: aws.String(executionInput(raw)),
 	})
 	var exists *sfntypes.ExecutionAlreadyExists
 	if errors.As(err, &exists) {
@@ -152,6 +152,26 @@ func (h Handler) earlierExecution(ctx context.Context, keyID string) (string, er
 		read += len(page.Executions)
 	}
 	return "", nil
+}
+
+// maxInvalidInput bounds how much of an unreadable payload is kept.
+const maxInvalidInput = 4096
+
+// executionInput is the event as delivered when it is a JSON object, as
+// EventBridge always delivers. Anything else (a hand-made payload) is kept,
+// cut short, as a string in an object, so the state machine's paths work
+// and the Choice routes it to the unsupported-event alert.
+func executionInput(raw json.RawMessage) string {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) == nil && obj != nil {
+		return string(raw)
+	}
+	kept := string(raw)
+	if len(kept) > maxInvalidInput {
+		kept = kept[:maxInvalidInput]
+	}
+	b, _ := json.Marshal(map[string]string{"detail-type": "(not a JSON object)", "invalidInput": kept})
+	return string(b)
 }
 
 // maxName is Step Functions' limit on execution names.

@@ -193,3 +193,16 @@ func TestKeyCreationNames(t *testing.T) {
 		t.Errorf("failed call: %+v, %v", failed, err)
 	}
 }
+
+func TestNonObjectInputIsWrapped(t *testing.T) {
+	f := &fakeSFN{started: map[string]string{}}
+	h := Handler{SFN: f, IAM: owners{}, StateMachineArn: "arn:sm"}
+	res, err := h.Handle(context.Background(), json.RawMessage(`["source","aws.trustedadvisor"]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in map[string]string
+	if err := json.Unmarshal([]byte(f.started[res.Name]), &in); err != nil || in["invalidInput"] != `["source","aws.trustedadvisor"]` {
+		t.Errorf("input %s: %v", f.started[res.Name], err)
+	}
+}

@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -123,4 +124,33 @@ func TestKeyAgeSettings(t *testing.T) {
 	if d := Default(); !d.DryRun || d.KeyAge.LimitDays != 90 {
 		t.Errorf("the default must be a dry run with the 90-day limit: %+v", d)
 	}
+}
+
+// FuzzFromContext: any cdk.json context either gives valid settings or a
+// named error; it never panics.
+func FuzzFromContext(f *testing.F) {
+	for _, seed := range []string{
+		`{}`,
+		`{"exposedKeyAction":"deactivate","activityRegions":["eu-west-1"],"keyAge":{"warnDays":[30],"limitDays":37}}`,
+		`{"keyAge":"{\"limitDays\":90}","dryRun":"false","schedule":"rate(1 day)"}`,
+		`{"activityWindowHours":1e99,"alertEmails":[1,2],"logRetentionDays":"x"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var ctx map[string]any
+		if json.Unmarshal(raw, &ctx) != nil {
+			return
+		}
+		s, err := FromContext(func(k string) any { return ctx[k] })
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("unnamed error: %v", err)
+			}
+			return
+		}
+		if err := s.Validate(); err != nil {
+			t.Fatalf("accepted settings that do not validate: %v", err)
+		}
+	})
 }
