@@ -12,7 +12,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export GOFLAGS := -buildvcs=false
 
-.PHONY: deps build test test-unit test-infra synth lint bootstrap fmt-check vet staticcheck cfn-lint asl-lint ci diff deploy drill bench clean
+.PHONY: deps build test test-unit test-infra synth lint bootstrap reliability fmt-check vet staticcheck cfn-lint asl-lint ci diff deploy drill bench clean
 
 ## deps: Go modules and the pinned npm tools (CDK CLI, ASL interpreter, Node 22).
 deps: $(TOOLS)/.installed
@@ -54,6 +54,12 @@ $(TEMPLATE): $(TOOLS)/.installed cdk.json go.mod $(wildcard infra/*.go statemach
 ## DRILL_FLAGS passes flags, e.g. DRILL_FLAGS="--json" or "--only exposed-key".
 drill: $(TOOLS)/.installed $(TEMPLATE)
 	$(GO) run ./cmd/keywarden drill $(DRILL_FLAGS)
+
+## reliability: the fault matrix (exposed key, daily run, key created) ×
+## (no fault, transient faults, one permanent failure) over SEEDS seeds.
+SEEDS ?= 50
+reliability: $(TOOLS)/.installed $(TEMPLATE)
+	$(GO) run ./cmd/keywarden reliability --seeds $(SEEDS)
 
 ## bench: the key-age scan, credential report vs per-user listing, on 10,000
 ## and 50,000 emulated users (localaws, 2 ms per IAM call). About 2.5 minutes on

@@ -36,6 +36,7 @@ func main() {
 const usage = `usage:
   keywarden drill [flags]          run the drill scenarios offline (no AWS account)
   keywarden report [flags]         the daily key-age run's decisions, without acting (your AWS credentials)
+  keywarden reliability [--seeds N] the offline fault matrix: scenarios × faults × seeds, invariants checked
   keywarden drill --aws [flags] [events/FILE.json ...]
                                    send the payloads to a deployed keywarden and follow its executions
 run 'keywarden drill -h' for the flags`
@@ -43,6 +44,9 @@ run 'keywarden drill -h' for the flags`
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "report" {
 		return report(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "reliability" {
+		return reliability(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "drill" {
 		fmt.Fprintln(stderr, usage)
@@ -149,4 +153,31 @@ func (f faultFlag) Set(v string) error {
 	}
 	f[key] = fault
 	return nil
+}
+
+// reliability runs the fault matrix and prints it as Markdown; it fails when
+// an invariant did not hold on some run.
+func reliability(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("reliability", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	seeds := fs.Int("seeds", 50, "seeds per scenario under transient faults")
+	root := fs.String("root", ".", "the keywarden checkout")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	slog.SetDefault(slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	start := time.Now()
+	rows, err := drill.Reliability(ctx, drill.Options{Root: *root}, *seeds, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "keywarden: reliability: %v\n", err)
+		return 1
+	}
+	drill.WriteMatrix(stdout, rows)
+	fmt.Fprintf(stdout, "\n%d seeds, %s\n", *seeds, time.Since(start).Round(time.Second))
+	for _, r := range rows {
+		if r.Held != r.Runs {
+			return 1
+		}
+	}
+	return 0
 }

@@ -237,13 +237,17 @@ func manualAction(req Request, region string) Message {
 		subj = "keywarden: Daily Key-Age Run Failed (" + name + ")"
 	} else {
 		fmt.Fprintf(&b, "\nEvent:        source %s, detail-type %s, id %s\n", quoted(inc.Source), quoted(inc.DetailType), quoted(inc.EventID))
-		b.WriteString("The event could not be read as an exposed-key finding, so no key was touched.\n")
-		b.WriteString("\nWhat to do now\n  - Read the execution's input; if it reports a real exposure, contain the key by hand.\n")
-		acct := inc.Account
-		if acct == "" {
-			acct = "unknown"
+		fmt.Fprintf(&b, "Account:      %s\n", orUnknown(clean(inc.Account, 12)))
+		if inc.DetailType == event.DetailTypeCloudTrail {
+			b.WriteString("The key-creation record was not written; no key was touched.\n")
+			b.WriteString("\nWhat to do now\n  - Fix the cause above; the execution's input holds the CloudTrail event to record by hand or replay.\n")
+		} else {
+			b.WriteString("The event could not be read as an exposed-key finding, so no key was touched.\n")
+			b.WriteString("\nWhat to do now\n  - Read the execution's input; if it reports a real exposure, contain the key by hand.\n")
 		}
-		subj = fmt.Sprintf("Security Alert: Manual Action Needed On Account %s (%s)", acct, name)
+		// The execution's name tells incidents apart (the account is in the
+		// body): invalid-<event id>, created-<user>-<key>, …
+		subj = fmt.Sprintf("Security Alert: Manual Action Needed: %s (%s)", executionName(req.Execution), name)
 	}
 	writeExecution(&b, req, region)
 	return Message{Subject: Subject(subj), Body: b.String()}
@@ -386,6 +390,15 @@ func writeExecution(b *strings.Builder, req Request, region string) {
 	if !req.StartedAt.IsZero() {
 		fmt.Fprintf(b, "  started %s\n", stamp(req.StartedAt))
 	}
+}
+
+// executionName is the last part of an execution ARN: what the execution
+// was about (invalid-<event id>, created-<user>-<key>, …).
+func executionName(arn string) string {
+	if i := strings.LastIndex(arn, ":"); i >= 0 {
+		arn = arn[i+1:]
+	}
+	return clean(arn, 80)
 }
 
 // ConsoleLink returns the Step Functions console page of an execution, or ""

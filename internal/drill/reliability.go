@@ -1,0 +1,238 @@
+package drill
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/keywarden/keywarden/internal/localaws"
+)
+
+// FaultProfile is one column of the reliability matrix.
+type FaultProfile struct {
+	Name   string
+	Faults map[string]localaws.Fault
+}
+
+// Transient faults on every operation keywarden's handlers call.
+var transient = FaultProfile{Name: "20% throttling, 5% 5xx, 5 ms latency", Faults: map[string]localaws.Fault{
+	"iam:*":        {ThrottleRate: 0.2, ServerErrorRate: 0.05, Latency: 5 * time.Millisecond},
+	"cloudtrail:*": {ThrottleRate: 0.2, ServerErrorRate: 0.05, Latency: 5 * time.Millisecond},
+	"sns:*":        {ThrottleRate: 0.2, ServerErrorRate: 0.05, Latency: 5 * time.Millisecond},
+	"ses:*":        {ThrottleRate: 0.2, ServerErrorRate: 0.05, Latency: 5 * time.Millisecond},
+	"dynamodb:*":   {ThrottleRate: 0.2, ServerErrorRate: 0.05, Latency: 5 * time.Millisecond},
+}}
+
+// matrixCase is a scenario of the matrix, the operation that fails for
+// good in its permanent-failure column, and the invariants that must hold
+// whatever the faults did.
+type matrixCase struct {
+	scenario  string
+	permanent string // fault key failed with AccessDenied in the third column
+	check     func(st *stack, oc Outcome) []string
+}
+
+var matrix = []matrixCase{
+	{"exposed-key", "iam:UpdateAccessKey", exposedInvariants},
+	{"daily-run", "iam:UpdateAccessKey", dailyInvariants},
+	{"key-created", "dynamodb:PutItem", createdInvariants},
+}
+
+// MatrixRow is one cell: a scenario under a fault profile over seeds.
+type MatrixRow struct {
+	Scenario string   `json:"scenario"`
+	Profile  string   `json:"profile"`
+	Runs     int      `json:"runs"`
+	Held     int      `json:"held"`
+	Retried  int      `json:"retriedAttempts"`
+	Failures []string `json:"failures,omitempty"`
+}
+
+// Reliability runs the matrix: each case with no fault, with transient
+// faults and with one permanent failure, over seeds 1..seeds, checking the
+// invariants of DESIGN.md's non-negotiables on every run.
+func Reliability(ctx context.Context, o Options, seeds int, progress io.Writer) ([]MatrixRow, error) {
+	byName := map[string]Scenario{}
+	for _, s := range Scenarios() {
+		byName[s.Name] = s
+	}
+	var rows []MatrixRow
+	for _, mc := range matrix {
+		sc := byName[mc.scenario]
+		profiles := []FaultProfile{{Name: "no fault"}, transient,
+			{Name: "permanent AccessDenied on " + mc.permanent, Faults: map[string]localaws.Fault{mc.permanent: {ErrorCode: "AccessDenied"}}}}
+		for _, p := range profiles {
+			row := MatrixRow{Scenario: mc.scenario, Profile: p.Name}
+			n := seeds
+			if len(p.Faults) == 0 || strings.HasPrefix(p.Name, "permanent") {
+				n = min(seeds, 3) // deterministic columns: a few runs suffice
+			}
+			for seed := 1; seed <= n; seed++ {
+				o.Seed = uint64(seed)
+				problems, retried, err := runChecked(ctx, o, sc, p.Faults, mc.check)
+				if err != nil {
+					return rows, fmt.Errorf("%s, %s, seed %d: %w", mc.scenario, p.Name, seed, err)
+				}
+				row.Runs++
+				row.Retried += retried
+				if len(problems) == 0 {
+					row.Held++
+				} else {
+					row.Failures = append(row.Failures, fmt.Sprintf("seed %d: %s", seed, strings.Join(problems, "; ")))
+				}
+			}
+			if progress != nil {
+				fmt.Fprintf(progress, "%-12s %-45s %d/%d held\n", row.Scenario, row.Profile, row.Held, row.Runs)
+			}
+			rows = append(rows, row)
+		}
+	}
+	return rows, nil
+}
+
+func runChecked(ctx context.Context, o Options, sc Scenario, faults map[string]localaws.Fault, check func(*stack, Outcome) []string) ([]string, int, error) {
+	st, err := newStack(ctx, o, faults, sc.Env)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer st.Close()
+	oc := Outcome{Scenario: sc.Name}
+	d := &Driver{st: st, root: o.Root, outcome: &oc}
+	runErr := sc.Run(ctx, d)
+	views, err := Follow(ctx, sfn.NewFromConfig(st.cfg), st.machine, time.Time{}, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	oc.Executions = views
+	for _, m := range st.aws.Published() {
+		oc.Alerts = append(oc.Alerts, Alert{Subject: m.Subject, Body: m.Message})
+	}
+	for _, e := range st.aws.Emails() {
+		oc.Emails = append(oc.Emails, Email{To: strings.Join(e.To, ", "), Subject: e.Subject, Body: e.Text})
+	}
+	var problems []string
+	if runErr != nil {
+		problems = append(problems, "the scenario could not send its events: "+runErr.Error())
+	}
+	problems = append(problems, check(st, oc)...)
+	problems = append(problems, commonInvariants(oc)...)
+	retried := 0
+	for _, x := range views {
+		for _, s := range x.States {
+			retried += len(s.Errors)
+		}
+	}
+	return problems, retried, nil
+}
+
+// commonInvariants: no execution fails without an alert, and no message is
+// sent twice.
+func commonInvariants(oc Outcome) []string {
+	var p []string
+	for _, x := range oc.Executions {
+		if x.Status == "FAILED" && len(oc.Alerts) == 0 {
+			p = append(p, "execution "+x.Name+" failed without any alert")
+		}
+	}
+	seen := map[string]bool{}
+	for _, a := range oc.Alerts {
+		if strings.Contains(a.Subject, "key ages") { // one digest per run
+			continue
+		}
+		if seen[a.Subject] {
+			p = append(p, "sent twice: "+a.Subject)
+		}
+		seen[a.Subject] = true
+	}
+	for _, e := range oc.Emails {
+		k := e.To + "|" + e.Subject
+		if seen[k] {
+			p = append(p, "e-mailed twice: "+k)
+		}
+		seen[k] = true
+	}
+	return p
+}
+
+func alerted(oc Outcome, subject string) bool {
+	for _, a := range oc.Alerts {
+		if strings.Contains(a.Subject, subject) {
+			return true
+		}
+	}
+	return false
+}
+
+// exposedInvariants: the key ends contained and the alert is out, or a
+// manual-action alert says what is left.
+func exposedInvariants(st *stack, oc Outcome) []string {
+	k := st.keyView(demoKey)
+	contained := k.Status == "Inactive" || k.Status == "deleted"
+	switch {
+	case contained && alerted(oc, "Exposed IAM Key For User "+demoUser):
+		return nil
+	case alerted(oc, "Manual Action Needed"):
+		return nil
+	}
+	return []string{fmt.Sprintf("key %s and no exposure or manual-action alert", k.Status)}
+}
+
+// dailyInvariants: every key due for deactivation is inactive or named as
+// not handled in the digest; the digest (or a manual-action alert) is out.
+func dailyInvariants(st *stack, oc Outcome) []string {
+	var digest string
+	for _, a := range oc.Alerts {
+		if strings.Contains(a.Subject, "key ages") {
+			digest = a.Body
+		}
+	}
+	if digest == "" {
+		if alerted(oc, "Daily Key-Age Run Failed") {
+			return nil
+		}
+		return []string{"no digest and no failure alert"}
+	}
+	var p []string
+	for _, id := range []string{"AKIAKEYWARDENDAVE001", "AKIAKEYWARDENFRANK01", "AKIAKEYWARDENHENRY01"} {
+		if k := st.keyView(id); k.Status != "Inactive" && !strings.Contains(digest, id+"  deactivate failed") {
+			p = append(p, fmt.Sprintf("key %s is %s and not named as not handled", id, k.Status))
+		}
+	}
+	return p
+}
+
+// createdInvariants: bob's key creation is in the ledger, or a
+// manual-action alert says it is not.
+func createdInvariants(st *stack, oc Outcome) []string {
+	for _, it := range st.aws.Items(ledgerTable) {
+		if it["pk"] == "key#AKIAKEYWARDENBOB0001" && it["sk"] == "created" {
+			return nil
+		}
+	}
+	if alerted(oc, "Manual Action Needed") {
+		return nil
+	}
+	return []string{"creation not recorded and no manual-action alert"}
+}
+
+// WriteMatrix renders the matrix as a Markdown table.
+func WriteMatrix(w io.Writer, rows []MatrixRow) {
+	fmt.Fprintln(w, "| scenario | faults | runs | invariants held | failed step attempts retried or caught |")
+	fmt.Fprintln(w, "|---|---|---|---|---|")
+	for _, r := range rows {
+		fmt.Fprintf(w, "| %s | %s | %d | %d | %d |\n", r.Scenario, r.Profile, r.Runs, r.Held, r.Retried)
+	}
+	var fails []string
+	for _, r := range rows {
+		fails = append(fails, r.Failures...)
+	}
+	sort.Strings(fails)
+	for _, f := range fails {
+		fmt.Fprintln(w, "- FAILED:", f)
+	}
+}
