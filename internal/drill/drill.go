@@ -68,6 +68,10 @@ func (o Options) path(p, def string) string {
 	return filepath.Join(o.Root, p)
 }
 
+// intakeAttempts is Lambda's asynchronous invocation: the first attempt
+// and the two retries infra configures.
+const intakeAttempts = 3
+
 // Names used in the drill account.
 const (
 	stateMachineName = "Keywarden"
@@ -206,14 +210,23 @@ func newStack(ctx context.Context, o Options, faults map[string]localaws.Fault, 
 	for _, r := range rules {
 		rule := r
 		target := func(ctx context.Context, ev []byte) error {
-			out, err := intake.Invoke(ctx, ev)
+			// EventBridge invokes the intake asynchronously; Lambda retries
+			// a failed invocation twice (retryAttempts in infra), then sends
+			// the event to the dead-letter queue.
 			rec := matchRecord{Rule: rule.LogicalID}
+			var out []byte
+			var err error
+			for attempt := 1; attempt <= intakeAttempts; attempt++ {
+				if out, err = intake.Invoke(ctx, ev); err == nil {
+					break
+				}
+			}
 			var res struct {
 				Name      string `json:"name"`
 				Duplicate bool   `json:"duplicate"`
 			}
 			if err != nil {
-				rec.Error = fmt.Sprintf("%s: %v", lambdafn.ErrorType(err), err)
+				rec.Error = fmt.Sprintf("%s after %d attempts, sent to the dead-letter queue: %v", lambdafn.ErrorType(err), intakeAttempts, err)
 			} else if json.Unmarshal(out, &res) == nil {
 				rec.Execution, rec.Duplicate = res.Name, res.Duplicate
 			}
@@ -463,7 +476,11 @@ func (st *stack) counts() mark {
 // Tag sets a tag on a user, as an administrator would: for values that
 // depend on the drill's date, such as an exemption's end.
 func (d *Driver) Tag(ctx context.Context, user, key, value string) error {
-	_, err := iam.NewFromConfig(d.st.cfg).TagUser(ctx, &iam.TagUserInput{UserName: aws.String(user), Tags: []iamtypes.Tag{{Key: aws.String(key), Value: aws.String(value)}}})
+	// The administrator's set-up is not under test: give it room to get
+	// through injected throttling.
+	cfg := d.st.cfg.Copy()
+	cfg.RetryMaxAttempts = 10
+	_, err := iam.NewFromConfig(cfg).TagUser(ctx, &iam.TagUserInput{UserName: aws.String(user), Tags: []iamtypes.Tag{{Key: aws.String(key), Value: aws.String(value)}}})
 	return err
 }
 
