@@ -197,6 +197,21 @@ func ddbDecode(req *request, allowed []string, v any) *awsError {
 }
 
 // lookupTable finds a table of the request's region. Callers hold s.mu.
+// keyedTable reads a request's Key and table: the table, the key item and
+// its partition and sort key values, in the order AWS validates them.
+func (s *Server) keyedTable(req *request, tableName string, rawKey map[string]json.RawMessage) (t *ddbTable, key item, pk, sk string, aerr *awsError) {
+	if key, aerr = parseItem(rawKey); aerr != nil {
+		return nil, nil, "", "", aerr
+	}
+	if t, aerr = s.lookupTable(req, tableName); aerr != nil {
+		return nil, nil, "", "", aerr
+	}
+	if pk, sk, aerr = t.requestKey(key); aerr != nil {
+		return nil, nil, "", "", aerr
+	}
+	return t, key, pk, sk, nil
+}
+
 func (s *Server) lookupTable(req *request, name string) (*ddbTable, *awsError) {
 	if name == "" {
 		return nil, ddbValidation("1 validation error detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null")
@@ -556,15 +571,7 @@ func (s *Server) ddbGetItem(req *request) (any, *awsError) {
 	if aerr := checkNone("ReturnConsumedCapacity", in.ReturnConsumedCapacity); aerr != nil {
 		return nil, aerr
 	}
-	key, aerr := parseItem(in.Key)
-	if aerr != nil {
-		return nil, aerr
-	}
-	t, aerr := s.lookupTable(req, in.TableName)
-	if aerr != nil {
-		return nil, aerr
-	}
-	pk, sk, aerr := t.requestKey(key)
+	t, _, pk, sk, aerr := s.keyedTable(req, in.TableName, in.Key)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -601,15 +608,7 @@ func (s *Server) ddbUpdateItem(req *request) (any, *awsError) {
 	if aerr := ctx.checkUnused(); aerr != nil {
 		return nil, aerr
 	}
-	key, aerr := parseItem(in.Key)
-	if aerr != nil {
-		return nil, aerr
-	}
-	t, aerr := s.lookupTable(req, in.TableName)
-	if aerr != nil {
-		return nil, aerr
-	}
-	pk, sk, aerr := t.requestKey(key)
+	t, key, pk, sk, aerr := s.keyedTable(req, in.TableName, in.Key)
 	if aerr != nil {
 		return nil, aerr
 	}

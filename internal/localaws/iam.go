@@ -190,6 +190,15 @@ func (s *Server) userFor(req *request) (string, *awsError) {
 	return requireUserName(req.params, 128)
 }
 
+// namedUser is the existing user the required UserName parameter names.
+func (s *Server) namedUser(req *request) (*iamUser, *awsError) {
+	name, aerr := requireUserName(req.params, 128)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return s.existingUser(name)
+}
+
 func (s *Server) existingUser(name string) (*iamUser, *awsError) {
 	u, ok := s.iam.users[name]
 	if !ok {
@@ -435,11 +444,7 @@ type listUserTagsResult struct {
 }
 
 func (s *Server) iamListUserTags(req *request) (any, *awsError) {
-	name, aerr := requireUserName(req.params, 128)
-	if aerr != nil {
-		return nil, aerr
-	}
-	u, aerr := s.existingUser(name)
+	u, aerr := s.namedUser(req)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -757,11 +762,7 @@ type listUserPoliciesResult struct {
 }
 
 func (s *Server) iamListUserPolicies(req *request) (any, *awsError) {
-	name, aerr := requireUserName(req.params, 128)
-	if aerr != nil {
-		return nil, aerr
-	}
-	u, aerr := s.existingUser(name)
+	u, aerr := s.namedUser(req)
 	if aerr != nil {
 		return nil, aerr
 	}
