@@ -48,11 +48,27 @@ type Config struct {
 	// deleted, so a key just issued cannot be lost to the unused rule
 	// before its owner deploys it.
 	NewKeyGraceDays int `json:"newKeyGraceDays"`
+
+	// RotationTag names the user tag whose value "true" opts the user into
+	// automatic rotation (machine users whose key feeds another system).
+	RotationTag string `json:"rotationTag"`
+	// RotationDays is the age at which an opted-in user's active key is
+	// replaced by a new one kept in Secrets Manager; 0 turns rotation off.
+	RotationDays int `json:"rotationDays"`
+	// RetireAfterDays is the UTC calendar days from a rotation to the
+	// deactivation of the replaced key: the time the key's consumers have
+	// to switch to the new one.
+	RetireAfterDays int `json:"retireAfterDays"`
+	// DeleteRetiredAfterDays is the UTC calendar days from the replaced
+	// key's deactivation to its deletion.
+	DeleteRetiredAfterDays int `json:"deleteRetiredAfterDays"`
 }
 
 // DefaultConfig is the policy used where the settings say nothing: warnings
 // at 70 and 80 days, deactivation at 90 in the same run as the final notice,
-// no deletion, machine users notified only, exemptions up to a year ahead.
+// no deletion, machine users notified only, exemptions up to a year ahead;
+// users tagged for rotation get a new key at 60 days, and the old one is
+// deactivated 7 days later and deleted 7 days after that.
 func DefaultConfig() Config {
 	return Config{
 		WarnDays:            []int{70, 80},
@@ -67,6 +83,11 @@ func DefaultConfig() Config {
 		MaxExemptionDays:    365,
 		UnusedDays:          0,
 		NewKeyGraceDays:     7,
+
+		RotationTag:            "keywarden:rotate",
+		RotationDays:           0,
+		RetireAfterDays:        7,
+		DeleteRetiredAfterDays: 7,
 	}
 }
 
@@ -100,6 +121,8 @@ func (c Config) Validate() error {
 		{"maxExemptionDays", "no cap", c.MaxExemptionDays},
 		{"unusedDays", "off", c.UnusedDays},
 		{"newKeyGraceDays", "no grace for new keys", c.NewKeyGraceDays},
+		{"rotationDays", "rotation off", c.RotationDays},
+		{"retireAfterDays", "deactivate the replaced key in the run after the rotation", c.RetireAfterDays},
 	} {
 		if n.v < 0 {
 			bad("%s is %d; use 0 (%s) or more", n.name, n.v, n.zero)
@@ -109,6 +132,17 @@ func (c Config) Validate() error {
 		bad("newKeyGraceDays %d is not below limitDays %d; keys past the limit would never be deactivated, use e.g. 7", c.NewKeyGraceDays, c.LimitDays)
 	}
 
+	if c.RotationDays > 0 {
+		if c.LimitDays >= 1 && c.RotationDays >= c.LimitDays {
+			bad("rotationDays %d is not below limitDays %d; rotate before the limit, e.g. 60", c.RotationDays, c.LimitDays)
+		}
+		if c.RotationDays < c.NewKeyGraceDays {
+			bad("rotationDays %d is below newKeyGraceDays %d; a new key would be replaced before its owner could deploy it", c.RotationDays, c.NewKeyGraceDays)
+		}
+		if c.DeleteRetiredAfterDays < 1 {
+			bad("deleteRetiredAfterDays is %d; use 1 or more, so a replaced key stays restorable for at least a day after its deactivation", c.DeleteRetiredAfterDays)
+		}
+	}
 	c.validateTags(bad)
 	c.validateUserTypes(bad)
 	return errors.Join(errs...)
@@ -164,6 +198,9 @@ func (c Config) validateTags(bad func(string, ...any)) {
 	}
 	tag("userTypeTag", c.UserTypeTag, "UserType", false)
 	tag("exemptionTag", c.ExemptionTag, "keywarden:exempt", false)
+	if c.RotationDays > 0 {
+		tag("rotationTag", c.RotationTag, "keywarden:rotate", false)
+	}
 	for _, ct := range c.ContactTags {
 		tag("contactTags", ct, "Contact", true)
 	}
@@ -252,4 +289,19 @@ func (c Config) warningStage(age int) Stage {
 		return StageOK
 	}
 	return WarningStage(best)
+}
+
+// rotates says whether the user opted into rotation, and why not when the
+// tag is there with another value than "true" or "false".
+func (c Config) rotates(tags map[string]string) (bool, string) {
+	v, ok := tags[c.RotationTag]
+	switch v = strings.TrimSpace(v); {
+	case c.RotationTag == "" || !ok || strings.EqualFold(v, "false"):
+		return false, ""
+	case strings.EqualFold(v, "true") && c.RotationDays <= 0:
+		return false, fmt.Sprintf("not rotated: tag %s is \"true\" but rotationDays is 0 (rotation off)", c.RotationTag)
+	case strings.EqualFold(v, "true"):
+		return true, ""
+	}
+	return false, fmt.Sprintf("not rotated: tag %s is %q; only \"true\" opts in", c.RotationTag, v)
 }

@@ -28,6 +28,11 @@ type History struct {
 	// DeactivatedAt is when keywarden deactivated the key; zero when it did
 	// not, or it is not known.
 	DeactivatedAt time.Time `json:"deactivatedAt,omitzero"`
+	// RotatedAt is when keywarden replaced the key by a new one (a
+	// rotation); zero when it did not.
+	RotatedAt time.Time `json:"rotatedAt,omitzero"`
+	// ReplacedBy is the id of the key that replaced it.
+	ReplacedBy string `json:"replacedBy,omitempty"`
 }
 
 func (h History) sent(s Stage) (time.Time, bool) {
@@ -68,6 +73,11 @@ type Decision struct {
 	ExemptionProblem string `json:"exemptionProblem,omitempty"`
 	// Unused is set when the unused-key rule applies.
 	Unused bool `json:"unused,omitempty"`
+	// Rotation is set for users opted into rotation: their keys are
+	// replaced at RotationDays and the replaced keys retired.
+	Rotation bool `json:"rotation,omitempty"`
+	// ReplacedBy is the key that replaced this one in a rotation.
+	ReplacedBy string `json:"replacedBy,omitempty"`
 	// Problem is set when the key could not be judged (invalid policy,
 	// creation time unknown or in the future): no notice, no action.
 	Problem string `json:"problem,omitempty"`
@@ -139,6 +149,27 @@ func Decide(cfg Config, now time.Time, u User, k Key, h History) Decision {
 		}
 		return d
 	}
+	rotates, why := cfg.rotates(u.Tags)
+	if why != "" {
+		d.because("%s", why)
+	}
+	if !h.RotatedAt.IsZero() {
+		// Replaced keys are retired whatever the user's tags say now: the
+		// owner was told the date when the new key was issued.
+		decideRetired(cfg, now, k, h, &d)
+		return d
+	}
+	if rotates && k.Active && d.AgeDays >= cfg.RotationDays {
+		d.Rotation, d.Stage, d.Action = true, StageRotate, ActionRotate
+		d.overrideNotifyOnly()
+		d.because("age %d days, at or past rotationDays %d, and tag %s is \"true\": replace it with a new key kept in Secrets Manager", d.AgeDays, cfg.RotationDays, cfg.RotationTag)
+		if d.AgeDays >= cfg.LimitDays {
+			d.because("past the %d-day limit: rotation is retried every run instead of deactivation, so its consumer keeps a working key", cfg.LimitDays)
+		}
+		d.noticeOnce(h, StageRotate)
+		return d
+	}
+	d.Rotation = rotates
 	if !k.Active {
 		decideInactive(cfg, now, k, h, &d)
 		return d
@@ -220,6 +251,52 @@ func decideActive(cfg Config, now time.Time, k Key, h History, d *Decision) {
 		} else {
 			d.because("no grace period: final notice and deactivation in this run")
 		}
+	}
+}
+
+// decideRetired walks a key replaced by a rotation through deactivation,
+// RetireAfterDays UTC days after the rotation, and deletion,
+// DeleteRetiredAfterDays UTC days after the deactivation. The user asked
+// for rotation, so notify-only user types do not hold this back.
+func decideRetired(cfg Config, now time.Time, k Key, h History, d *Decision) {
+	d.Rotation, d.ReplacedBy = true, h.ReplacedBy
+	d.overrideNotifyOnly()
+	d.because("replaced by key %s on %s", h.ReplacedBy, date(h.RotatedAt))
+	retireAt := later(afterCalendarDays(h.RotatedAt, cfg.RetireAfterDays), addDays(k.Created, cfg.NewKeyGraceDays))
+	if k.Active {
+		d.Deadline = retireAt
+		if now.Before(retireAt) {
+			d.Stage = StageRotate
+			d.because("deactivation on %s, %d days after the rotation", date(retireAt), cfg.RetireAfterDays)
+			return
+		}
+		d.Stage, d.Action = StageDeactivate, ActionDeactivate
+		d.because("the %d days after the rotation are over: deactivate", cfg.RetireAfterDays)
+		d.noticeOnce(h, StageDeactivate)
+		return
+	}
+	since := h.DeactivatedAt
+	if since.IsZero() {
+		since = retireAt // deactivated by someone else: count from when keywarden would have
+	}
+	d.Deadline = h.DeactivatedAt
+	d.DeleteDue = later(afterCalendarDays(since, max(cfg.DeleteRetiredAfterDays, 1)), addDays(k.Created, cfg.NewKeyGraceDays))
+	if now.Before(d.DeleteDue) {
+		d.Stage = StageDeactivate
+		d.because("inactive since %s; deletion on %s", date(since), date(d.DeleteDue))
+		return
+	}
+	d.Stage, d.Action = StageDelete, ActionDelete
+	d.because("inactive since %s, %d days or more: delete", date(since), cfg.DeleteRetiredAfterDays)
+	d.noticeOnce(h, StageDelete)
+}
+
+// overrideNotifyOnly lets rotation act on a notify-only user type: the
+// rotation tag is the user's own, more specific, opt-in.
+func (d *Decision) overrideNotifyOnly() {
+	if d.NotifyOnly {
+		d.NotifyOnly = false
+		d.because("opted into rotation: notify-only does not hold back the rotation or the retirement of the replaced key")
 	}
 }
 

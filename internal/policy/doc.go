@@ -107,6 +107,25 @@
 // the key's LastUsed if that is later: a key used at some time was active
 // then.
 //
+// # Rotation
+//
+// With RotationDays > 0, a user whose RotationTag tag is "true" (any case)
+// opts into rotation. Its active key at least RotationDays old that was
+// never replaced gets Action rotate, Stage rotate and the one-time rotate
+// notice: the run issues a new key, stores it in Secrets Manager and tells
+// the owner where. Rotation overrides notify-only user types (the tag is the
+// user's own opt-in) but not exemptions. A key past LimitDays that could not
+// be rotated yet is rotated again on every run rather than deactivated, so
+// the system it feeds keeps a working key; each failure is in the digest.
+//
+// A replaced key (History.RotatedAt set) is retired whatever the tags say
+// now: it stays active, Stage rotate, until RetireAfterDays UTC days after
+// the rotation, is then deactivated with the one-time deactivate notice, and
+// is deleted DeleteRetiredAfterDays UTC days after its deactivation (counted
+// from the planned deactivation if someone else deactivated it), with the
+// delete notice, even when DeleteAfterDays is 0. Tag values other than
+// "true" and "false" do not opt in; a Reason says so.
+//
 // # Contact
 //
 // The contact is the value of the first ContactTags tag that is present and

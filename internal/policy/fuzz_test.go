@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -90,10 +91,15 @@ func (b *fuzzBytes) config() Config {
 		c.ExemptionTag = b.pick("keywarden:exempt", "", "UserType")
 		c.ContactTags = [][]string{nil, {"Contact"}, {""}, {"email", "Contact"}}[b.byte()%4]
 	}
+	if b.byte()%2 == 0 {
+		c.RotationDays = int(int8(b.byte())) % 100
+		c.RetireAfterDays = int(int8(b.byte())) % 10
+		c.DeleteRetiredAfterDays = int(int8(b.byte())) % 10
+	}
 	return c
 }
 
-var fuzzStages = []Stage{StageOK, WarningStage(30), WarningStage(70), WarningStage(80), StageFinal, StageDeactivate, StageDelete, "bogus"}
+var fuzzStages = []Stage{StageOK, StageRotate, WarningStage(30), WarningStage(70), WarningStage(80), StageFinal, StageDeactivate, StageDelete, "bogus"}
 
 func FuzzDecide(f *testing.F) {
 	f.Add([]byte{})
@@ -126,6 +132,9 @@ func FuzzDecide(f *testing.F) {
 			if in.byte()%2 == 0 {
 				u.Tags[in.pick("Contact", "email", "")] = in.str()
 			}
+			if v := in.pick("-", "true", "TRUE", "false", "yes", ""); v != "-" {
+				u.Tags["keywarden:rotate"] = v
+			}
 		}
 		var h History
 		if mask := in.byte(); mask != 0 {
@@ -139,21 +148,25 @@ func FuzzDecide(f *testing.F) {
 		if in.byte()%3 == 0 {
 			h.DeactivatedAt = in.timeNear(now)
 		}
+		if in.byte()%3 == 0 {
+			h.RotatedAt, h.ReplacedBy = in.timeNear(now), "AKIANEWKEY"
+		}
 
 		d := Decide(cfg, now, u, k, h)
-		checkInvariants(t, cfg, now, k, h, d)
+		checkInvariants(t, cfg, now, u, k, h, d)
 	})
 }
 
 // checkInvariants are the promises Decide keeps for every input.
-func checkInvariants(t *testing.T, cfg Config, now time.Time, k Key, h History, d Decision) {
+func checkInvariants(t *testing.T, cfg Config, now time.Time, u User, k Key, h History, d Decision) {
 	t.Helper()
 	fail := func(format string, args ...any) {
 		t.Helper()
 		t.Fatalf("%s\ncfg %+v\nnow %v\nkey %+v\nhistory %+v\ndecision %+v", fmt.Sprintf(format, args...), cfg, now, k, h, d)
 	}
-	acts := d.Action == ActionDeactivate || d.Action == ActionDelete
-	if !slices.Contains([]Action{ActionNone, ActionNotify, ActionDeactivate, ActionDelete}, d.Action) {
+	acts := d.Action == ActionDeactivate || d.Action == ActionDelete || d.Action == ActionRotate
+	retired := !h.RotatedAt.IsZero()
+	if !slices.Contains([]Action{ActionNone, ActionNotify, ActionDeactivate, ActionDelete, ActionRotate}, d.Action) {
 		fail("unknown action %q", d.Action)
 	}
 	if d.Stage.Rank() < 0 {
@@ -189,14 +202,28 @@ func checkInvariants(t *testing.T, cfg Config, now time.Time, k Key, h History, 
 		switch {
 		case !k.Active:
 			fail("deactivating an inactive key")
-		case !finalSent && d.Notice != StageFinal:
+		case retired && d.Notice != StageDeactivate && !hasNotice(h, StageDeactivate):
+			fail("deactivation of a replaced key without its deactivate notice")
+		case !retired && !finalSent && d.Notice != StageFinal:
 			fail("deactivation without a final notice")
 		case now.Before(d.Deadline):
 			fail("deactivation before its deadline %v", d.Deadline)
 		}
 	}
-	if d.Action == ActionDelete && (k.Active || cfg.DeleteAfterDays <= 0 || now.Before(d.DeleteDue)) {
+	if d.Action == ActionDelete && (k.Active || (cfg.DeleteAfterDays <= 0 && !retired) || now.Before(d.DeleteDue)) {
 		fail("delete of an active key, with deletion off, or before %v", d.DeleteDue)
+	}
+	if d.Action == ActionRotate {
+		switch {
+		case !k.Active || retired:
+			fail("rotation of an inactive or already replaced key")
+		case cfg.RotationDays <= 0 || d.AgeDays < cfg.RotationDays:
+			fail("rotation with rotation off or before rotationDays")
+		case !strings.EqualFold(strings.TrimSpace(u.Tags["keywarden:rotate"]), "true"):
+			fail("rotation of a user not tagged for it")
+		case d.Notice != StageRotate && !hasNotice(h, StageRotate):
+			fail("rotation without its notice")
+		}
 	}
 	if now.IsZero() && (d.Action != ActionNone || d.Notice != "" || d.Problem == "") {
 		fail("acted without a clock")
@@ -207,7 +234,9 @@ func checkInvariants(t *testing.T, cfg Config, now time.Time, k Key, h History, 
 	if (k.Created.IsZero() || k.Created.After(now)) && (d.Action != ActionNone || d.Problem == "" || d.AgeDays != 0) {
 		fail("acted on a key without a believable creation time")
 	}
-	if cfg.Validate() == nil && !slices.Contains(Stages(cfg), d.Stage) {
+	// A key replaced before rotation was turned off still retires through
+	// rotate, deactivate and delete: its owner was told the dates.
+	if cfg.Validate() == nil && !slices.Contains(Stages(cfg), d.Stage) && !retired {
 		fail("stage %q is not in Stages %v", d.Stage, Stages(cfg))
 	}
 }
@@ -260,7 +289,7 @@ func simulate(t *testing.T, cfg Config, skip func(int) bool, createdHour int) {
 				break
 			}
 			dec := Decide(cfg, at, human, k, h)
-			checkInvariants(t, cfg, at, k, h, dec)
+			checkInvariants(t, cfg, at, human, k, h, dec)
 			if s := cfg.warningStage(Age(created, at)); s != StageOK && Age(created, at) < cfg.LimitDays {
 				stagesSeen[s] = true
 			}
@@ -297,4 +326,9 @@ func simulate(t *testing.T, cfg Config, skip func(int) bool, createdHour int) {
 			t.Errorf("notices out of order or repeated: %v", sentOrder)
 		}
 	}
+}
+
+func hasNotice(h History, s Stage) bool {
+	_, ok := h.Notices[s]
+	return ok
 }

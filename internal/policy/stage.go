@@ -13,8 +13,12 @@ type Stage string
 
 // The fixed stages; warning stages come from WarningStage.
 const (
-	StageOK         Stage = "ok"
-	StageFinal      Stage = "final"
+	StageOK    Stage = "ok"
+	StageFinal Stage = "final"
+	// StageRotate: an opted-in user's key is replaced by a new one (the
+	// notice tells where the new key is); it stays in this stage until it
+	// is retired.
+	StageRotate     Stage = "rotate"
 	StageDeactivate Stage = "deactivate"
 	StageDelete     Stage = "delete"
 )
@@ -41,20 +45,23 @@ func (s Stage) WarningDays() (int, bool) {
 }
 
 // Ranks of the stages after the warnings; warnings rank by their day,
-// capped just below rankFinal.
+// capped just below rankRotate.
 const (
+	rankRotate     = rankFinal - 1
 	rankFinal      = 1 << 30
 	rankDeactivate = rankFinal + 1
 	rankDelete     = rankFinal + 2
 )
 
-// Rank orders stages for reports: ok (0) < warnings by day < final <
+// Rank orders stages for reports: ok (0) < warnings by day < rotate < final <
 // deactivate < delete. Unknown stages rank -1. Warnings rank by their day
 // alone, so stages from different WarnDays settings still compare sensibly.
 func (s Stage) Rank() int {
 	switch s {
 	case StageOK:
 		return 0
+	case StageRotate:
+		return rankRotate
 	case StageFinal:
 		return rankFinal
 	case StageDeactivate:
@@ -63,13 +70,14 @@ func (s Stage) Rank() int {
 		return rankDelete
 	}
 	if n, ok := s.WarningDays(); ok {
-		return min(n, rankFinal-1)
+		return min(n, rankRotate-1)
 	}
 	return -1
 }
 
 // Stages lists the stages a key can reach under cfg, in order, for reports:
-// ok, each warning, final, deactivate, and delete when DeleteAfterDays > 0.
+// ok, each warning, rotate when RotationDays > 0, final, deactivate, and
+// delete when DeleteAfterDays or RotationDays is above 0.
 // Warning days that are not positive are left out and duplicates appear once,
 // so even an invalid config gives a usable list.
 func Stages(cfg Config) []Stage {
@@ -82,8 +90,11 @@ func Stages(cfg Config) []Stage {
 			out = append(out, WarningStage(w))
 		}
 	}
+	if cfg.RotationDays > 0 {
+		out = append(out, StageRotate)
+	}
 	out = append(out, StageFinal, StageDeactivate)
-	if cfg.DeleteAfterDays > 0 {
+	if cfg.DeleteAfterDays > 0 || cfg.RotationDays > 0 {
 		out = append(out, StageDelete)
 	}
 	return out
@@ -92,10 +103,14 @@ func Stages(cfg Config) []Stage {
 // Action is what a run must do about a key.
 type Action string
 
-// The actions, from least to most drastic.
+// The actions: none, notify, deactivate and delete from least to most
+// drastic, and rotate, which issues a new key and takes nothing away.
 const (
 	ActionNone       Action = "none"
 	ActionNotify     Action = "notify"
 	ActionDeactivate Action = "deactivate"
 	ActionDelete     Action = "delete"
+	// ActionRotate creates a new key for the user, stores it in Secrets
+	// Manager and leaves this one active until it is retired.
+	ActionRotate Action = "rotate"
 )
