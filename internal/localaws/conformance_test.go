@@ -22,7 +22,8 @@ package localaws
 //     MessageRejected; AWS refuses it as an invalid parameter (SES v1:
 //     InvalidParameterValue "Recipient count exceeds 50.", which SES v2
 //     reports as BadRequestException; inferred, not observed on AWS).
-// DynamoDB's scenarios and moto gaps are in conformance_dynamodb_test.go.
+// DynamoDB's scenarios and moto gaps are in conformance_dynamodb_test.go,
+// Secrets Manager's in conformance_secretsmanager_test.go.
 // Moto also lacks what this suite therefore does not compare: CloudTrail
 // LookupEvents, Lambda handlers, backdated keys, the credential report's
 // <root_account> row (moto lists users only).

@@ -14,6 +14,10 @@
 //   - DynamoDB: JSON 1.0 (CreateTable, DescribeTable, PutItem, GetItem,
 //     UpdateItem, Query) with a small, exact expression evaluator; see
 //     dynamodb_expr.go for the grammar it accepts.
+//   - Secrets Manager: JSON 1.1 (CreateSecret, PutSecretValue,
+//     DescribeSecret, GetSecretValue, PutResourcePolicy, GetResourcePolicy)
+//     over SecretString values, with AWSCURRENT and AWSPREVIOUS moved as AWS
+//     moves them; see secretsmanager.go for what it leaves out.
 //
 // Requests are routed by the service name in the SigV4 credential scope of
 // the Authorization header, then by X-Amz-Target, the form Action or the REST
@@ -26,7 +30,10 @@
 // Beyond the operations, a Server offers what tests and drills need: seeding
 // from a fixture (LoadFixture, Seed), a settable clock (SetNow, Advance),
 // reproducible fault injection (SetFault) and inspection of what happened
-// (Calls, Published, Emails, AccessKeys, UserPolicies, Deliveries, Items).
-// None of the inspection methods exposes a secret access key; SecretFor
-// exists only for the test that proves secrets do not leak.
+// (Calls, Published, Emails, AccessKeys, UserPolicies, Deliveries, Items,
+// Secret). None of the inspection methods exposes a secret access key or a
+// Secrets Manager secret value, and no call record holds a request body;
+// SecretFor and SecretValueFor exist only for the test that proves secrets do
+// not leak (and, for SecretValueFor, to check that a stored secret holds the
+// right key).
 package localaws

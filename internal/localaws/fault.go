@@ -14,18 +14,22 @@ import (
 type Fault struct {
 	// ThrottleRate is the fraction of calls (0..1) answered with the
 	// service's real throttling error: IAM and STS 400 Throttling, SNS 400
-	// Throttled, CloudTrail and EventBridge 400 ThrottlingException, Lambda
-	// and SES v2 429 TooManyRequestsException, DynamoDB 400
-	// ProvisionedThroughputExceededException.
+	// Throttled, CloudTrail, EventBridge and Secrets Manager 400
+	// ThrottlingException, Lambda and SES v2 429 TooManyRequestsException,
+	// DynamoDB 400 ProvisionedThroughputExceededException.
 	ThrottleRate float64
 	// ServerErrorRate is the fraction of calls (0..1) answered with the
-	// service's real 5xx error (IAM ServiceFailure, SNS InternalError, …).
+	// service's real 5xx error (IAM ServiceFailure, SNS InternalError,
+	// Secrets Manager InternalServiceError, …).
 	ServerErrorRate float64
 	// Latency is added before every answer.
 	Latency time.Duration
 	// ErrorCode, when set, fails every call with this code, e.g.
-	// "AccessDenied". ErrorStatus defaults to the code's usual status (see
-	// statusForCode), ErrorMessage to a note that the failure is injected.
+	// "AccessDenied". ErrorStatus defaults to the status the service answers
+	// the code with (the code's usual status, see statusForCode, unless the
+	// service differs: Secrets Manager answers AccessDeniedException and
+	// ResourceNotFoundException with 400), ErrorMessage to a note that the
+	// failure is injected.
 	ErrorCode    string
 	ErrorStatus  int
 	ErrorMessage string
@@ -34,13 +38,14 @@ type Fault struct {
 // SetFault injects f into the calls named by key: "service:Operation" (e.g.
 // "iam:UpdateAccessKey") or "service:*" for every operation of a service.
 // Services are named by their SigV4 signing names: iam, sts, sns,
-// cloudtrail, events, ses, lambda, dynamodb. An operation's own fault
-// replaces its service's. A zero Fault removes the fault.
+// cloudtrail, events, ses, lambda, dynamodb, secretsmanager (e.g.
+// "secretsmanager:PutSecretValue"). An operation's own fault replaces its
+// service's. A zero Fault removes the fault.
 func (s *Server) SetFault(key string, f Fault) error {
 	svcName, op, ok := strings.Cut(key, ":")
 	svc := s.services[svcName]
 	if !ok || svc == nil {
-		return fmt.Errorf("localaws: fault key %q: want service:Operation or service:* with service one of iam, sts, sns, cloudtrail, events, ses, lambda, dynamodb", key)
+		return fmt.Errorf("localaws: fault key %q: want service:Operation or service:* with service one of iam, sts, sns, cloudtrail, events, ses, lambda, dynamodb, secretsmanager", key)
 	}
 	if _, known := svc.ops[op]; op != "*" && !known {
 		return fmt.Errorf("localaws: fault key %q: %s has no emulated operation %q", key, svcName, op)
@@ -86,7 +91,11 @@ func (s *Server) injectFault(svc *service, op string) (Fault, *awsError) {
 		}
 		e := &awsError{Code: f.ErrorCode, Message: f.ErrorMessage, Status: f.ErrorStatus}
 		if e.Status == 0 {
-			e.Status = statusForCode(f.ErrorCode)
+			if status, own := svc.errorStatus[f.ErrorCode]; own {
+				e.Status = status
+			} else {
+				e.Status = statusForCode(f.ErrorCode)
+			}
 		}
 		if e.Message == "" {
 			e.Message = fmt.Sprintf("%s (injected by localaws)", f.ErrorCode)

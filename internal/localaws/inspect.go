@@ -10,7 +10,7 @@ import (
 // write happened" or "the throttled attempts were retried".
 type Call struct {
 	Time        time.Time
-	Service     string // signing name: iam, sts, sns, cloudtrail, events, ses, lambda, dynamodb
+	Service     string // signing name: iam, sts, sns, cloudtrail, events, ses, lambda, dynamodb, secretsmanager
 	Operation   string // e.g. UpdateAccessKey; empty if the request named none
 	ErrorCode   string // empty on success
 	Status      int    // HTTP status answered

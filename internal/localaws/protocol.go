@@ -32,7 +32,7 @@ type protocol int
 
 const (
 	queryProtocol protocol = iota // form-encoded Action, XML answers (IAM, STS, SNS)
-	jsonProtocol                  // X-Amz-Target, JSON 1.1 (CloudTrail, EventBridge)
+	jsonProtocol                  // X-Amz-Target, JSON 1.1 or 1.0 (CloudTrail, EventBridge, Secrets Manager, DynamoDB)
 	restProtocol                  // method and path, JSON (SES v2, Lambda)
 )
 
@@ -62,6 +62,9 @@ type service struct {
 	serverErr       awsError // the service's real 5xx answer
 	invalidTokenErr awsError // answer to a request signed with a dead key
 	badRequestCode  string   // code for requests that cannot be parsed
+	// errorStatus is the HTTP status of the service's own error codes where
+	// it differs from statusForCode's, for injected failures.
+	errorStatus map[string]int
 	// lambdaErrorBody: Lambda's error bodies carry "Type": "User"|"Service".
 	lambdaErrorBody bool
 	// jsonVersion is the JSON protocol's version in Content-Type: "1.1"
@@ -76,7 +79,7 @@ type service struct {
 }
 
 func newServices() map[string]*service {
-	list := []*service{iamService(), stsService(), snsService(), cloudTrailService(), eventsService(), sesService(), lambdaService(), dynamoDBService()}
+	list := []*service{iamService(), stsService(), snsService(), cloudTrailService(), eventsService(), sesService(), lambdaService(), dynamoDBService(), secretsManagerService()}
 	m := make(map[string]*service, len(list))
 	for _, svc := range list {
 		m[svc.name] = svc

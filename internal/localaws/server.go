@@ -75,14 +75,15 @@ type Server struct {
 	idRand    *rand.Rand
 	faults    map[string]Fault
 
-	iam    iamState
-	trail  trailState
-	sns    snsState
-	ses    sesState
-	lambda lambdaState
-	events eventsState
-	dynamo dynamoState
-	calls  []Call
+	iam     iamState
+	trail   trailState
+	sns     snsState
+	ses     sesState
+	lambda  lambdaState
+	events  eventsState
+	dynamo  dynamoState
+	secrets secretsState
+	calls   []Call
 }
 
 // New starts a Server listening on opts.Addr (default a free 127.0.0.1 port).
@@ -118,6 +119,7 @@ func New(opts Options) (*Server, error) {
 	s.ses.init()
 	s.lambda.init()
 	s.dynamo.init()
+	s.secrets.init()
 	if err := s.events.init(); err != nil {
 		return nil, err
 	}
@@ -427,6 +429,8 @@ func guessService(r *http.Request) string {
 		return "events"
 	case strings.HasPrefix(target, dynamoDBTargetPrefix):
 		return "dynamodb"
+	case strings.HasPrefix(target, secretsManagerTargetPrefix):
+		return "secretsmanager"
 	case strings.HasPrefix(r.URL.Path, lambdaPathPrefix):
 		return "lambda"
 	case strings.HasPrefix(r.URL.Path, "/v2/email/"):
