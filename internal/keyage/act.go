@@ -17,6 +17,7 @@ import (
 
 	"github.com/keywarden/keywarden/internal/alert"
 	"github.com/keywarden/keywarden/internal/exposure"
+	"github.com/keywarden/keywarden/internal/ledger"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/step"
 )
@@ -115,6 +116,8 @@ type ChunkResult struct {
 	Deleted         []UserKey `json:"deleted"`
 	WouldDeactivate []UserKey `json:"wouldDeactivate"`
 	WouldDelete     []UserKey `json:"wouldDelete"`
+	Rotated         []UserKey `json:"rotated"`
+	WouldRotate     []UserKey `json:"wouldRotate"`
 	Failures        []Failure `json:"failures"`
 }
 
@@ -125,8 +128,11 @@ type ActHandler struct {
 	IAM      KeyAPI
 	Store    Store
 	Notifier Notifier
-	Account  string
-	Now      func() time.Time
+	// Rotator rotates the keys of users opted into rotation; nil when the
+	// deployment has rotation off (a rotate decision then fails, named).
+	Rotator Rotator
+	Account string
+	Now     func() time.Time
 	// ReadBackAttempts and ReadBackDelay as for containment.
 	ReadBackAttempts int
 	ReadBackDelay    time.Duration
@@ -134,7 +140,8 @@ type ActHandler struct {
 
 // Handle acts on the chunk.
 func (h ActHandler) Handle(ctx context.Context, in ActInput) (ChunkResult, error) {
-	res := ChunkResult{Chunk: in.Chunk, Deactivated: []UserKey{}, Deleted: []UserKey{}, WouldDeactivate: []UserKey{}, WouldDelete: []UserKey{}, Failures: []Failure{}}
+	res := ChunkResult{Chunk: in.Chunk, Deactivated: []UserKey{}, Deleted: []UserKey{}, WouldDeactivate: []UserKey{}, WouldDelete: []UserKey{},
+		Rotated: []UserKey{}, WouldRotate: []UserKey{}, Failures: []Failure{}}
 	data, err := h.Store.GetChunk(ctx, in.RunID, in.Chunk)
 	if err != nil {
 		return res, step.Classify(fmt.Errorf("read chunk %d of run %s: %w", in.Chunk, in.RunID, err))
@@ -148,7 +155,8 @@ func (h ActHandler) Handle(ctx context.Context, in ActInput) (ChunkResult, error
 		h.one(ctx, in, d, &res)
 	}
 	slog.InfoContext(ctx, "chunk acted on", "run", in.RunID, "chunk", in.Chunk, "decisions", res.Decisions,
-		"notices", res.Notices, "deactivated", len(res.Deactivated), "deleted", len(res.Deleted), "failures", len(res.Failures), "dryRun", in.DryRun)
+		"notices", res.Notices, "deactivated", len(res.Deactivated), "deleted", len(res.Deleted), "rotated", len(res.Rotated),
+		"failures", len(res.Failures), "dryRun", in.DryRun)
 	return res, nil
 }
 
@@ -158,14 +166,19 @@ func (h ActHandler) fail(res *ChunkResult, d policy.Decision, what string, err e
 }
 
 // one handles a decision. A notice that only warns goes out before the
-// action; one that says the key was deactivated or deleted (including a
-// final notice sent with the deactivation) only after the action worked.
+// action; one that says the key was deactivated, deleted or rotated
+// (including a final notice sent with the deactivation) only after the
+// action worked.
 func (h ActHandler) one(ctx context.Context, in ActInput, d policy.Decision, res *ChunkResult) {
-	tellsDone := d.Action == policy.ActionDeactivate || d.Action == policy.ActionDelete
+	tellsDone := d.Action == policy.ActionDeactivate || d.Action == policy.ActionDelete || d.Action == policy.ActionRotate
 	if d.Notice != "" && !tellsDone {
 		h.notify(ctx, in, d, res)
 	}
-	if !h.act(ctx, in, d, res) {
+	if d.Action == policy.ActionRotate {
+		if !h.rotate(ctx, in, &d, res) {
+			return
+		}
+	} else if !h.act(ctx, in, d, res) {
 		return
 	}
 	if d.Notice != "" && tellsDone {
@@ -244,6 +257,52 @@ func (h ActHandler) act(ctx context.Context, in ActInput, d policy.Decision, res
 		res.Deactivated = append(res.Deactivated, uk)
 	} else {
 		res.Deleted = append(res.Deleted, uk)
+	}
+	return true
+}
+
+// rotate replaces the decision's key by a new one kept in Secrets Manager
+// and records it, so that later runs retire the old key; d gains the new
+// key and its secret for the owner's notice. false when it did not happen.
+func (h ActHandler) rotate(ctx context.Context, in ActInput, d *policy.Decision, res *ChunkResult) bool {
+	uk := UserKey{User: d.User, KeyID: d.KeyID}
+	if in.DryRun {
+		res.WouldRotate = append(res.WouldRotate, uk)
+		return true
+	}
+	if h.Rotator == nil {
+		h.fail(res, *d, "rotate", step.Errorf(step.InvalidSetting, "key %s of %s is due for rotation, but this deployment has rotation off "+
+			"(keyAge.rotationDays is 0 in the act function's settings); set it and redeploy", d.KeyID, d.User))
+		return false
+	}
+	at := h.Now().UTC()
+	if _, err := h.Store.RecordAction(ctx, d.KeyID, ledger.ActionRotate, ActionRecord{User: d.User, At: at, RunID: in.RunID, Reason: strings.Join(d.Reasons, "; ")}); err != nil {
+		h.fail(res, *d, "ledger", err)
+		return false
+	}
+	r, err := h.Rotator.Rotate(ctx, d.User, d.KeyID)
+	if r.RetiredKeyID != "" {
+		// The rotation deleted the user's inactive second key to make room.
+		res.Deleted = append(res.Deleted, UserKey{User: d.User, KeyID: r.RetiredKeyID, Detail: "inactive; deleted to make room for the rotation of " + d.KeyID})
+		if _, lerr := h.Store.RecordAction(ctx, r.RetiredKeyID, ledger.ActionDelete, ActionRecord{User: d.User, At: at, RunID: in.RunID,
+			Reason: "inactive second key, deleted to make room for the rotation of " + d.KeyID}); lerr != nil {
+			slog.WarnContext(ctx, "deletion of an inactive key not recorded in the ledger", "accessKeyId", r.RetiredKeyID, "error", lerr.Error())
+		}
+	}
+	if err != nil {
+		h.fail(res, *d, "rotate", err)
+		return false
+	}
+	d.ReplacedBy, d.SecretARN = r.NewKeyID, r.SecretARN
+	uk.Detail = fmt.Sprintf("replaced by %s, kept in secret %s; deactivation on %s", r.NewKeyID, r.SecretARN, d.Deadline.UTC().Format(time.DateOnly))
+	res.Rotated = append(res.Rotated, uk)
+	slog.InfoContext(ctx, "key rotated", "accessKeyId", d.KeyID, "user", d.User, "newAccessKeyId", r.NewKeyID, "secretArn", r.SecretARN)
+	if _, err := h.Store.RecordAction(ctx, d.KeyID, ledger.ActionRotated, ActionRecord{User: d.User, At: at, RunID: in.RunID,
+		NewKeyID: r.NewKeyID, SecretARN: r.SecretARN}); err != nil {
+		// The owner still hears where the new key is; the security team
+		// sees that the old key needs retiring by hand.
+		h.fail(res, *d, "ledger", fmt.Errorf("key %s was rotated to %s (secret %s), but the ledger did not record it, "+
+			"so keywarden will not retire the old key; retire it by hand once its consumers use the new one: %w", d.KeyID, r.NewKeyID, r.SecretARN, err))
 	}
 	return true
 }

@@ -36,7 +36,7 @@ type DigestResult struct {
 func ComposeDigest(in DigestInput, consoleRegion string) alert.Message {
 	s := in.Scan
 	var notices, already int
-	var deactivated, deleted, wouldDeactivate, wouldDelete []UserKey
+	var deactivated, deleted, wouldDeactivate, wouldDelete, rotated, wouldRotate []UserKey
 	var failures []Failure
 	for _, r := range in.Results {
 		notices += r.Notices
@@ -45,6 +45,8 @@ func ComposeDigest(in DigestInput, consoleRegion string) alert.Message {
 		deleted = append(deleted, r.Deleted...)
 		wouldDeactivate = append(wouldDeactivate, r.WouldDeactivate...)
 		wouldDelete = append(wouldDelete, r.WouldDelete...)
+		rotated = append(rotated, r.Rotated...)
+		wouldRotate = append(wouldRotate, r.WouldRotate...)
 		failures = append(failures, r.Failures...)
 	}
 	var b strings.Builder
@@ -87,10 +89,12 @@ func ComposeDigest(in DigestInput, consoleRegion string) alert.Message {
 			fmt.Fprintf(&b, "  %s  %s  %s failed: %s: %s\n", f.User, f.KeyID, f.What, f.Error, f.Cause)
 		}
 	}
+	list("Rotated: new key in Secrets Manager, old key retires on the date shown", rotated)
 	list("Deactivated", deactivated)
 	list("Deleted", deleted)
 	list("Would be deactivated (dry run)", wouldDeactivate)
 	list("Would be deleted (dry run)", wouldDelete)
+	list("Would be rotated (dry run)", wouldRotate)
 	list("Users with a notice due but no contact tag (notices went to this topic)", withTotal(s.NoContact, s.NoContactTotal))
 	list("Exemptions ending within 14 days", s.ExpiringExemptions)
 	list("Exemption tags that do not apply", s.ExemptionProblems)
@@ -107,6 +111,9 @@ func ComposeDigest(in DigestInput, consoleRegion string) alert.Message {
 		fmt.Fprintf(&b, "  %s\n", link)
 	}
 	subject := fmt.Sprintf("keywarden key ages %s: %d notices, %d deactivated, %d deleted", day, notices, len(deactivated), len(deleted))
+	if len(rotated) > 0 {
+		subject += fmt.Sprintf(", %d rotated", len(rotated))
+	}
 	if len(failures) > 0 {
 		subject = fmt.Sprintf("keywarden key ages %s: %d KEYS NOT HANDLED, %d deactivated", day, len(failures), len(deactivated))
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keywarden/keywarden/internal/credreport"
 	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/rotation"
 )
 
 // IAMScanAPI is what the scan calls on IAM.
@@ -38,6 +39,15 @@ type ActionRecord struct {
 	At     time.Time `json:"at"`
 	RunID  string    `json:"runId"`
 	Reason string    `json:"reason,omitempty"`
+	// For a rotation: the new key and the secret that holds it.
+	NewKeyID  string `json:"newKeyId,omitempty"`
+	SecretARN string `json:"secretArn,omitempty"`
+}
+
+// Rotator replaces a user's active key by a new one kept in Secrets
+// Manager (internal/rotation); the old key stays active.
+type Rotator interface {
+	Rotate(ctx context.Context, user, oldKeyID string) (rotation.Result, error)
 }
 
 // Store is the ledger as the run uses it. RecordNotice and RecordAction

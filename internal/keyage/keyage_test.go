@@ -39,6 +39,13 @@ func TestNoticesGolden(t *testing.T) {
 	expired := decision("frank", "AKIAKEYWARDENFRANK01", 100, policy.StageDeactivate, policy.StageFinal, policy.ActionDeactivate)
 	expired.ExemptionProblem = "the exemption ended on 2026-11-26"
 	creator := Creator{ARN: "arn:aws:iam::123456789012:user/admin", SourceIP: "192.0.2.10", CreatedAt: now.AddDate(0, 0, -70)}
+	const secretARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:keywarden/access-key/svc-reports-Ab12Cd"
+	rotateDry := decision("svc-reports", "AKIAKEYWARDENSVCR001", 61, policy.StageRotate, policy.StageRotate, policy.ActionRotate)
+	rotateDry.Rotation, rotateDry.Deadline = true, now.AddDate(0, 0, 7)
+	rotated := rotateDry
+	rotated.ReplacedBy, rotated.SecretARN = "AKIAKEYWARDENSVCR002", secretARN
+	retired := decision("svc-reports", "AKIAKEYWARDENSVCR001", 68, policy.StageDeactivate, policy.StageDeactivate, policy.ActionDeactivate)
+	retired.Rotation, retired.ReplacedBy, retired.SecretARN = true, "AKIAKEYWARDENSVCR002", secretARN
 	for _, tc := range []struct {
 		name    string
 		d       policy.Decision
@@ -54,6 +61,9 @@ func TestNoticesGolden(t *testing.T) {
 		{"unused.txt", unused, false, Creator{}},
 		{"exemption-expired.txt", expired, false, Creator{}},
 		{"deleted.txt", decision("ivan", "AKIAKEYWARDENIVAN001", 200, policy.StageDelete, policy.StageDelete, policy.ActionDelete), false, Creator{}},
+		{"rotated.txt", rotated, false, creator},
+		{"rotated-dry-run.txt", rotateDry, true, Creator{}},
+		{"retired.txt", retired, false, Creator{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := ComposeNotice(tc.d, "123456789012", tc.dryRun, tc.creator)
@@ -78,7 +88,9 @@ func TestDigestGolden(t *testing.T) {
 		CreatedAgainstPolicy: []UserKey{{User: "ivan", KeyID: "AKIAKEYWARDENIVAN001", Detail: "created 2026-11-30 10:00 UTC by arn:aws:iam::123456789012:user/admin-alice from 192.0.2.10 although tag keywarden:no-access-keys is true"}}}
 	results := []ChunkResult{{Chunk: 0, Decisions: 7, Notices: 6, AlreadyNotified: 1,
 		Deactivated: []UserKey{{User: "dave", KeyID: "AKIAKEYWARDENDAVE001", Detail: "deactivated"}},
-		Failures:    []Failure{{KeyID: "AKIAKEYWARDENHENRY01", User: "henry", What: "deactivate", Error: "AccessDenied", Cause: "deactivate key AKIAKEYWARDENHENRY01 of henry: AccessDenied"}}}}
+		Rotated: []UserKey{{User: "svc-reports", KeyID: "AKIAKEYWARDENSVCR001",
+			Detail: "replaced by AKIAKEYWARDENSVCR002, kept in secret arn:aws:secretsmanager:us-east-1:123456789012:secret:keywarden/access-key/svc-reports-Ab12Cd; deactivation on 2026-12-08"}},
+		Failures: []Failure{{KeyID: "AKIAKEYWARDENHENRY01", User: "henry", What: "deactivate", Error: "AccessDenied", Cause: "deactivate key AKIAKEYWARDENHENRY01 of henry: AccessDenied"}}}}
 	exec := "arn:aws:states:us-east-1:123456789012:execution:Keywarden:daily-2026-12-01"
 	m := ComposeDigest(DigestInput{Scan: scan, Results: results, Execution: exec}, "us-east-1")
 	check(t, "digest.txt", "Subject: "+m.Subject+"\n\n"+m.Body)
@@ -96,6 +108,8 @@ func TestCandidate(t *testing.T) {
 	unusedCfg.UnusedDays = 30
 	deleteCfg := cfg
 	deleteCfg.DeleteAfterDays = 30
+	rotateCfg := cfg
+	rotateCfg.RotationDays = 60
 	key := func(age int, active bool, usedDaysAgo int) credreport.Key {
 		k := credreport.Key{User: "u", Active: active, LastRotated: now.AddDate(0, 0, -age)}
 		if usedDaysAgo >= 0 {
@@ -114,6 +128,9 @@ func TestCandidate(t *testing.T) {
 		{"past limit", cfg, key(200, true, 1), true},
 		{"inactive, no deletion", cfg, key(200, false, 1), false},
 		{"inactive, deletion on", deleteCfg, key(200, false, 1), true},
+		{"inactive, rotation on (rotated keys retire)", rotateCfg, key(200, false, 1), true},
+		{"rotation on, below rotationDays", rotateCfg, key(59, true, 1), false},
+		{"rotation on, at rotationDays", rotateCfg, key(60, true, 1), true},
 		{"inactive but new", deleteCfg, key(3, false, -1), false},
 		{"unused rule off", cfg, key(45, true, -1), false},
 		{"never used, 45 days", unusedCfg, key(45, true, -1), true},

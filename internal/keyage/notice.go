@@ -33,6 +33,8 @@ func ComposeNotice(d policy.Decision, account string, dryRun bool, creator Creat
 	user, key := d.User, d.KeyID
 	var subject string
 	switch d.Notice {
+	case policy.StageRotate:
+		subject = fmt.Sprintf("AWS access key %s of %s %s", key, user, would("has been rotated", "would be rotated"))
 	case policy.StageDeactivate:
 		subject = fmt.Sprintf("AWS access key %s of %s %s", key, user, would("has been deactivated", "would be deactivated"))
 	case policy.StageDelete:
@@ -66,6 +68,22 @@ func ComposeNotice(d policy.Decision, account string, dryRun bool, creator Creat
 	}
 	b.WriteString("\n")
 	switch {
+	case d.Notice == policy.StageRotate && dryRun:
+		fmt.Fprintf(&b, "The user is tagged for automatic rotation. keywarden would create a new key, store it in the\n"+
+			"user's keywarden/access-key/ secret in Secrets Manager, and deactivate this key on %s.\n", day(d.Deadline))
+	case d.Notice == policy.StageRotate:
+		fmt.Fprintf(&b, "The user is tagged for automatic rotation, so keywarden created a new key for it:\n\n"+
+			"New key:   %s\nSecret:    %s\n\n"+
+			"The secret holds the new key id and secret access key; only this IAM user and the security\n"+
+			"role can read it (the secret access key is in no e-mail, alert or log). Switch what uses\n"+
+			"this key to the new one, for example with\n"+
+			"  aws secretsmanager get-secret-value --secret-id %s --query SecretString --output text\n\n"+
+			"This key, %s, keeps working until %s;\n"+
+			"then keywarden deactivates it, and deletes it some days later.\n", d.ReplacedBy, d.SecretARN, d.SecretARN, key, day(d.Deadline))
+	case d.ReplacedBy != "" && d.Notice == policy.StageDeactivate:
+		fmt.Fprintf(&b, "This key was replaced by %s, kept in the Secrets Manager secret\n%s,\n"+
+			"and %s. Anything still using it %s: switch it to the new key.\n", d.ReplacedBy, orUnknown(d.SecretARN),
+			would("has now been deactivated", "would be deactivated today"), would("now fails", "would fail"))
 	case d.Notice == policy.StageDeactivate || (d.Notice == policy.StageFinal && d.Action == policy.ActionDeactivate):
 		fmt.Fprintf(&b, "The key is past the policy limit and %s. Anything still using it %s.\n",
 			would("has been deactivated", "would be deactivated today"), would("now fails", "would fail"))
@@ -86,7 +104,7 @@ func ComposeNotice(d policy.Decision, account string, dryRun bool, creator Creat
 	if d.ExemptionProblem != "" {
 		fmt.Fprintf(&b, "The user's exemption tag does not apply: %s.\n", d.ExemptionProblem)
 	}
-	if d.Notice != policy.StageDelete {
+	if d.Notice != policy.StageDelete && !d.Rotation {
 		fmt.Fprintf(&b, "\nHow to rotate\n")
 		fmt.Fprintf(&b, "  aws iam create-access-key --user-name %s\n", user)
 		b.WriteString("  # put the new key where the old one was used, check it works, then:\n")

@@ -98,16 +98,21 @@ func Evaluate(ctx context.Context, api IAMScanAPI, hist Store, cfg policy.Config
 
 // Candidate reports whether a key of the credential report is past a
 // threshold of cfg, and so worth the per-user calls: an active key at or
-// past the first warning (or the limit), an active key the unused rule
-// could catch, or an inactive key that deletion could catch.
+// past the first warning, the rotation age or the limit, an active key the
+// unused rule could catch, or an inactive key that deletion (of long
+// inactive or of rotated keys) could catch. Tags are not in the report, so
+// with rotation on every key past rotationDays is read.
 func Candidate(cfg policy.Config, k credreport.Key, now time.Time) bool {
 	age := policy.Age(k.LastRotated, now)
 	if !k.Active {
-		return cfg.DeleteAfterDays > 0 && age >= cfg.NewKeyGraceDays
+		return (cfg.DeleteAfterDays > 0 || cfg.RotationDays > 0) && age >= cfg.NewKeyGraceDays
 	}
 	first := cfg.LimitDays
 	if len(cfg.WarnDays) > 0 {
 		first = min(first, slices.Min(cfg.WarnDays))
+	}
+	if cfg.RotationDays > 0 {
+		first = min(first, cfg.RotationDays)
 	}
 	if age >= first {
 		return true

@@ -38,6 +38,9 @@ func (s LedgerStore) Histories(ctx context.Context, keyIDs []string) (map[string
 		if a, ok := h.Actions[ledger.ActionDeactivate]; ok && !a.DryRun {
 			ph.DeactivatedAt = a.At
 		}
+		if a, ok := h.Actions[ledger.ActionRotated]; ok && !a.DryRun {
+			ph.RotatedAt, ph.ReplacedBy, ph.SecretARN = a.At, a.NewKeyID, a.SecretARN
+		}
 		out[id] = ph
 	}
 	return out, nil
@@ -66,7 +69,7 @@ func (s LedgerStore) ConfirmNotice(ctx context.Context, keyID, stage string, at 
 
 // RecordAction records an action before it is taken.
 func (s LedgerStore) RecordAction(ctx context.Context, keyID, action string, r ActionRecord) (bool, error) {
-	return s.L.RecordAction(ctx, keyID, action, ledger.Action{User: r.User, At: r.At, RunID: r.RunID, Reason: r.Reason})
+	return s.L.RecordAction(ctx, keyID, action, ledger.Action{User: r.User, At: r.At, RunID: r.RunID, Reason: r.Reason, NewKeyID: r.NewKeyID, SecretARN: r.SecretARN})
 }
 
 // Creator returns who created the key, when the ledger recorded it.

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -32,6 +33,7 @@ import (
 	"github.com/keywarden/keywarden/internal/intake"
 	"github.com/keywarden/keywarden/internal/keyage"
 	"github.com/keywarden/keywarden/internal/ledger"
+	"github.com/keywarden/keywarden/internal/rotation"
 	"github.com/keywarden/keywarden/internal/settings"
 	"github.com/keywarden/keywarden/internal/step"
 )
@@ -142,7 +144,18 @@ func New(name string, cfg aws.Config, env settings.Lookup) (lambda.Handler, erro
 			n.SES, n.Sender = sesv2.NewFromConfig(cfg), sender
 		}
 		account, _ := env(settings.EnvAccount)
-		h := keyage.ActHandler{IAM: iam.NewFromConfig(cfg), Store: store, Notifier: n, Account: account, Now: time.Now, ReadBackAttempts: 5, ReadBackDelay: time.Second}
+		iamClient := iam.NewFromConfig(cfg)
+		h := keyage.ActHandler{IAM: iamClient, Store: store, Notifier: n, Account: account, Now: time.Now, ReadBackAttempts: 5, ReadBackDelay: time.Second}
+		if kmsKey, _ := env(settings.EnvRotationKMSKey); kmsKey != "" {
+			r := rotation.Rotator{IAM: iamClient, Secrets: secretsmanager.NewFromConfig(cfg), KMSKeyID: kmsKey, Account: account, Now: time.Now}
+			r.Partition, _ = env(settings.EnvPartition)
+			r.WriterRoleARN, _ = env(settings.EnvRotationWriter)
+			r.SecurityRoleARN, _ = env(settings.EnvSecurityRoleArn)
+			if err := r.Validate(); err != nil {
+				return nil, fmt.Errorf("%w: %s is set but %v", settings.ErrInvalid, settings.EnvRotationKMSKey, err)
+			}
+			h.Rotator = r
+		}
 		return wrap(func(ctx context.Context, in keyage.ActInput) (keyage.ChunkResult, error) {
 			// The chunk's dry-run flag decides which history the
 			// conditional records go to.

@@ -38,6 +38,10 @@ type Action struct {
 	DryRun bool      // recorded by a dry run: nothing was done
 	RunID  string    // the run (or execution) that decided it
 	Reason string    // why, e.g. "96 days old, limit 90"
+	// For ActionRotated: the key that replaced this one and the Secrets
+	// Manager secret (ARN) holding it. Never the secret itself.
+	NewKeyID  string
+	SecretARN string
 
 	RecordedAt time.Time // set by the ledger
 }
@@ -105,6 +109,8 @@ type actionItem struct {
 	DryRun     bool      `dynamodbav:"dryRun"`
 	RunID      string    `dynamodbav:"runId,omitempty"`
 	Reason     string    `dynamodbav:"reason,omitempty"`
+	NewKeyID   string    `dynamodbav:"newKeyId,omitempty"`
+	SecretARN  string    `dynamodbav:"secretArn,omitempty"`
 	RecordedAt time.Time `dynamodbav:"recordedAt"`
 	ExpiresAt  int64     `dynamodbav:"expiresAt"`
 }
@@ -135,7 +141,8 @@ func (it noticeItem) notice() Notice {
 }
 
 func (it actionItem) action() Action {
-	return Action{User: it.User, At: it.At, DryRun: it.DryRun, RunID: it.RunID, Reason: it.Reason, RecordedAt: it.RecordedAt}
+	return Action{User: it.User, At: it.At, DryRun: it.DryRun, RunID: it.RunID, Reason: it.Reason,
+		NewKeyID: it.NewKeyID, SecretARN: it.SecretARN, RecordedAt: it.RecordedAt}
 }
 
 func (it creationItem) creation() Creation {
@@ -235,18 +242,26 @@ func (l *Ledger) ConfirmNotice(ctx context.Context, keyID, stage string, at time
 	return it.notice(), nil
 }
 
-// RecordAction records action (ActionDeactivate or ActionDelete) on keyID,
-// unless it is already recorded (a real action replaces a dry run's). recorded false means "already recorded,
-// do not announce it again" — not "already done": callers perform the
-// action regardless, since it is idempotent in IAM (see the package
-// documentation).
+// RecordAction records action (ActionDeactivate, ActionDelete, ActionRotate
+// or ActionRotated) on keyID, unless it is already recorded (a real action
+// replaces a dry run's). recorded false means "already recorded, do not
+// announce it again" — not "already done": callers deactivate and delete
+// regardless, since both are idempotent in IAM (see the package
+// documentation). A rotation is not idempotent; its caller checks the
+// user's keys before it creates one.
 func (l *Ledger) RecordAction(ctx context.Context, keyID, action string, a Action) (recorded bool, err error) {
 	what := fmt.Sprintf("record action %s on key %s", action, keyID)
 	if err := checkKeyID(what, keyID); err != nil {
 		return false, err
 	}
-	if action != ActionDeactivate && action != ActionDelete {
-		return false, invalid(what, "action %q: want %s or %s", action, ActionDeactivate, ActionDelete)
+	switch action {
+	case ActionDeactivate, ActionDelete, ActionRotate:
+	case ActionRotated:
+		if a.NewKeyID == "" || a.SecretARN == "" {
+			return false, invalid(what, "a rotation needs the new key's id and its secret's ARN")
+		}
+	default:
+		return false, invalid(what, "action %q: want %s, %s, %s or %s", action, ActionDeactivate, ActionDelete, ActionRotate, ActionRotated)
 	}
 	if a.At.IsZero() {
 		return false, invalid(what, "no At time")
@@ -254,7 +269,7 @@ func (l *Ledger) RecordAction(ctx context.Context, keyID, action string, a Actio
 	now := l.now().UTC()
 	item := actionItem{
 		PK: keyPK(keyID), SK: actionSK(action), KeyID: keyID, Action: action, User: a.User,
-		At: a.At.UTC(), DryRun: a.DryRun, RunID: a.RunID, Reason: a.Reason,
+		At: a.At.UTC(), DryRun: a.DryRun, RunID: a.RunID, Reason: a.Reason, NewKeyID: a.NewKeyID, SecretARN: a.SecretARN,
 		RecordedAt: now, ExpiresAt: l.expiresAt(now),
 	}
 	recorded, _, err = l.putOnce(ctx, item, now, !a.DryRun)

@@ -102,6 +102,11 @@ const (
 const (
 	ActionDeactivate = "deactivate"
 	ActionDelete     = "delete"
+	// ActionRotate is recorded before a rotation is attempted, and
+	// ActionRotated once the new key is stored: it names the new key and
+	// its secret, and starts the old key's retirement.
+	ActionRotate  = "rotate"
+	ActionRotated = "rotated"
 )
 
 // Errors callers can test with errors.Is. Every error the ledger returns is

@@ -297,9 +297,38 @@ func TestRecordActionOnce(t *testing.T) {
 	if !rec {
 		t.Error("RecordAction delete: recorded = false")
 	}
-	_, err = e.ledger.RecordAction(ctx, keyA, "rotate", a)
+	_, err = e.ledger.RecordAction(ctx, keyA, "reactivate", a)
 	if !errors.Is(err, ErrInvalidInput) || step.Name(err) != step.InvalidEvent {
 		t.Errorf("unknown action: %v", err)
+	}
+	_, err = e.ledger.RecordAction(ctx, keyA, ActionRotated, a)
+	if !errors.Is(err, ErrInvalidInput) {
+		t.Errorf("rotated without the new key and secret: %v", err)
+	}
+}
+
+func TestRecordRotation(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, localaws.Options{}, Options{})
+	secret := "arn:aws:secretsmanager:us-east-1:123456789012:secret:keywarden/access-key/svc-AbCdEf"
+	for _, step := range []struct {
+		action string
+		a      Action
+	}{
+		{ActionRotate, Action{User: "svc", At: t0, RunID: "run-1", Reason: "60 days old"}},
+		{ActionRotated, Action{User: "svc", At: t0.Add(time.Minute), RunID: "run-1", NewKeyID: "AKIANEW", SecretARN: secret}},
+	} {
+		rec, err := e.ledger.RecordAction(ctx, keyA, step.action, step.a)
+		mustOK(t, "RecordAction "+step.action, err)
+		if !rec {
+			t.Errorf("RecordAction %s: recorded = false", step.action)
+		}
+	}
+	h, err := e.ledger.History(ctx, keyA)
+	mustOK(t, "History", err)
+	got := h.Actions[ActionRotated]
+	if got.NewKeyID != "AKIANEW" || got.SecretARN != secret || !got.At.Equal(t0.Add(time.Minute)) || !h.Acted(ActionRotate) {
+		t.Errorf("rotation read back as %+v (rotate recorded: %t)", got, h.Acted(ActionRotate))
 	}
 }
 

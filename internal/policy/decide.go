@@ -31,8 +31,10 @@ type History struct {
 	// RotatedAt is when keywarden replaced the key by a new one (a
 	// rotation); zero when it did not.
 	RotatedAt time.Time `json:"rotatedAt,omitzero"`
-	// ReplacedBy is the id of the key that replaced it.
+	// ReplacedBy is the id of the key that replaced it, and SecretARN the
+	// Secrets Manager secret that holds that key.
 	ReplacedBy string `json:"replacedBy,omitempty"`
+	SecretARN  string `json:"secretArn,omitempty"`
 }
 
 func (h History) sent(s Stage) (time.Time, bool) {
@@ -52,8 +54,8 @@ type Decision struct {
 	// whose notice is not in History yet.
 	Notice Stage `json:"notice,omitempty"`
 	// Deadline is the earliest instant keywarden deactivates the key (or,
-	// for an inactive key, when it did); zero if never (exempt,
-	// notify-only, not judged).
+	// for an inactive key, when it did; for a key rotated in this run, when
+	// it will be retired); zero if never (exempt, notify-only, not judged).
 	Deadline time.Time `json:"deadline,omitzero"`
 	// DeleteDue is when an inactive key becomes due for deletion; zero when
 	// it never will be.
@@ -76,8 +78,10 @@ type Decision struct {
 	// Rotation is set for users opted into rotation: their keys are
 	// replaced at RotationDays and the replaced keys retired.
 	Rotation bool `json:"rotation,omitempty"`
-	// ReplacedBy is the key that replaced this one in a rotation.
+	// ReplacedBy is the key that replaced this one in a rotation, and
+	// SecretARN the secret holding it.
 	ReplacedBy string `json:"replacedBy,omitempty"`
+	SecretARN  string `json:"secretArn,omitempty"`
 	// Problem is set when the key could not be judged (invalid policy,
 	// creation time unknown or in the future): no notice, no action.
 	Problem string `json:"problem,omitempty"`
@@ -161,6 +165,8 @@ func Decide(cfg Config, now time.Time, u User, k Key, h History) Decision {
 	}
 	if rotates && k.Active && d.AgeDays >= cfg.RotationDays {
 		d.Rotation, d.Stage, d.Action = true, StageRotate, ActionRotate
+		// If the rotation works in this run, the key retires then.
+		d.Deadline = afterCalendarDays(now, cfg.RetireAfterDays)
 		d.overrideNotifyOnly()
 		d.because("age %d days, at or past rotationDays %d, and tag %s is \"true\": replace it with a new key kept in Secrets Manager", d.AgeDays, cfg.RotationDays, cfg.RotationTag)
 		if d.AgeDays >= cfg.LimitDays {
@@ -259,7 +265,7 @@ func decideActive(cfg Config, now time.Time, k Key, h History, d *Decision) {
 // DeleteRetiredAfterDays UTC days after the deactivation. The user asked
 // for rotation, so notify-only user types do not hold this back.
 func decideRetired(cfg Config, now time.Time, k Key, h History, d *Decision) {
-	d.Rotation, d.ReplacedBy = true, h.ReplacedBy
+	d.Rotation, d.ReplacedBy, d.SecretARN = true, h.ReplacedBy, h.SecretARN
 	d.overrideNotifyOnly()
 	d.because("replaced by key %s on %s", h.ReplacedBy, date(h.RotatedAt))
 	retireAt := later(afterCalendarDays(h.RotatedAt, cfg.RetireAfterDays), addDays(k.Created, cfg.NewKeyGraceDays))

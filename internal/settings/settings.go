@@ -37,6 +37,11 @@ const (
 	EnvNoticeSender      = "KEYWARDEN_NOTICE_SENDER"
 	EnvAccount           = "KEYWARDEN_ACCOUNT"
 	EnvNoKeysTag         = "KEYWARDEN_NO_KEYS_TAG"
+	// Rotation (the act function, when keyAge.rotationDays is above 0).
+	EnvRotationKMSKey  = "KEYWARDEN_ROTATION_KMS_KEY"     // ARN of the key encrypting rotated keys' secrets
+	EnvRotationWriter  = "KEYWARDEN_ROTATION_WRITER_ROLE" // ARN of the act function's role
+	EnvSecurityRoleArn = "KEYWARDEN_SECURITY_ROLE_ARN"
+	EnvPartition       = "KEYWARDEN_PARTITION"
 )
 
 // Settings are keywarden's deployment settings (cdk.json "context").
@@ -75,6 +80,10 @@ type Settings struct {
 	// long-term access keys: a key created for such a user is flagged (an
 	// alert and the digest). Empty turns the check off.
 	NoAccessKeysTag string `json:"noAccessKeysTag"`
+	// SecurityRoleArn, when set, is the IAM role that may read the secrets
+	// rotation writes, besides each secret's own user (break-glass for the
+	// security team). Empty: only the user.
+	SecurityRoleArn string `json:"securityRoleArn"`
 }
 
 // Default returns the settings used where cdk.json says nothing.
@@ -98,6 +107,8 @@ var ErrInvalid = errors.New("invalid setting")
 var (
 	regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
 	emailPattern  = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	// roleArnPattern is an IAM role ARN, path allowed.
+	roleArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
 	// schedulePattern accepts cron(…) and rate(…) expressions; EventBridge
 	// checks the fields themselves at deploy time.
 	schedulePattern = regexp.MustCompile(`^(cron\([^()]+\)|rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\))$`)
@@ -146,6 +157,9 @@ func (s Settings) Validate() error {
 	if len(s.NoAccessKeysTag) > 128 || strings.HasPrefix(strings.ToLower(s.NoAccessKeysTag), "aws:") {
 		bad("noAccessKeysTag is %q; use a tag key of at most 128 characters not starting with aws:", s.NoAccessKeysTag)
 	}
+	if s.SecurityRoleArn != "" && !roleArnPattern.MatchString(s.SecurityRoleArn) {
+		bad("securityRoleArn is %q; use an IAM role ARN such as arn:aws:iam::123456789012:role/security-responder, or leave it empty", s.SecurityRoleArn)
+	}
 	if !retentionDays[s.LogRetentionDays] {
 		bad("logRetentionDays is %d; use a CloudWatch Logs retention such as 90, 365 or 3653", s.LogRetentionDays)
 	}
@@ -179,6 +193,7 @@ func FromContext(get func(key string) any) (Settings, error) {
 	read("schedule", func(v any) error { return asString(v, &s.Schedule) })
 	read("noticeSender", func(v any) error { return asString(v, &s.NoticeSender) })
 	read("noAccessKeysTag", func(v any) error { return asString(v, &s.NoAccessKeysTag) })
+	read("securityRoleArn", func(v any) error { return asString(v, &s.SecurityRoleArn) })
 	if err := errors.Join(errs...); err != nil {
 		return s, err
 	}
