@@ -104,6 +104,7 @@ func TestDigestGolden(t *testing.T) {
 
 func TestCandidate(t *testing.T) {
 	cfg := policy.DefaultConfig()
+	cfg.RotationDays = 0
 	unusedCfg := cfg
 	unusedCfg.UnusedDays = 30
 	deleteCfg := cfg

@@ -21,7 +21,7 @@ var complete = map[string]string{
 	settings.EnvStateMachineArn: "arn:aws:states:us-east-1:123456789012:stateMachine:K",
 	settings.EnvAlertTopicArn:   "arn:aws:sns:us-east-1:123456789012:alerts",
 	settings.EnvLedgerTable:     "keywarden-ledger",
-	settings.EnvKeyAgePolicy:    `{"warnDays":[30],"limitDays":37}`,
+	settings.EnvKeyAgePolicy:    `{"warnDays":[30],"limitDays":37,"rotationDays":25}`,
 	settings.EnvDryRun:          "false",
 }
 

@@ -85,7 +85,7 @@ func DefaultConfig() Config {
 		NewKeyGraceDays:     7,
 
 		RotationTag:            "keywarden:rotate",
-		RotationDays:           0,
+		RotationDays:           60,
 		RetireAfterDays:        7,
 		DeleteRetiredAfterDays: 7,
 	}
@@ -134,7 +134,7 @@ func (c Config) Validate() error {
 
 	if c.RotationDays > 0 {
 		if c.LimitDays >= 1 && c.RotationDays >= c.LimitDays {
-			bad("rotationDays %d is not below limitDays %d; rotate before the limit, e.g. 60", c.RotationDays, c.LimitDays)
+			bad("rotationDays %d is not below limitDays %d; rotate before the limit (e.g. %d), or set rotationDays to 0 to turn rotation off", c.RotationDays, c.LimitDays, max(c.LimitDays*2/3, 1))
 		}
 		if c.RotationDays < c.NewKeyGraceDays {
 			bad("rotationDays %d is below newKeyGraceDays %d; a new key would be replaced before its owner could deploy it", c.RotationDays, c.NewKeyGraceDays)

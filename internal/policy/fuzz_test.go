@@ -249,7 +249,7 @@ func checkInvariants(t *testing.T, cfg Config, now time.Time, u User, k Key, h H
 // first run the grace allows.
 func TestDailyRunsSimulation(t *testing.T) {
 	sys3 := DefaultConfig()
-	sys3.WarnDays, sys3.LimitDays = []int{30}, 37
+	sys3.WarnDays, sys3.LimitDays, sys3.RotationDays = []int{30}, 37, 0
 	configs := map[string]Config{"default": DefaultConfig(), "grace 3": *cfgWith(func(c *Config) { c.GraceDays = 3 }), "system 3": sys3}
 	skips := map[string]func(day int) bool{
 		"every day":         func(int) bool { return false },

@@ -545,7 +545,7 @@ func TestDecideSystem2Configuration(t *testing.T) {
 func TestDecideSystem3Configuration(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.WarnDays = []int{30}
-	cfg.LimitDays = 37
+	cfg.LimitDays, cfg.RotationDays = 37, 0
 	cfg.EnforcedUserTypes = []string{"*"}
 	cfg.NotifyOnlyUserTypes = nil
 	cfg.ContactTags = []string{"Contact"}
@@ -814,7 +814,7 @@ func TestConfigValidateSaysWhatToFix(t *testing.T) {
 		for _, edit := range []func(*Config){
 			func(c *Config) { c.ContactTags = nil },                   // everything to the security topic
 			func(c *Config) { c.NotifyOnlyUserTypes = []string{"*"} }, // notify-only rollout
-			func(c *Config) { c.WarnDays = []int{1}; c.LimitDays = 2; c.NewKeyGraceDays = 1 },
+			func(c *Config) { c.WarnDays = []int{1}; c.LimitDays = 2; c.NewKeyGraceDays = 1; c.RotationDays = 0 },
 			func(c *Config) { c.UserTypeTag = "team:user-type" },
 		} {
 			c := DefaultConfig()
@@ -828,9 +828,9 @@ func TestConfigValidateSaysWhatToFix(t *testing.T) {
 
 func TestStages(t *testing.T) {
 	sys3 := DefaultConfig()
-	sys3.WarnDays, sys3.LimitDays = []int{30}, 37
+	sys3.WarnDays, sys3.LimitDays, sys3.RotationDays = []int{30}, 37, 0
 	deletes := DefaultConfig()
-	deletes.DeleteAfterDays = 30
+	deletes.DeleteAfterDays, deletes.RotationDays = 30, 0
 	messy := DefaultConfig()
 	messy.WarnDays = []int{80, 70, 70, 0}
 	for _, tc := range []struct {
@@ -838,10 +838,10 @@ func TestStages(t *testing.T) {
 		cfg  Config
 		want []Stage
 	}{
-		{"default", DefaultConfig(), []Stage{"ok", "warning-70", "warning-80", "final", "deactivate"}},
-		{"with deletion", deletes, []Stage{"ok", "warning-70", "warning-80", "final", "deactivate", "delete"}},
-		{"system 3", sys3, []Stage{"ok", "warning-30", "final", "deactivate"}},
-		{"invalid warnDays are sorted and cleaned", messy, []Stage{"ok", "warning-70", "warning-80", "final", "deactivate"}},
+		{"default", DefaultConfig(), []Stage{"ok", "warning-70", "warning-80", "rotate", "final", "deactivate", "delete"}},
+		{"with deletion, rotation off", deletes, []Stage{"ok", "warning-70", "warning-80", "final", "deactivate", "delete"}},
+		{"system 3, rotation off", sys3, []Stage{"ok", "warning-30", "final", "deactivate"}},
+		{"invalid warnDays are sorted and cleaned", messy, []Stage{"ok", "warning-70", "warning-80", "rotate", "final", "deactivate", "delete"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Stages(tc.cfg)

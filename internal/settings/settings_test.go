@@ -90,7 +90,7 @@ func TestLookup(t *testing.T) {
 
 func TestKeyAgeSettings(t *testing.T) {
 	ctx := map[string]any{
-		"keyAge": map[string]any{"warnDays": []any{30.0}, "limitDays": 37.0},
+		"keyAge": map[string]any{"warnDays": []any{30.0}, "limitDays": 37.0, "rotationDays": 0.0},
 		"dryRun": false, "schedule": "rate(1 day)", "noticeSender": "keywarden@example.com",
 	}
 	s, err := FromContext(func(k string) any { return ctx[k] })
@@ -131,7 +131,7 @@ func TestKeyAgeSettings(t *testing.T) {
 func FuzzFromContext(f *testing.F) {
 	for _, seed := range []string{
 		`{}`,
-		`{"exposedKeyAction":"deactivate","activityRegions":["eu-west-1"],"keyAge":{"warnDays":[30],"limitDays":37}}`,
+		`{"exposedKeyAction":"deactivate","activityRegions":["eu-west-1"],"keyAge":{"warnDays":[30],"limitDays":37,"rotationDays":0}}`,
 		`{"keyAge":"{\"limitDays\":90}","dryRun":"false","schedule":"rate(1 day)"}`,
 		`{"activityWindowHours":1e99,"alertEmails":[1,2],"logRetentionDays":"x"}`,
 	} {
