@@ -57,7 +57,7 @@ var functionSpecs = []functionSpec{
 	// The credential report of a large account (tens of thousands of
 	// users) is parsed in memory: more memory, and with it more CPU.
 	{fnScan, "keywarden scan: reads key ages from the IAM credential report and decides per key from the key-age policy", 900, 512},
-	{fnAct, "keywarden act: notifies owners of aging keys once per stage and deactivates or deletes keys where due", 900, 256},
+	{fnAct, "keywarden act: notifies owners of aging keys once per stage, deactivates or deletes keys where due, rotates opted-in users' keys", 900, 256},
 	{fnDigest, "keywarden digest: publishes the summary of the daily key-age run", 60, 256},
 	{fnRecord, "keywarden record: records who created each access key, when and from where, from CloudTrail CreateAccessKey", 60, 256},
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 
@@ -101,7 +102,7 @@ var (
 // addKeyAgeFunctions adds the daily run's task functions: scan decides,
 // act notifies and enforces, digest reports.
 func addKeyAgeFunctions(stack awscdk.Stack, s settings.Settings, alerting *alerting, table awsdynamodb.Table,
-	add func(name string, env map[string]*string, statements ...awsiam.PolicyStatement)) {
+	add func(name string, env map[string]*string, statements ...awsiam.PolicyStatement) *function) {
 	users := iamUsersArn(stack)
 
 	add(fnScan, keyAgeEnvironment(s, table),
@@ -120,10 +121,18 @@ func addKeyAgeFunctions(stack awscdk.Stack, s settings.Settings, alerting *alert
 		allow("DeactivateAndReadKeys", []string{"iam:UpdateAccessKey", "iam:ListAccessKeys"}, users),
 		allow("UseLedger", actLedgerActions, table.TableArn()),
 	}
-	if s.KeyAge.DeleteAfterDays > 0 {
-		// With deleteAfterDays 0 (the default) keys are never deleted,
-		// and the role cannot.
-		act = append(act, allow("DeleteInactiveKeys", []string{"iam:DeleteAccessKey"}, users))
+	if s.KeyAge.DeleteAfterDays > 0 || s.KeyAge.RotationDays > 0 {
+		// With deleteAfterDays and rotationDays 0 (the defaults) keys are
+		// never deleted, and the role cannot.
+		act = append(act, allow("DeleteKeys", []string{"iam:DeleteAccessKey"}, users))
+	}
+	var rot *rotationResources
+	if s.KeyAge.RotationDays > 0 {
+		// With rotation off the role can create no key and touch no
+		// secret.
+		rot = newRotationResources(stack)
+		act = append(act, rot.actStatements(stack, s)...)
+		maps.Copy(actEnv, rot.actEnvironment(s))
 	}
 	if s.NoticeSender != "" {
 		actEnv[settings.EnvNoticeSender] = jsii.String(s.NoticeSender)
@@ -134,7 +143,12 @@ func addKeyAgeFunctions(stack awscdk.Stack, s settings.Settings, alerting *alert
 		// configuration set would need ses:SendEmail on it as well.)
 		act = append(act, allow("SendOwnerNotices", []string{"ses:SendEmail"}, sesIdentityArns(stack, s.NoticeSender)...))
 	}
-	add(fnAct, actEnv, append(act, alerting.publishStatements()...)...)
+	actFn := add(fnAct, actEnv, append(act, alerting.publishStatements()...)...)
+	if rot != nil {
+		// Each secret's policy lets only this role (and the security
+		// role) change it.
+		actFn.fn.AddEnvironment(jsii.String(settings.EnvRotationWriter), actFn.role.RoleArn(), nil)
+	}
 
 	add(fnDigest, map[string]*string{
 		settings.EnvAlertTopicArn: alerting.topic.TopicArn(),
@@ -149,7 +163,7 @@ func addKeyAgeFunctions(stack awscdk.Stack, s settings.Settings, alerting *alert
 // alerts; with the setting empty that check is off and the role can do
 // neither.
 func addRecordFunction(stack awscdk.Stack, s settings.Settings, alerting *alerting, table awsdynamodb.Table,
-	add func(name string, env map[string]*string, statements ...awsiam.PolicyStatement)) {
+	add func(name string, env map[string]*string, statements ...awsiam.PolicyStatement) *function) {
 	env := map[string]*string{
 		settings.EnvLedgerTable: table.TableName(),
 		// The function reads the topic at start, check or no check.

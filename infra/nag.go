@@ -1,12 +1,14 @@
 package main
 
 import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/keywarden/keywarden/internal/settings"
+	"github.com/keywarden/keywarden/statemachine"
 )
 
 // The wildcards cdk-nag's IAM5 reports, as it renders them.
@@ -42,7 +44,9 @@ func suppressFindings(s settings.Settings, fns map[string]*function, machine aws
 		fnScan: "iam:ListUserTags and iam:ListAccessKeys read the users the credential report flags (user type, contact and exemption tags; " +
 			"key ids), known only at run time; any IAM user may hold an aging key.",
 		fnAct: "iam:UpdateAccessKey and iam:ListAccessKeys deactivate an aging key and read it back (and iam:DeleteAccessKey, with " +
-			"keyAge.deleteAfterDays above 0, deletes a long-inactive one); the key's owner is known only at run time and may be any IAM user.",
+			"keyAge.deleteAfterDays or rotationDays above 0, deletes a long-inactive or replaced one; iam:CreateAccessKey, with rotationDays " +
+			"above 0, is further limited by its aws:ResourceTag condition to users carrying the rotation tag \"true\"); the key's owner is " +
+			"known only at run time and may be any IAM user.",
 		fnRecord: "iam:ListUserTags reads the tags of the user an access key was just created for, to tell whether noAccessKeysTag " +
 			"forbids long-term keys; that user is named only by the CloudTrail event at run time and may be any IAM user.",
 	}
@@ -57,6 +61,13 @@ func suppressFindings(s settings.Settings, fns map[string]*function, machine aws
 			suppress(f.role, "AwsSolutions-IAM5", reason, nagUsersWildcard)
 		}
 	}
+	if s.KeyAge.RotationDays > 0 {
+		suppress(fns[fnAct].role, "AwsSolutions-IAM5",
+			"Rotation writes one secret per rotated user, keywarden/access-key/<user>, named at run time; Secrets Manager appends a "+
+				"random suffix to every secret's ARN. The wildcard is limited to that prefix, and each secret's resource policy "+
+				"lets only its user and the security role read it.",
+			"Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:keywarden/access-key/*")
+	}
 	suppress(fns[fnActivity].role, "AwsSolutions-IAM5",
 		"cloudtrail:LookupEvents supports no resource-level permissions; the resource must be *.", nagAnyResource)
 	suppress(fns[fnScan].role, "AwsSolutions-IAM5",
@@ -67,4 +78,71 @@ func suppressFindings(s settings.Settings, fns map[string]*function, machine aws
 			"X-Ray (PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) and "+
 			"CloudWatch Logs log delivery (CreateLogDelivery and related calls). Task invocation is scoped to the function ARNs.",
 		nagAnyResource)
+
+	suppressNISTFindings(fns, machine)
+}
+
+// nistRule is a rule id of cdk-nag's NIST 800-53 rev 5 pack.
+func nistRule(name string) string { return "NIST.800.53.R5-" + name }
+
+// suppressNISTFindings holds the reviewed findings of the NIST 800-53 rev 5
+// pack (SECURITY-NIST.md has them as a table). Each is suppressed on the
+// construct that fired it, never stack-wide: a new resource of the same kind
+// fails synthesis until it is reviewed too.
+func suppressNISTFindings(fns map[string]*function, machine awsstepfunctions.StateMachine) {
+	stack := awscdk.Stack_Of(machine)
+	// Functions the state machine invokes: their ARNs fill the
+	// definition's Task Resource placeholders.
+	invoked := map[string]bool{}
+	for _, p := range statemachine.Placeholders() {
+		invoked[p] = true
+	}
+	for name, f := range fns {
+		// The AWS::Lambda::Function alone, not the function's other
+		// children (the intake's EventInvokeConfig).
+		lambda := f.fn.Node().DefaultChild()
+		suppress(lambda, nistRule("LambdaInsideVPC"),
+			"The "+name+" function calls AWS service APIs only, at their public endpoints, and takes no "+
+				"inbound connections: it is invoked through the Lambda API by this stack's state machine or EventBridge rules alone. "+
+				"keywarden creates no VPC; one would need a NAT gateway or an interface endpoint per service, billed hourly and one more "+
+				"thing that can fail between an exposed key and its deactivation, and would add no control over what the function may call: "+
+				"its role already allows exactly its handler's calls.")
+		suppress(lambda, nistRule("LambdaConcurrency"),
+			"The callers bound the "+name+" function's concurrency: one execution per exposed key, per created key and per day "+
+				"(the act Map runs at most 4 chunks at once), the intake once per EventBridge event. Reserved concurrency on keywarden's "+
+				"functions would be taken from every other workload of the account and fails the deployment where the account's quota "+
+				"cannot keep 100 unreserved (new accounts may start at 10); a cap would throttle containment in a burst of exposures. "+
+				"Throttles are retried (Lambda.TooManyRequestsException in every Task's Retry; Lambda retries asynchronous invocations) "+
+				"and Lambda's ConcurrentExecutions metric is the baseline.")
+		if invoked[f.spec.placeholder()] {
+			suppress(lambda, nistRule("LambdaDLQ"),
+				"The state machine invokes the "+name+" function synchronously (its Task Resource is the function ARN: Invoke with "+
+					"RequestResponse); a Lambda dead-letter queue only receives failed asynchronous invocations and would never hold anything. "+
+					"A failure returns to the execution: its Retry, then its Catch, which alerts the topic; an execution that still fails is "+
+					"reported by FailedExecutionRule and FailedExecutionsAlarm. The intake, invoked asynchronously by EventBridge, has the "+
+					"dead-letter queue.")
+		}
+		suppress(f.logs, nistRule("CloudWatchLogGroupEncrypted"),
+			"CloudWatch Logs encrypts every log group at rest; a customer managed key would only add a kms:Decrypt gate. The "+name+
+				" function logs identifiers (access key ids, user names, creator ARNs, source IPs, execution names), never a secret: the "+
+				"same data as the ledger, which for that reason uses an AWS managed key and leaves access to IAM. A dedicated key would add "+
+				"a monthly key fee, reusing the alert key would tie these logs to its policy, and responders reading the logs in an incident would need kms:Decrypt too.")
+		suppress(f.role.Node().FindChild(jsii.String("DefaultPolicy")), nistRule("IAMNoInlinePolicy"),
+			"The "+name+" role's policy is the CDK's AWS::IAM::Policy for this one role: exactly its handler's calls, created and "+
+				"deleted with the role by CloudFormation, versioned in git. A managed policy could be attached to other principals, "+
+				"which is what keywarden avoids for grants such as iam:UpdateAccessKey or iam:DeleteAccessKey on every IAM user.")
+	}
+	suppress(machine.Role().Node().FindChild(jsii.String("DefaultPolicy")), nistRule("IAMNoInlinePolicy"),
+		"The state machine role's policy is the CDK's AWS::IAM::Policy for this one role: lambda:InvokeFunction on exactly the task "+
+			"functions' ARNs, plus the X-Ray and log-delivery calls the CDK adds for tracing and logging. It is created and deleted "+
+			"with the role; a managed policy would add reuse that no other principal should have.")
+	suppress(stack.Node().FindChild(jsii.String("StateMachineLogs")), nistRule("CloudWatchLogGroupEncrypted"),
+		"CloudWatch Logs encrypts every log group at rest; a customer managed key would only add a kms:Decrypt gate. The state machine "+
+			"logs with IncludeExecutionData false: event types, state names and the execution ARN, not the event, the finding or any "+
+			"task's output. A dedicated key would add a monthly key fee, reusing the alert key would tie the log to its policy, and responders would need kms:Decrypt to read it.")
+	suppress(stack.Node().FindChild(jsii.String("LedgerTable")), nistRule("DynamoDBInBackupPlan"),
+		"The ledger has point-in-time recovery (restore to any second of the last 35 days), deletion protection and is retained "+
+			"when the stack is deleted; its items expire after 400 days by TTL. An AWS Backup plan would add a vault, a plan, a "+
+			"selection and a service role, and storage billed per GB-month, to copy key ids, user names and timestamps. An account "+
+			"that backs up with AWS Backup organization policies can select the table by its tag project=keywarden.")
 }

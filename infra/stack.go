@@ -45,8 +45,9 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 	// Task functions, called by the state machine. Each role allows its
 	// own log writes and exactly the calls its handler makes.
 	fns := map[string]*function{}
-	add := func(name string, env map[string]*string, statements ...awsiam.PolicyStatement) {
+	add := func(name string, env map[string]*string, statements ...awsiam.PolicyStatement) *function {
 		fns[name] = newFunction(stack, props.RepoRoot, s, specNamed(name), functionOptions{env: env, statements: statements})
+		return fns[name]
 	}
 	add(fnFinding, nil,
 		allow("ReadKeyLastUsed", []string{"iam:GetAccessKeyLastUsed"}, users))

@@ -7,6 +7,7 @@ package main
 // run with -count=1 (Go's test cache cannot see the files node reads).
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
 
@@ -107,7 +109,8 @@ var variantSettings = map[string]any{
 	"alertEmails":         []any{"security@example.com", "oncall@example.com"},
 	"logRetentionDays":    90,
 	// Unset keyAge fields keep their defaults.
-	"keyAge":       map[string]any{"warnDays": []any{60, 75}, "limitDays": 85, "deleteAfterDays": 30},
+	// Rotation off.
+	"keyAge":       map[string]any{"warnDays": []any{60, 75}, "limitDays": 85, "deleteAfterDays": 30, "rotationDays": 0},
 	"dryRun":       false,
 	"schedule":     "rate(1 day)",
 	"noticeSender": "keywarden@example.com",
@@ -260,9 +263,10 @@ func TestResourceCounts(t *testing.T) {
 		"AWS::Lambda::Function":            11,
 		"AWS::StepFunctions::StateMachine": 1,
 		"AWS::SNS::Topic":                  1,
-		"AWS::KMS::Key":                    1,
-		"AWS::SQS::Queue":                  1,
-		"AWS::DynamoDB::Table":             1,
+		// The alert topic's and rotation's secrets'.
+		"AWS::KMS::Key":        2,
+		"AWS::SQS::Queue":      1,
+		"AWS::DynamoDB::Table": 1,
 		// Three exposed-key triggers (with drill sources), the
 		// failed-execution alert, the daily schedule and its drill rule,
 		// key creation and its drill rule.
@@ -390,7 +394,11 @@ func TestFunctionEnvironment(t *testing.T) {
 		fnAlert:    {settings.EnvAlertTopicArn: ref(topic), settings.EnvConsoleRegion: ref("AWS::Region"), settings.EnvLedgerTable: ref(table)},
 		fnScan:     {settings.EnvKeyAgePolicy: string(policy), settings.EnvDryRun: "true", settings.EnvLedgerTable: ref(table)},
 		// No sender configured: notices go to the topic.
-		fnAct:    {settings.EnvLedgerTable: ref(table), settings.EnvAlertTopicArn: ref(topic), settings.EnvAccount: ref("AWS::AccountId")},
+		// Rotation on: the secrets' key, the partition for the users'
+		// ARNs, and the role's own ARN for each secret's policy.
+		fnAct: {settings.EnvLedgerTable: ref(table), settings.EnvAlertTopicArn: ref(topic), settings.EnvAccount: ref("AWS::AccountId"),
+			settings.EnvRotationKMSKey: getAtt(defaultTmpl.id(t, "RotationSecretsKey/Resource"), "Arn"), settings.EnvPartition: ref("AWS::Partition"),
+			settings.EnvRotationWriter: getAtt(defaultTmpl.id(t, "ActFunctionRole/Resource"), "Arn")},
 		fnDigest: {settings.EnvAlertTopicArn: ref(topic), settings.EnvConsoleRegion: ref("AWS::Region")},
 		fnRecord: {settings.EnvLedgerTable: ref(table), settings.EnvAlertTopicArn: ref(topic), settings.EnvNoKeysTag: "keywarden:no-access-keys"},
 	}
@@ -675,13 +683,24 @@ var wantActions = map[string][]string{
 	fnAlert: append([]string{"dynamodb:GetItem"}, publishing...),
 	fnScan: append([]string{"iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:ListAccessKeys", "iam:ListUserTags"},
 		scanLedger...),
-	// deleteAfterDays 0: no iam:DeleteAccessKey; no noticeSender: no SES.
-	fnAct:    append(append([]string{"iam:ListAccessKeys", "iam:UpdateAccessKey"}, actLedger...), publishing...),
+	// rotationDays 60: keys created for tagged users, deleted when
+	// replaced, kept in secrets; no noticeSender: no SES.
+	fnAct:    append(append(append([]string{"iam:ListAccessKeys", "iam:UpdateAccessKey"}, actLedger...), publishing...), rotationActions...),
 	fnDigest: publishing,
 	// noAccessKeysTag set: the user's tags, and the alert on a key created
 	// against them.
 	fnRecord: append(append([]string{"iam:ListUserTags"}, recordLedger...), publishing...),
 }
+
+// rotationActions are what the act role gains with rotation on (besides
+// kms:GenerateDataKey and kms:Decrypt on the secrets' key, see
+// TestRotationPermissions).
+var rotationActions = []string{"iam:CreateAccessKey", "iam:DeleteAccessKey", "secretsmanager:CreateSecret", "secretsmanager:DescribeSecret",
+	"secretsmanager:PutResourcePolicy", "secretsmanager:PutSecretValue"}
+
+// rotationSids are the act role's statements with conditions, which
+// TestRotationPermissions checks whole.
+var rotationSids = []string{"CreateKeysForRotationUsers", "EncryptRotatedKeySecrets"}
 
 // resourcesOf is the one set of resources each action may name.
 func resourcesOf(t *testing.T, tmpl *cfnTemplate, sender string) map[string][]any {
@@ -699,6 +718,9 @@ func resourcesOf(t *testing.T, tmpl *cfnTemplate, sender string) map[string][]an
 		"sqs:SendMessage": {dlq},
 		"sns:Publish":     {topic},
 		"kms:Decrypt":     {key}, "kms:GenerateDataKey": {key},
+	}
+	for _, a := range rotationActions[2:] {
+		out[a] = []any{secretsArnPattern}
 	}
 	for _, a := range actLedger {
 		out[a] = []any{table}
@@ -737,6 +759,9 @@ func checkRole(t *testing.T, tmpl *cfnTemplate, spec functionSpec, actions []str
 	}
 	ownLogs := getAtt(tmpl.id(t, spec.constructID()+"Logs/Resource"), "Arn")
 	for _, s := range stmts {
+		if sid, _ := s["Sid"].(string); slices.Contains(rotationSids, sid) {
+			continue
+		}
 		if s["Effect"] != "Allow" || s["NotAction"] != nil || s["NotResource"] != nil || s["Condition"] != nil {
 			t.Errorf("unexpected statement shape %s", toJSON(s))
 		}
@@ -902,6 +927,8 @@ func TestNagSuppressionsExact(t *testing.T) {
 				return nagAnyResource, true
 			case reflect.DeepEqual(res, usersArn):
 				return nagUsersWildcard, true
+			case reflect.DeepEqual(res, secretsArnPattern):
+				return "Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:keywarden/access-key/*", true
 			case strings.Contains(toJSON(res), "*"):
 				t.Errorf("unexpected wildcard resource %s", toJSON(res))
 			}
@@ -985,7 +1012,7 @@ func TestVariantSettings(t *testing.T) {
 	policy, _ := functionEnv(t, tmpl, fnScan)[settings.EnvKeyAgePolicy].(string)
 	got, err := settings.ParseKeyAge(policy)
 	wantPolicy := settings.Default().KeyAge
-	wantPolicy.WarnDays, wantPolicy.LimitDays, wantPolicy.DeleteAfterDays = []int{60, 75}, 85, 30
+	wantPolicy.WarnDays, wantPolicy.LimitDays, wantPolicy.DeleteAfterDays, wantPolicy.RotationDays = []int{60, 75}, 85, 30, 0
 	if err != nil || !reflect.DeepEqual(got, wantPolicy) {
 		t.Errorf("scan %s = %s (%v), want %+v", settings.EnvKeyAgePolicy, policy, err, wantPolicy)
 	}
@@ -995,7 +1022,16 @@ func TestVariantSettings(t *testing.T) {
 	if sender := functionEnv(t, tmpl, fnAct)[settings.EnvNoticeSender]; sender != "keywarden@example.com" {
 		t.Errorf("act %s = %v, want keywarden@example.com", settings.EnvNoticeSender, sender)
 	}
-	actActions := append(slices.Clone(wantActions[fnAct]), "iam:DeleteAccessKey", "ses:SendEmail")
+	// deleteAfterDays 30 and rotation off: deletion, but no rotation.
+	actActions := append(append(append([]string{"iam:DeleteAccessKey", "iam:ListAccessKeys", "iam:UpdateAccessKey"}, actLedger...), publishing...), "ses:SendEmail")
+	if keys := tmpl.ofType("AWS::KMS::Key"); len(keys) != 1 {
+		t.Errorf("rotation off: KMS keys %v, want only the alert key", slices.Collect(maps.Keys(keys)))
+	}
+	for _, k := range []string{settings.EnvRotationKMSKey, settings.EnvRotationWriter} {
+		if v, ok := functionEnv(t, tmpl, fnAct)[k]; ok {
+			t.Errorf("rotation off, yet the act function has %s = %v", k, v)
+		}
+	}
 	t.Run("act role", func(t *testing.T) {
 		checkRole(t, tmpl, specNamed(fnAct), actActions, resourcesOf(t, tmpl, "keywarden@example.com"))
 	})
@@ -1248,5 +1284,222 @@ func TestCloudWatchMayPublish(t *testing.T) {
 	}
 	if len(topic) != 1 || !reflect.DeepEqual(topic[0], wantTopic) {
 		t.Errorf("topic policy statements for CloudWatch %s, want exactly %s", toJSON(topic), toJSON(wantTopic))
+	}
+}
+
+// ---- cdk-nag: NIST 800-53 rev 5 ----
+
+// nagReport reads the compliance report a cdk-nag pack wrote for the stack
+// while it was synthesized (<outdir>/<pack>--<stack>-NagReport.csv): one row
+// per rule and resource it checked, "Compliant", "Non-Compliant",
+// "Suppressed" (with the reason) or "UNKNOWN" (the rule failed to run).
+func nagReport(t *testing.T, stack awscdk.Stack, pack string) []map[string]string {
+	t.Helper()
+	path := filepath.Join(*awscdk.Stage_Of(stack).Outdir(), pack+"--"+*stack.StackName()+"-NagReport.csv")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("no %s report: the pack did not run on this stack (%v)", pack, err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(rows) < 2 {
+		t.Fatalf("%s report: %d rows, %v", pack, len(rows), err)
+	}
+	var out []map[string]string
+	for _, r := range rows[1:] {
+		row := map[string]string{}
+		for i, h := range rows[0] {
+			row[h] = r[i]
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// nistPack is the NIST 800-53 rev 5 pack's name, the prefix of its rule ids.
+const nistPack = "NIST.800.53.R5"
+
+// Both packs ran on the synthesized template, and NIST 800-53 rev 5 has no
+// unsuppressed finding: none in the report, no cdk-nag error or warning.
+// Every NIST suppression covers a finding on the resource it is on and
+// gives its reason, and SECURITY-NIST.md's table lists exactly the rules
+// suppressed.
+func TestNISTNagClean(t *testing.T) {
+	check := func(t *testing.T, stack awscdk.Stack, tmpl *cfnTemplate) {
+		if rows := nagReport(t, stack, "AwsSolutions"); len(rows) == 0 {
+			t.Error("the AwsSolutions pack checked nothing")
+		}
+		suppressed := map[string]bool{} // rule + " " + resource path
+		for _, r := range nagReport(t, stack, nistPack) {
+			switch r["Compliance"] {
+			case "Compliant":
+			case "Suppressed":
+				suppressed[r["Rule ID"]+" "+r["Resource ID"]] = true
+			default:
+				t.Errorf("%s on %s: %s", r["Rule ID"], r["Resource ID"], r["Compliance"])
+			}
+		}
+
+		a := assertions.Annotations_FromStack(stack)
+		match := assertions.Match_StringLikeRegexp(jsii.String(strings.ReplaceAll(nistPack, ".", `\.`) + "-.*"))
+		//lint:ignore SA1019 FindError and FindWarning return this type; the CDK Go module offers no other.
+		for level, found := range map[string]*[]*cxapi.SynthesisMessage{
+			"error":   a.FindError(jsii.String("*"), match),
+			"warning": a.FindWarning(jsii.String("*"), match),
+		} {
+			if found != nil {
+				for _, m := range *found {
+					//lint:ignore SA1019 the fields of the type above.
+					t.Errorf("NIST %s at %s: %v", level, *m.Id, m.Entry.Data)
+				}
+			}
+		}
+
+		for id, r := range tmpl.Resources {
+			nag, _ := r.Metadata["cdk_nag"].(map[string]any)
+			for _, sup := range list(nag["rules_to_suppress"]) {
+				sup := sup.(map[string]any)
+				rule, _ := sup["id"].(string)
+				if !strings.HasPrefix(rule, nistPack+"-") {
+					continue
+				}
+				if reason, _ := sup["reason"].(string); len(reason) < 100 {
+					t.Errorf("%s: %s suppressed without a specific reason: %q", id, rule, reason)
+				}
+				if !suppressed[rule+" "+r.Metadata["aws:cdk:path"].(string)] {
+					t.Errorf("%s: %s suppressed, but it reports nothing there", id, rule)
+				}
+			}
+		}
+
+		rules := map[string]bool{}
+		for k := range suppressed {
+			rules[strings.Fields(k)[0]] = true
+		}
+		if got, want := slices.Sorted(maps.Keys(rules)), securityNISTSuppressed(t); !slices.Equal(got, want) {
+			t.Errorf("NIST rules suppressed %v; SECURITY-NIST.md's table lists as suppressed %v", got, want)
+		}
+	}
+	t.Run("default", func(t *testing.T) { check(t, defaultStack, defaultTmpl) })
+	t.Run("variant", func(t *testing.T) {
+		stack, tmpl := variant(t)
+		check(t, stack, tmpl)
+	})
+}
+
+// securityNISTSuppressed returns the rules of SECURITY-NIST.md's table
+// (rows "| NIST.800.53.R5-<Rule> | resources | decision | why |") whose
+// decision is "Suppressed", sorted.
+func securityNISTSuppressed(t *testing.T) []string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "SECURITY-NIST.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 5 {
+			continue
+		}
+		rule := strings.Trim(strings.TrimSpace(cells[1]), "`")
+		if strings.HasPrefix(rule, nistPack+"-") && strings.EqualFold(strings.TrimSpace(cells[3]), "suppressed") {
+			rules = append(rules, rule)
+		}
+	}
+	slices.Sort(rules)
+	return rules
+}
+
+// The NIST pack, as newApp applies it, makes an unsuppressed finding an
+// error that fails synthesis (synthesize, as `cdk synth` runs the app):
+// here an unencrypted log group. (Its finding is printed above.)
+func TestNISTFindingFailsSynthesis(t *testing.T) {
+	ctx := maps.Clone(cdkContext)
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(t.TempDir())})
+	stack := awscdk.NewStack(app, jsii.String("Canary"), nil)
+	awslogs.NewLogGroup(stack, jsii.String("Logs"), &awslogs.LogGroupProps{Retention: awslogs.RetentionDays_ONE_YEAR})
+	for _, pack := range nagPacks() {
+		awscdk.Aspects_Of(app).Add(pack, nil)
+	}
+	if err := synthesize(app); err == nil {
+		t.Fatal("synthesis with an unsuppressed NIST finding succeeded")
+	}
+	raw, err := os.ReadFile(filepath.Join(*app.Outdir(), "validation-report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report struct {
+		PluginReports []struct {
+			Violations []struct {
+				Description        string `json:"description"`
+				Severity           string `json:"severity"`
+				ViolatingConstruct []struct {
+					ConstructPath string `json:"constructPath"`
+				} `json:"violatingConstructs"`
+			} `json:"violations"`
+		} `json:"pluginReports"`
+	}
+	if err := json.Unmarshal(raw, &report); err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, p := range report.PluginReports {
+		for _, v := range p.Violations {
+			for _, c := range v.ViolatingConstruct {
+				found = append(found, fmt.Sprintf("%s %s %s", v.Severity, c.ConstructPath, strings.SplitN(v.Description, ":", 2)[0]))
+			}
+		}
+	}
+	want := []string{"error Canary/Logs/Resource " + nistPack + "-CloudWatchLogGroupEncrypted"}
+	if !slices.Equal(found, want) {
+		t.Errorf("violations %q, want %q", found, want)
+	}
+}
+
+var secretsArnPattern = map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":secretsmanager:", ref("AWS::Region"), ":",
+	ref("AWS::AccountId"), ":secret:keywarden/access-key/*"}}}
+
+// Rotation's conditional grants, whole: keys only for users whose rotation
+// tag is "true", the secrets' key only through Secrets Manager; and the
+// key's policy lets the account decrypt through Secrets Manager only, only
+// keywarden's secrets.
+func TestRotationPermissions(t *testing.T) {
+	key := getAtt(defaultTmpl.id(t, "RotationSecretsKey/Resource"), "Arn")
+	viaSecretsManager := map[string]any{"Fn::Join": []any{"", []any{"secretsmanager.", ref("AWS::Region"), ".amazonaws.com"}}}
+	bySid := map[string]map[string]any{}
+	for _, s := range defaultTmpl.statements(defaultTmpl.id(t, "ActFunctionRole/Resource")) {
+		if sid, _ := s["Sid"].(string); sid != "" {
+			bySid[sid] = s
+		}
+	}
+	want := map[string]map[string]any{
+		"CreateKeysForRotationUsers": {"Action": "iam:CreateAccessKey", "Effect": "Allow", "Resource": usersArn,
+			"Condition": map[string]any{"StringEqualsIgnoreCase": map[string]any{"aws:ResourceTag/keywarden:rotate": "true"}}},
+		"EncryptRotatedKeySecrets": {"Action": []any{"kms:Decrypt", "kms:GenerateDataKey"}, "Effect": "Allow", "Resource": key,
+			"Condition": map[string]any{"StringEquals": map[string]any{"kms:ViaService": viaSecretsManager}}},
+	}
+	for sid, w := range want {
+		w["Sid"] = sid
+		if got := bySid[sid]; !reflect.DeepEqual(got, w) {
+			t.Errorf("act role statement %s = %s, want %s", sid, toJSON(got), toJSON(w))
+		}
+	}
+
+	var keyPolicy map[string]any
+	for _, s := range list(defaultTmpl.at(t, "RotationSecretsKey/Resource").Properties["KeyPolicy"].(map[string]any)["Statement"]) {
+		if st := s.(map[string]any); st["Sid"] == "DecryptRotatedKeysThroughSecretsManager" {
+			keyPolicy = st
+		}
+	}
+	wantKey := map[string]any{"Sid": "DecryptRotatedKeysThroughSecretsManager", "Effect": "Allow", "Principal": map[string]any{"AWS": "*"},
+		"Action": "kms:Decrypt", "Resource": "*", "Condition": map[string]any{
+			"StringEquals": map[string]any{"kms:ViaService": viaSecretsManager, "kms:CallerAccount": ref("AWS::AccountId")},
+			"StringLike":   map[string]any{"kms:EncryptionContext:SecretARN": secretsArnPattern}}}
+	if !reflect.DeepEqual(keyPolicy, wantKey) {
+		t.Errorf("secrets key policy statement = %s, want %s", toJSON(keyPolicy), toJSON(wantKey))
+	}
+	if rot := defaultTmpl.at(t, "RotationSecretsKey/Resource").Properties["EnableKeyRotation"]; rot != true {
+		t.Errorf("secrets key EnableKeyRotation = %v", rot)
 	}
 }
