@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/keywarden/keywarden/internal/event"
@@ -56,6 +57,11 @@ type Options struct {
 	Faults map[string]localaws.Fault
 	// Seed makes fault injection repeatable.
 	Seed uint64
+	// Audit, when set, is called at the end of each scenario with the
+	// secret access keys the account ever held and everything the scenario
+	// produced, by kind: for the test that no secret leaks. Nothing else
+	// should set it.
+	Audit func(scenario string, secrets []string, produced map[string][]byte)
 }
 
 func (o Options) path(p, def string) string {
@@ -154,18 +160,25 @@ func newStack(ctx context.Context, o Options, faults map[string]localaws.Fault, 
 		settings.EnvLedgerTable:     ledgerTable,
 		settings.EnvAccount:         srv.AccountID(),
 		settings.EnvConsoleRegion:   srv.Region(),
+		settings.EnvPartition:       "aws",
+		// localaws does not emulate KMS; the secret records the key's ARN.
+		settings.EnvRotationKMSKey: fmt.Sprintf("arn:aws:kms:%s:%s:key/00000000-0000-4000-8000-000000000001", srv.Region(), srv.AccountID()),
+		settings.EnvRotationWriter: fmt.Sprintf("arn:aws:iam::%s:role/keywarden-ActFunctionRole", srv.AccountID()),
 	}
 	placeholders := map[string]string{}
 	var intakeEnv settings.Lookup
 	for _, name := range lambdafn.Names {
 		env := map[string]string{}
 		for k, v := range envs[name] {
-			env[k] = v
-		}
-		for k, v := range local {
-			if _, set := env[k]; !set {
-				env[k] = v
+			if v == Ref {
+				lv, ok := local[k]
+				if !ok {
+					st.Close()
+					return nil, fmt.Errorf("the template gives the %s function's %s as a reference, and the drill has no local value for it", name, k)
+				}
+				v = lv
 			}
+			env[k] = v
 		}
 		for k, v := range overrides {
 			env[k] = v
@@ -174,7 +187,7 @@ func newStack(ctx context.Context, o Options, faults map[string]localaws.Fault, 
 		if name == lambdafn.Intake {
 			intakeEnv = lookup
 		}
-		h, err := lambdafn.New(name, st.cfg, lookup)
+		h, err := lambdafn.NewWithClock(name, st.cfg, lookup, srv.Now)
 		if err != nil {
 			st.Close()
 			return nil, fmt.Errorf("build the %s handler: %w", name, err)
@@ -200,7 +213,7 @@ func newStack(ctx context.Context, o Options, faults map[string]localaws.Fault, 
 			Region: srv.Region(), LambdaEndpoint: st.front.URL,
 			AccessKeyID: localaws.TestAccessKeyID, SecretAccessKey: localaws.TestSecretAccessKey},
 	}
-	intake, err := lambdafn.New(lambdafn.Intake, st.cfg, intakeEnv)
+	intake, err := lambdafn.NewWithClock(lambdafn.Intake, st.cfg, intakeEnv, srv.Now)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -426,11 +439,60 @@ func runScenario(ctx context.Context, o Options, sc Scenario, faults map[string]
 		oc.Keys = append(oc.Keys, st.keyView(id))
 	}
 	sc.Expect(&Expectations{outcome: &oc, st: st, marks: d.marks})
+	if o.Audit != nil {
+		produced, err := st.produced(ctx, oc)
+		if err != nil {
+			return oc, err
+		}
+		o.Audit(sc.Name, st.aws.IssuedSecrets(), produced)
+	}
 	oc.Passed = oc.Error == ""
 	for _, c := range oc.Checks {
 		oc.Passed = oc.Passed && c.Passed
 	}
 	return oc, nil
+}
+
+// produced is everything a scenario left behind, by kind: what the drill
+// shows, every message and event, every execution's full history (each
+// Lambda's input and output), the ledger, the API call log. The handlers'
+// logs go to slog's default logger, which the caller captures.
+func (st *stack) produced(ctx context.Context, oc Outcome) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	// As text, not base64: a secret in them must be findable.
+	var deliveries []string
+	for _, d := range st.aws.Deliveries() {
+		deliveries = append(deliveries, d.Rule+" "+string(d.Event)+" "+d.Err)
+	}
+	for kind, v := range map[string]any{
+		"drill outcome": oc, "alerts": st.aws.Published(), "emails": st.aws.Emails(), "eventbridge deliveries": deliveries,
+		"lambda invocations": st.aws.Invocations(), "ledger items": st.aws.Items(ledgerTable), "api calls": st.aws.Calls(),
+		"intake results": st.matched,
+	} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("encode the %s: %w", kind, err)
+		}
+		out[kind] = b
+	}
+	api := sfn.NewFromConfig(st.cfg)
+	for _, x := range oc.Executions {
+		var events []sfntypes.HistoryEvent
+		p := sfn.NewGetExecutionHistoryPaginator(api, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(x.Arn), IncludeExecutionData: aws.Bool(true)})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("history of %s: %w", x.Name, err)
+			}
+			events = append(events, page.Events...)
+		}
+		b, err := json.Marshal(events)
+		if err != nil {
+			return nil, err
+		}
+		out["execution history "+x.Name] = b
+	}
+	return out, nil
 }
 
 func (st *stack) keyView(id string) KeyView {
@@ -483,6 +545,10 @@ func (d *Driver) Tag(ctx context.Context, user, key, value string) error {
 	_, err := iam.NewFromConfig(cfg).TagUser(ctx, &iam.TagUserInput{UserName: aws.String(user), Tags: []iamtypes.Tag{{Key: aws.String(key), Value: aws.String(value)}}})
 	return err
 }
+
+// Advance moves the emulated account's clock, and with it every handler's,
+// forward: "seven days later" in a drill.
+func (d *Driver) Advance(by time.Duration) { d.st.aws.Advance(by) }
 
 // Now is the emulated account's clock.
 func (d *Driver) Now() time.Time { return d.st.aws.Now() }

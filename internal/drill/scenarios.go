@@ -2,11 +2,14 @@ package drill
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/keywarden/keywarden/internal/exposure"
 	"github.com/keywarden/keywarden/internal/localaws"
+	"github.com/keywarden/keywarden/internal/rotation"
 	"github.com/keywarden/keywarden/internal/settings"
 )
 
@@ -167,7 +170,8 @@ func Scenarios() []Scenario {
 				e.EmailTo("frank@example.com", "is being deactivated today")
 				e.EmailTo("henry@example.com", "is being deactivated today")
 				e.EmailTo("platform-team@example.com", "past the")
-				e.Emails(6)
+				e.EmailTo(rotationContact, "has been rotated")
+				e.Emails(7)
 				e.AlertContains("AWS access key AKIAKEYWARDENGINA001 of gina is 75 days old")
 				e.AlertContains("keywarden key ages", "Deactivated (3)", "AKIAKEYWARDENDAVE001", "Users with a notice due but no contact tag", "gina",
 					"Exemptions ending within 14 days", "erin", "Exemption tags that do not apply", "frank")
@@ -200,6 +204,60 @@ func Scenarios() []Scenario {
 				e.EmailBodyContains("bob@example.com", "Created:", "by arn:aws:iam::123456789012:user/admin-alice from 192.0.2.10")
 				e.AlertContains("Access Key Created Against Policy For User ivan", "AKIAKEYWARDENIVAN001", "keywarden:no-access-keys")
 				e.AlertContains("keywarden key ages", "Keys created in the last day for users not allowed long-term keys", "ivan  AKIAKEYWARDENIVAN001")
+			},
+		},
+		{
+			Name: "rotation",
+			Title: "svc-reports carries keywarden:rotate=true and its key is 61 days old: the daily run deletes its inactive second key " +
+				"to make room and replaces the key with a new one kept in Secrets Manager; 7 days later the old key is deactivated, " +
+				"7 days after that deleted",
+			Env:  map[string]string{settings.EnvDryRun: "false", settings.EnvNoticeSender: "keywarden@example.com"},
+			Keys: []string{rotationSpareKey, rotationKey},
+			Run: func(ctx context.Context, d *Driver) error {
+				for i, label := range []string{"rotation", "7 days later", "14 days later"} {
+					if i > 0 {
+						d.Advance(7 * 24 * time.Hour)
+					}
+					if err := d.Put(ctx, "events/daily-run.json"); err != nil {
+						return err
+					}
+					d.Mark(label)
+				}
+				return nil
+			},
+			Expect: func(e *Expectations) {
+				e.Executions(3)
+				for _, x := range e.outcome.Executions {
+					e.Status(x.Name, "SUCCEEDED", "")
+				}
+				e.Key(rotationSpareKey, "deleted")
+				e.Key(rotationKey, "deleted")
+				e.RotatedInto(rotationUser, rotationKey)
+				e.EmailTo(rotationContact, "AKIAKEYWARDENSVCR001 of svc-reports has been rotated")
+				e.EmailBodyContains(rotationContact, "New key:", "Secret:    arn:aws:secretsmanager:us-east-1:123456789012:secret:keywarden/access-key/svc-reports-",
+					"keeps working until")
+				e.EmailTo(rotationContact, "AKIAKEYWARDENSVCR001 of svc-reports has been deactivated")
+				e.EmailTo(rotationContact, "AKIAKEYWARDENSVCR001 of svc-reports has been deleted")
+				e.AlertContains("keywarden key ages", "Rotated: new key in Secrets Manager", "svc-reports  AKIAKEYWARDENSVCR001  replaced by AKIA",
+					"svc-reports  AKIAKEYWARDENSVCR000  inactive; deleted to make room for the rotation of AKIAKEYWARDENSVCR001")
+			},
+		},
+		{
+			Name: "rotation-rolled-back",
+			Title: "The same rotation while Secrets Manager refuses PutSecretValue: the new key is deleted again, svc-reports keeps " +
+				"its working key, and the digest names the failure",
+			Env:    map[string]string{settings.EnvDryRun: "false", settings.EnvNoticeSender: "keywarden@example.com"},
+			Faults: map[string]localaws.Fault{"secretsmanager:PutSecretValue": {ErrorCode: "AccessDeniedException"}},
+			Keys:   []string{rotationKey},
+			Run:    func(ctx context.Context, d *Driver) error { return d.Put(ctx, "events/daily-run.json") },
+			Expect: func(e *Expectations) {
+				e.Executions(1)
+				e.StatusPrefix("daily-2", "SUCCEEDED", "")
+				e.Key(rotationKey, "Active")
+				e.OnlyKey(rotationUser, rotationKey)
+				e.AlertContains("KEYS NOT HANDLED", "svc-reports  AKIAKEYWARDENSVCR001  rotate failed", "rotation rolled back",
+					"the old key AKIAKEYWARDENSVCR001 is untouched and still works")
+				e.NoEmailAbout("has been rotated")
 			},
 		},
 		{
@@ -269,6 +327,15 @@ func Scenarios() []Scenario {
 		},
 	}
 }
+
+// The demo account's rotation user (keywarden:rotate=true), its 61-day-old
+// key and its inactive second key.
+const (
+	rotationUser     = "svc-reports"
+	rotationContact  = "data-platform@example.com"
+	rotationKey      = "AKIAKEYWARDENSVCR001"
+	rotationSpareKey = "AKIAKEYWARDENSVCR000"
+)
 
 // The demo account's keys the daily run decides on.
 var dailyKeys = []string{"AKIAKEYWARDENBOB0001", "AKIAKEYWARDENCAROL01", "AKIAKEYWARDENDAVE001", "AKIAKEYWARDENERIN001",
@@ -368,6 +435,61 @@ func (e *Expectations) EmailTo(addr, s string) {
 		got = append(got, m.To+": "+m.Subject)
 	}
 	e.check(false, fmt.Sprintf("e-mail to %s: %q", addr, s), "sent: %s", strings.Join(got, "; "))
+}
+
+// NoEmailAbout: no e-mail's subject contains s.
+func (e *Expectations) NoEmailAbout(s string) {
+	for _, m := range e.outcome.Emails {
+		if strings.Contains(m.Subject, s) {
+			e.check(false, fmt.Sprintf("no e-mail about %q", s), "sent to %s: %s", m.To, m.Subject)
+			return
+		}
+	}
+	e.check(true, fmt.Sprintf("no e-mail about %q", s), "")
+}
+
+// OnlyKey: user's one remaining key is id.
+func (e *Expectations) OnlyKey(user, id string) {
+	var live []string
+	for _, k := range e.st.aws.AccessKeys(user) {
+		if !k.Deleted {
+			live = append(live, k.ID)
+		}
+	}
+	e.check(len(live) == 1 && live[0] == id, fmt.Sprintf("%s has only key %s", user, id), "keys: %v", live)
+}
+
+// RotatedInto: user's one remaining key replaced old, is active, and is
+// what the user's secret holds (id and secret access key as IAM issued
+// them); the secret's policy names the user; and no key of the user is
+// left without a home.
+func (e *Expectations) RotatedInto(user, old string) {
+	what := fmt.Sprintf("%s's key %s replaced by a new key kept in secret %s%s", user, old, rotation.DefaultSecretPrefix, user)
+	var live []localaws.AccessKeyState
+	for _, k := range e.st.aws.AccessKeys(user) {
+		if !k.Deleted {
+			live = append(live, k)
+		}
+	}
+	if len(live) != 1 || live[0].ID == old || live[0].Status != "Active" {
+		e.check(false, what, "the user's keys are %+v", live)
+		return
+	}
+	name := rotation.DefaultSecretPrefix + user
+	sec, ok := e.st.aws.Secret(name)
+	value, hasValue := e.st.aws.SecretValueFor(name)
+	var held struct{ AccessKeyId, SecretAccessKey string }
+	issued, _ := e.st.aws.SecretFor(live[0].ID)
+	switch {
+	case !ok || !hasValue:
+		e.check(false, what, "no secret %s with a value", name)
+	case json.Unmarshal([]byte(value), &held) != nil || held.AccessKeyId != live[0].ID || held.SecretAccessKey != issued || issued == "":
+		e.check(false, what, "the secret does not hold key %s as IAM issued it", live[0].ID)
+	case !strings.Contains(sec.ResourcePolicy, ":user/"+user+`"`) || sec.KmsKeyID == "":
+		e.check(false, what, "secret policy %s, KMS key %q", sec.ResourcePolicy, sec.KmsKeyID)
+	default:
+		e.check(true, what+" ("+live[0].ID+")", "")
+	}
 }
 
 func (e *Expectations) check(ok bool, what, detail string, args ...any) {

@@ -70,10 +70,14 @@ func targetsIntake(targets []struct {
 	return false
 }
 
+// Ref stands, in FunctionEnvironments, for a value the template gives as a
+// CloudFormation reference (an ARN, a name); the drill fills its own.
+const Ref = "<cloudformation reference>"
+
 // FunctionEnvironments reads each function's environment from the template,
 // by function name ("scan" for the ScanFunction…): the literal values, so
-// the drill runs the settings that deploy. Values that are CloudFormation
-// references (ARNs, names) are left out; the drill fills its own.
+// the drill runs the settings that deploy, and Ref for each value that is a
+// CloudFormation reference.
 func FunctionEnvironments(path string) (map[string]map[string]string, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -107,6 +111,8 @@ func FunctionEnvironments(path string) (map[string]map[string]string, error) {
 			var s string
 			if json.Unmarshal(v, &s) == nil {
 				env[k] = s
+			} else {
+				env[k] = Ref
 			}
 		}
 		out[name] = env

@@ -61,6 +61,12 @@ var Names = []string{Intake, Finding, Contain, Revoke, Activity, Remove, Alert, 
 // InvalidSetting, so the state machine alerts instead of the runtime
 // crash-looping unseen.
 func New(name string, cfg aws.Config, env settings.Lookup) (lambda.Handler, error) {
+	return NewWithClock(name, cfg, env, time.Now)
+}
+
+// NewWithClock is New with the handlers' clock given: offline drills run
+// on the emulated account's clock, so "seven days later" is one call.
+func NewWithClock(name string, cfg aws.Config, env settings.Lookup, now func() time.Time) (lambda.Handler, error) {
 	switch name {
 	case Intake:
 		arn, err := env.Required(settings.EnvStateMachineArn)
@@ -73,7 +79,7 @@ func New(name string, cfg aws.Config, env settings.Lookup) (lambda.Handler, erro
 	case Contain:
 		return wrap(exposure.NewContainHandler(iam.NewFromConfig(cfg)).Handle), nil
 	case Revoke:
-		return wrap(exposure.RevokeHandler{IAM: iam.NewFromConfig(cfg), Now: time.Now}.Handle), nil
+		return wrap(exposure.RevokeHandler{IAM: iam.NewFromConfig(cfg), Now: now}.Handle), nil
 	case Activity:
 		clients := func(region string) activity.LookupAPI {
 			return cloudtrail.NewFromConfig(cfg, func(o *cloudtrail.Options) { o.Region = region })
@@ -91,7 +97,7 @@ func New(name string, cfg aws.Config, env settings.Lookup) (lambda.Handler, erro
 		if action != settings.ActionDelete && action != settings.ActionDeactivate {
 			return nil, fmt.Errorf("%w: %s is %q; use %q or %q", settings.ErrInvalid, settings.EnvExposedKeyAction, action, settings.ActionDelete, settings.ActionDeactivate)
 		}
-		return wrap(exposure.RemoveHandler{IAM: iam.NewFromConfig(cfg), Action: action, Now: time.Now}.Handle), nil
+		return wrap(exposure.RemoveHandler{IAM: iam.NewFromConfig(cfg), Action: action, Now: now}.Handle), nil
 	case Alert:
 		topic, region, err := alertTopic(cfg, env)
 		if err != nil {
@@ -100,7 +106,7 @@ func New(name string, cfg aws.Config, env settings.Lookup) (lambda.Handler, erro
 		h := alert.Handler{SNS: sns.NewFromConfig(cfg), TopicArn: topic, ConsoleRegion: region}
 		if _, set := env(settings.EnvLedgerTable); set {
 			// Quote who created the exposed key when the ledger knows.
-			store, err := ledgerStore(cfg, env)
+			store, err := ledgerStore(cfg, env, now)
 			if err != nil {
 				return nil, err
 			}
@@ -108,7 +114,7 @@ func New(name string, cfg aws.Config, env settings.Lookup) (lambda.Handler, erro
 		}
 		return wrap(h.Handle), nil
 	case Scan:
-		store, err := ledgerStore(cfg, env)
+		store, err := ledgerStore(cfg, env, now)
 		if err != nil {
 			return nil, err
 		}
@@ -131,7 +137,7 @@ func New(name string, cfg aws.Config, env settings.Lookup) (lambda.Handler, erro
 		store.DryRun = dryRun
 		return wrap(keyage.ScanHandler{IAM: iam.NewFromConfig(cfg), Store: store, Policy: cfgPolicy, DryRun: dryRun}.Handle), nil
 	case Act:
-		store, err := ledgerStore(cfg, env)
+		store, err := ledgerStore(cfg, env, now)
 		if err != nil {
 			return nil, err
 		}
@@ -145,9 +151,9 @@ func New(name string, cfg aws.Config, env settings.Lookup) (lambda.Handler, erro
 		}
 		account, _ := env(settings.EnvAccount)
 		iamClient := iam.NewFromConfig(cfg)
-		h := keyage.ActHandler{IAM: iamClient, Store: store, Notifier: n, Account: account, Now: time.Now, ReadBackAttempts: 5, ReadBackDelay: time.Second}
+		h := keyage.ActHandler{IAM: iamClient, Store: store, Notifier: n, Account: account, Now: now, ReadBackAttempts: 5, ReadBackDelay: time.Second}
 		if kmsKey, _ := env(settings.EnvRotationKMSKey); kmsKey != "" {
-			r := rotation.Rotator{IAM: iamClient, Secrets: secretsmanager.NewFromConfig(cfg), KMSKeyID: kmsKey, Account: account, Now: time.Now}
+			r := rotation.Rotator{IAM: iamClient, Secrets: secretsmanager.NewFromConfig(cfg), KMSKeyID: kmsKey, Account: account, Now: now}
 			r.Partition, _ = env(settings.EnvPartition)
 			r.WriterRoleARN, _ = env(settings.EnvRotationWriter)
 			r.SecurityRoleARN, _ = env(settings.EnvSecurityRoleArn)
@@ -170,7 +176,7 @@ func New(name string, cfg aws.Config, env settings.Lookup) (lambda.Handler, erro
 		}
 		return wrap(keyage.DigestHandler{SNS: sns.NewFromConfig(cfg), Topic: topic, ConsoleRegion: region}.Handle), nil
 	case Record:
-		store, err := ledgerStore(cfg, env)
+		store, err := ledgerStore(cfg, env, now)
 		if err != nil {
 			return nil, err
 		}
@@ -199,7 +205,7 @@ func alertTopic(cfg aws.Config, env settings.Lookup) (topic, consoleRegion strin
 
 // ledgerStore opens the ledger table named in the environment; the
 // dry-run setting comes with it.
-func ledgerStore(cfg aws.Config, env settings.Lookup) (keyage.LedgerStore, error) {
+func ledgerStore(cfg aws.Config, env settings.Lookup, now func() time.Time) (keyage.LedgerStore, error) {
 	table, err := env.Required(settings.EnvLedgerTable)
 	if err != nil {
 		return keyage.LedgerStore{}, err
@@ -207,7 +213,7 @@ func ledgerStore(cfg aws.Config, env settings.Lookup) (keyage.LedgerStore, error
 	// Conditional writes are cheap to retry; give throttling more room
 	// than the SDK default of three attempts.
 	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.RetryMaxAttempts = 8 })
-	l, err := ledger.New(ddb, table, ledger.Options{})
+	l, err := ledger.New(ddb, table, ledger.Options{Now: now})
 	if err != nil {
 		return keyage.LedgerStore{}, err
 	}

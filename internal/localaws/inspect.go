@@ -143,6 +143,19 @@ func (s *Server) UserTags(user string) map[string]string {
 	return out
 }
 
+// IssuedSecrets returns the secret access key of every key the account
+// ever had, deleted ones included. Like SecretFor, it exists only for the
+// test that proves secrets never reach logs, alerts or outputs.
+func (s *Server) IssuedSecrets() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.iam.keys))
+	for _, k := range s.iam.keys {
+		out = append(out, k.secret)
+	}
+	return out
+}
+
 // SecretFor returns the secret access key of key id. It exists only for the
 // test that proves secrets never reach logs, alerts or outputs; nothing
 // else should call it.
