@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/keywarden/keywarden/internal/localaws"
+	"github.com/keywarden/keywarden/internal/rotation"
 )
 
 // FaultProfile is one column of the reliability matrix.
@@ -26,6 +27,8 @@ var transient = FaultProfile{Name: "20% throttling, 5% 5xx, 5 ms latency", Fault
 	"sns:*":        {ThrottleRate: 0.2, ServerErrorRate: 0.05, Latency: 5 * time.Millisecond},
 	"ses:*":        {ThrottleRate: 0.2, ServerErrorRate: 0.05, Latency: 5 * time.Millisecond},
 	"dynamodb:*":   {ThrottleRate: 0.2, ServerErrorRate: 0.05, Latency: 5 * time.Millisecond},
+	// Rotation's.
+	"secretsmanager:*": {ThrottleRate: 0.2, ServerErrorRate: 0.05, Latency: 5 * time.Millisecond},
 }}
 
 // matrixCase is a scenario of the matrix, the operation that fails for
@@ -41,6 +44,7 @@ var matrix = []matrixCase{
 	{"exposed-key", "iam:UpdateAccessKey", exposedInvariants},
 	{"daily-run", "iam:UpdateAccessKey", dailyInvariants},
 	{"key-created", "dynamodb:PutItem", createdInvariants},
+	{"rotation", "secretsmanager:PutSecretValue", rotationInvariants},
 }
 
 // MatrixRow is one cell: a scenario under a fault profile over seeds.
@@ -233,6 +237,54 @@ func createdInvariants(st *stack, oc Outcome) []string {
 		return nil
 	}
 	return []string{"creation not recorded and no manual-action alert"}
+}
+
+// rotationInvariants: over the three runs, svc-reports always ends with a
+// working key; every key keywarden created is in the user's secret (or an
+// alert names it for deletion by hand); the old key was rotated, or the
+// digest names the failed rotation; and no secret access key is in any
+// alert or e-mail.
+func rotationInvariants(st *stack, oc Outcome) []string {
+	var p []string
+	var digests strings.Builder
+	for _, a := range oc.Alerts {
+		digests.WriteString(a.Body)
+	}
+	for _, e := range oc.Emails {
+		digests.WriteString(e.Body)
+	}
+	text := digests.String()
+	for _, secret := range st.aws.IssuedSecrets() {
+		if secret != "" && strings.Contains(text, secret) {
+			p = append(p, "a secret access key is in an alert or e-mail")
+		}
+	}
+	value, _ := st.aws.SecretValueFor(rotation.DefaultSecretPrefix + rotationUser)
+	active := 0
+	for _, k := range st.aws.AccessKeys(rotationUser) {
+		if k.Deleted {
+			continue
+		}
+		if k.Status == "Active" {
+			active++
+		}
+		if k.ID != rotationKey && k.ID != rotationSpareKey && !strings.Contains(value, k.ID) && !strings.Contains(text, "delete key "+k.ID+" by hand") {
+			p = append(p, fmt.Sprintf("key %s exists, is in no secret and no alert names it", k.ID))
+		}
+	}
+	if active == 0 {
+		p = append(p, rotationUser+" has no active key")
+	}
+	rotated := false
+	for _, it := range st.aws.Items(ledgerTable) {
+		if it["pk"] == "key#"+rotationKey && it["sk"] == "action#rotated" {
+			rotated = true
+		}
+	}
+	if !rotated && !strings.Contains(text, rotationKey+"  rotate failed") && !alerted(oc, "Daily Key-Age Run Failed") {
+		p = append(p, "the key was not rotated and no alert says why")
+	}
+	return p
 }
 
 // WriteMatrix renders the matrix as a Markdown table.
