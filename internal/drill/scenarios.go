@@ -89,13 +89,20 @@ func Scenarios() []Scenario {
 			},
 		},
 		{
-			Name:   "containment-denied",
-			Title:  "The same report while IAM refuses UpdateAccessKey: a manual-action alert, no silent failure",
+			Name: "containment-denied",
+			Title: "The same report while IAM refuses UpdateAccessKey: a manual-action alert, no silent failure; the report " +
+				"redelivered after that failed response is a duplicate, not a second response or alert",
 			Faults: map[string]localaws.Fault{"iam:UpdateAccessKey": {ErrorCode: "AccessDenied"}},
 			Keys:   []string{demoKey},
-			Run:    func(ctx context.Context, d *Driver) error { return d.Put(ctx, "events/exposed-key.json") },
+			Run: func(ctx context.Context, d *Driver) error {
+				if err := d.Put(ctx, "events/exposed-key.json"); err != nil {
+					return err
+				}
+				return d.Put(ctx, "events/exposed-key.json") // redelivered after the failed first response
+			},
 			Expect: func(e *Expectations) {
 				e.Executions(1)
+				e.Duplicates(1)
 				e.Status(exposedName, "FAILED", "AccessDenied")
 				e.Key(demoKey, "Active")
 				e.Alerts(1)
