@@ -55,7 +55,7 @@ $(TEMPLATE): $(TOOLS)/.installed cdk.json go.mod $(wildcard infra/*.go statemach
 drill: $(TOOLS)/.installed $(TEMPLATE)
 	$(GO) run ./cmd/keywarden drill $(DRILL_FLAGS)
 
-## reliability: the fault matrix (exposed key, daily run, key created) ×
+## reliability: the fault matrix (exposed key, daily run, key created, rotation) ×
 ## (no fault, transient faults, one permanent failure) over SEEDS seeds.
 SEEDS ?= 50
 reliability: $(TOOLS)/.installed $(TEMPLATE)

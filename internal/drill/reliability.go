@@ -29,6 +29,9 @@ var transient = FaultProfile{Name: "20% throttling, 5% 5xx, 5 ms latency", Fault
 	"dynamodb:*":   {ThrottleRate: 0.2, ServerErrorRate: 0.05, Latency: 5 * time.Millisecond},
 	// Rotation's.
 	"secretsmanager:*": {ThrottleRate: 0.2, ServerErrorRate: 0.05, Latency: 5 * time.Millisecond},
+	// The state machine invoking each step (the intake, invoked by
+	// EventBridge, is not: its retries are Lambda's own).
+	"lambda:*": {ThrottleRate: 0.2, ServerErrorRate: 0.05, Latency: 5 * time.Millisecond},
 }}
 
 // matrixCase is a scenario of the matrix, the operation that fails for
