@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -235,6 +237,15 @@ func (h ActHandler) act(ctx context.Context, in ActInput, d policy.Decision, res
 		}
 		return true
 	}
+	if d.Action == policy.ActionDeactivate && d.ReplacedBy != "" {
+		// A replaced key retires only while its replacement works: if
+		// someone deleted or deactivated the new key, the old one is what
+		// the consumer still has.
+		if err := h.replacementWorks(ctx, d); err != nil {
+			h.fail(res, d, string(d.Action), err)
+			return false
+		}
+	}
 	// Record, then act. A retry finds the record and acts again, which is
 	// harmless: both actions are idempotent.
 	if _, err := h.Store.RecordAction(ctx, d.KeyID, string(d.Action), ActionRecord{User: d.User, At: h.Now().UTC(), RunID: in.RunID, Reason: strings.Join(d.Reasons, "; ")}); err != nil {
@@ -305,4 +316,23 @@ func (h ActHandler) rotate(ctx context.Context, in ActInput, d *policy.Decision,
 			"so keywarden will not retire the old key; retire it by hand once its consumers use the new one: %w", d.KeyID, r.NewKeyID, r.SecretARN, err))
 	}
 	return true
+}
+
+// replacementWorks checks that the key that replaced d's is still there and
+// active.
+func (h ActHandler) replacementWorks(ctx context.Context, d policy.Decision) error {
+	out, err := h.IAM.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(d.User)})
+	if err != nil {
+		return step.Classify(fmt.Errorf("list the keys of %s to check that %s's replacement %s works: %w", d.User, d.KeyID, d.ReplacedBy, err))
+	}
+	for _, k := range out.AccessKeyMetadata {
+		if aws.ToString(k.AccessKeyId) == d.ReplacedBy {
+			if k.Status == iamtypes.StatusTypeActive {
+				return nil
+			}
+			break
+		}
+	}
+	return step.Errorf(step.Failed, "key %s of %s was replaced by %s, which is gone or inactive: %s is kept active, since it may be the only key "+
+		"its consumer has; rotate by hand or reactivate %s (secret %s)", d.KeyID, d.User, d.ReplacedBy, d.KeyID, d.ReplacedBy, d.SecretARN)
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/keywarden/keywarden/internal/ledger"
@@ -158,5 +160,66 @@ func TestActWithoutRotatorSaysRotationIsOff(t *testing.T) {
 	res, _, _ := actOnRotation(t, nil, false)
 	if len(res.Failures) != 1 || res.Failures[0].Error != step.InvalidSetting || !strings.Contains(res.Failures[0].Cause, "rotationDays") {
 		t.Errorf("failures %+v", res.Failures)
+	}
+}
+
+// keysIAM is a user's keys as IAM lists them; it records updates.
+type keysIAM struct {
+	keys    map[string]iamtypes.StatusType
+	updated []string
+}
+
+func (k *keysIAM) ListAccessKeys(_ context.Context, in *iam.ListAccessKeysInput, _ ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error) {
+	out := &iam.ListAccessKeysOutput{}
+	for id, st := range k.keys {
+		out.AccessKeyMetadata = append(out.AccessKeyMetadata, iamtypes.AccessKeyMetadata{AccessKeyId: aws.String(id), UserName: in.UserName, Status: st})
+	}
+	return out, nil
+}
+
+func (k *keysIAM) UpdateAccessKey(_ context.Context, in *iam.UpdateAccessKeyInput, _ ...func(*iam.Options)) (*iam.UpdateAccessKeyOutput, error) {
+	k.keys[aws.ToString(in.AccessKeyId)] = in.Status
+	k.updated = append(k.updated, aws.ToString(in.AccessKeyId))
+	return &iam.UpdateAccessKeyOutput{}, nil
+}
+
+func (k *keysIAM) DeleteAccessKey(_ context.Context, in *iam.DeleteAccessKeyInput, _ ...func(*iam.Options)) (*iam.DeleteAccessKeyOutput, error) {
+	delete(k.keys, aws.ToString(in.AccessKeyId))
+	return &iam.DeleteAccessKeyOutput{}, nil
+}
+
+// A replaced key is deactivated only while its replacement is active.
+func TestRetiringAReplacedKeyNeedsAWorkingReplacement(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		replacement iamtypes.StatusType // "" = gone
+		retired     bool
+	}{
+		{"replacement active: retire", iamtypes.StatusTypeActive, true},
+		{"replacement deactivated by someone: keep", iamtypes.StatusTypeInactive, false},
+		{"replacement deleted by someone: keep", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := &keysIAM{keys: map[string]iamtypes.StatusType{"AKIAKEYWARDENSVCR001": iamtypes.StatusTypeActive}}
+			if tc.replacement != "" {
+				fake.keys["AKIAKEYWARDENSVCR002"] = tc.replacement
+			}
+			d := decision("svc-reports", "AKIAKEYWARDENSVCR001", 68, policy.StageDeactivate, policy.StageDeactivate, policy.ActionDeactivate)
+			d.Rotation, d.ReplacedBy, d.SecretARN = true, "AKIAKEYWARDENSVCR002", secretARN
+			store, tp := newMemStore(), &topic{}
+			data, _ := json.Marshal([]policy.Decision{d})
+			_ = store.PutChunk(context.Background(), "run", 0, data)
+			h := ActHandler{IAM: fake, Store: store, Notifier: Notifier{SNS: tp, Topic: "arn:topic"}, Now: func() time.Time { return now }, ReadBackAttempts: 1}
+			res, err := h.Handle(context.Background(), ActInput{RunID: "run"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fake.keys["AKIAKEYWARDENSVCR001"] == iamtypes.StatusTypeInactive; got != tc.retired {
+				t.Errorf("old key retired %t, want %t (updates %v)", got, tc.retired, fake.updated)
+			}
+			if !tc.retired && (len(res.Failures) != 1 || !strings.Contains(res.Failures[0].Cause, "is kept active") || len(tp.messages) != 0) {
+				t.Errorf("failures %+v, messages %d: want one failure saying the old key is kept, and no notice", res.Failures, len(tp.messages))
+			}
+		})
 	}
 }
