@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/keywarden/keywarden/internal/credreport"
 	"github.com/keywarden/keywarden/internal/keyage"
+	"github.com/keywarden/keywarden/internal/ledger"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/settings"
 )
@@ -31,6 +33,8 @@ func report(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	format := fs.String("format", "table", "table, csv or json")
 	cdkJSON := fs.String("cdk-json", "cdk.json", "where the keyAge policy is read from (its context)")
 	at := fs.String("at", "", "judge ages as of this RFC 3339 time instead of now, e.g. to see a run 90 days ahead")
+	table := fs.String("ledger", "", "the deployed ledger table (the stack's LedgerTableName output): judge with the notices, "+
+		"deactivations and rotations it recorded; without it every key is judged as if nothing had been sent or done")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -57,7 +61,17 @@ func report(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "keywarden: report: AWS configuration: %v\n", err)
 		return 1
 	}
-	ev, err := keyage.Evaluate(ctx, iam.NewFromConfig(cfg), nil, s.KeyAge, now, credreport.FetchOptions{})
+	var hist keyage.Store
+	if *table != "" {
+		l, err := ledger.New(dynamodb.NewFromConfig(cfg), *table, ledger.Options{})
+		if err != nil {
+			fmt.Fprintf(stderr, "keywarden: report: --ledger: %v\n", err)
+			return 2
+		}
+		// Real notices' history, as an enforcing run judges.
+		hist = keyage.LedgerStore{L: l}
+	}
+	ev, err := keyage.Evaluate(ctx, iam.NewFromConfig(cfg), hist, s.KeyAge, now, credreport.FetchOptions{})
 	if err != nil {
 		fmt.Fprintf(stderr, "keywarden: report: %v\n", err)
 		return 1

@@ -7,7 +7,11 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/keywarden/keywarden/internal/ledger"
 	"github.com/keywarden/keywarden/internal/localaws"
 )
 
@@ -69,5 +73,37 @@ func TestReportAgainstLocalAWS(t *testing.T) {
 	var errOut bytes.Buffer
 	if code := report(context.Background(), []string{"--format", "xml"}, &bytes.Buffer{}, &errOut); code != 2 {
 		t.Errorf("bad format: exit %d", code)
+	}
+
+	// Without the ledger, the rotation user's key is due; with it, what
+	// the ledger recorded counts: the key was rotated, bob was warned.
+	if actions["AKIAKEYWARDENSVCR001"] != "rotate" {
+		t.Errorf("svc-reports's key: %q, want rotate", actions["AKIAKEYWARDENSVCR001"])
+	}
+	if err := srv.CreateDynamoDBTable(localaws.DynamoDBTable{Name: "keywarden-ledger", PartitionKey: "pk", SortKey: "sk"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := srv.SDKConfig()
+	l, err := ledger.New(dynamodb.NewFromConfig(cfg), "keywarden-ledger", ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	at := srv.Now().Add(-24 * time.Hour)
+	if _, err := l.RecordAction(ctx, "AKIAKEYWARDENSVCR001", ledger.ActionRotated, ledger.Action{User: "svc-reports", At: at,
+		NewKeyID: "AKIAKEYWARDENSVCR002", SecretARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:keywarden/access-key/svc-reports-AbCdEf"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.RecordNotice(ctx, "AKIAKEYWARDENBOB0001", "warning-70", ledger.Notice{User: "bob", SentAt: at, Channel: ledger.ChannelSNS}); err != nil {
+		t.Fatal(err)
+	}
+	doc.Decisions = nil
+	if err := json.Unmarshal([]byte(run("--format", "json", "--ledger", "keywarden-ledger")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range doc.Decisions {
+		if (d.KeyID == "AKIAKEYWARDENSVCR001" || d.KeyID == "AKIAKEYWARDENBOB0001") && d.Action != "none" {
+			t.Errorf("with the ledger, %s: %s, want none (already rotated / already warned)", d.KeyID, d.Action)
+		}
 	}
 }
