@@ -178,6 +178,24 @@ type ScanHandler struct {
 	Policy policy.Config
 	DryRun bool
 	Fetch  credreport.FetchOptions
+	// Now is the clock the event's time is checked against; time.Now if
+	// nil.
+	Now func() time.Time
+}
+
+// MaxEventAhead is how far ahead of the clock a daily run's event time may
+// be. Ages are measured at the event's time, so a run "from the future" —
+// anyone who can put events on the bus can send one — would deactivate,
+// delete and rotate keys early.
+const MaxEventAhead = 15 * time.Minute
+
+// checkEventTime refuses an event time more than MaxEventAhead after now.
+func checkEventTime(at, now time.Time) error {
+	if ahead := at.Sub(now); ahead > MaxEventAhead {
+		return step.Errorf(step.InvalidEvent, "the event's time %s is %s ahead of the clock (%s); ages are judged at the event's time, "+
+			"so a run from the future would act early: refused", at.UTC().Format(time.RFC3339), ahead.Round(time.Second), now.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // Handle scans, stores the decisions worth acting on in chunks, and
@@ -189,6 +207,13 @@ func (h ScanHandler) Handle(ctx context.Context, in ScanInput) (ScanResult, erro
 	}
 	if !env.IsScheduled() || env.Time.IsZero() {
 		return ScanResult{}, step.Errorf(step.InvalidEvent, "the key-age run needs a scheduled event with a time; got source %q detail-type %q", env.Source, env.DetailType)
+	}
+	now := time.Now
+	if h.Now != nil {
+		now = h.Now
+	}
+	if err := checkEventTime(env.Time, now()); err != nil {
+		return ScanResult{}, err
 	}
 	runID := in.Execution
 	if i := strings.LastIndex(runID, ":"); i >= 0 {

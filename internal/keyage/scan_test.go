@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,7 +53,7 @@ func TestScanKeepsTheStateSmall(t *testing.T) {
 	}
 	store := LedgerStore{L: l, DryRun: true}
 	h := ScanHandler{IAM: iam.NewFromConfig(cfg), Store: store, Policy: policy.DefaultConfig(), DryRun: true,
-		Fetch: credreport.FetchOptions{FirstDelay: time.Millisecond}}
+		Fetch: credreport.FetchOptions{FirstDelay: time.Millisecond}, Now: srv.Now}
 	ev, _ := json.Marshal(map[string]any{"version": "0", "id": "e", "source": "aws.events", "detail-type": "Scheduled Event",
 		"account": "123456789012", "time": srv.Now().Format(time.RFC3339), "region": "us-east-1", "resources": []string{}, "detail": map[string]any{}})
 	res, err := h.Handle(context.Background(), ScanInput{Event: ev, Execution: "arn:aws:states:us-east-1:123456789012:execution:Keywarden:daily-test"})
@@ -92,6 +93,28 @@ func TestScanKeepsTheStateSmall(t *testing.T) {
 		t.Errorf("ListUserTags called %d times, want once per flagged user (1500)", perUser)
 	}
 	t.Logf("scan result %d bytes for %d flagged keys in %d chunks", len(state), res.Flagged, len(res.Chunks))
+}
+
+func TestScanRefusesEventsFromTheFuture(t *testing.T) {
+	clock := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
+	h := ScanHandler{Now: func() time.Time { return clock }}
+	ev := func(at time.Time) json.RawMessage {
+		b, _ := json.Marshal(map[string]any{"version": "0", "id": "e", "source": "aws.events", "detail-type": "Scheduled Event",
+			"account": "123456789012", "time": at.Format(time.RFC3339), "region": "us-east-1", "resources": []string{}, "detail": map[string]any{}})
+		return b
+	}
+	_, err := h.Handle(context.Background(), ScanInput{Event: ev(clock.AddDate(0, 0, 90)), Execution: "x:daily"})
+	if step.Name(err) != step.InvalidEvent || !strings.Contains(err.Error(), "ahead of the clock") {
+		t.Errorf("a run 90 days ahead: %v, want InvalidEvent", err)
+	}
+	for _, tc := range []struct {
+		ahead time.Duration
+		ok    bool
+	}{{-48 * time.Hour, true}, {0, true}, {MaxEventAhead, true}, {MaxEventAhead + time.Second, false}} {
+		if err := checkEventTime(clock.Add(tc.ahead), clock); (err == nil) != tc.ok {
+			t.Errorf("event %s ahead: %v, want ok %t", tc.ahead, err, tc.ok)
+		}
+	}
 }
 
 func TestScanRefusesOtherEvents(t *testing.T) {

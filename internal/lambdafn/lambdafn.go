@@ -135,7 +135,7 @@ func NewWithClock(name string, cfg aws.Config, env settings.Lookup, now func() t
 			return nil, err
 		}
 		store.DryRun = dryRun
-		return wrap(keyage.ScanHandler{IAM: iam.NewFromConfig(cfg), Store: store, Policy: cfgPolicy, DryRun: dryRun}.Handle), nil
+		return wrap(keyage.ScanHandler{IAM: iam.NewFromConfig(cfg), Store: store, Policy: cfgPolicy, DryRun: dryRun, Now: now}.Handle), nil
 	case Act:
 		store, err := ledgerStore(cfg, env, now)
 		if err != nil {
