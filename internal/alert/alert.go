@@ -56,7 +56,21 @@ type Incident struct {
 	Error         *StepError        `json:"error,omitempty"`
 	// Creator is filled by the alert step from the ledger, not the state.
 	Creator *Creator `json:"-"`
+	// Replacement, also from the ledger, is the key a rotation issued to
+	// replace the exposed one, if any.
+	Replacement *Replacement `json:"-"`
 }
+
+// Replacement is a rotation's record of the key that replaced another.
+type Replacement struct {
+	NewKeyID  string
+	SecretARN string
+	At        time.Time
+}
+
+// ReplacementLookup finds the key that replaced keyID in a rotation; ok is
+// false when there is none.
+type ReplacementLookup func(ctx context.Context, keyID string) (r Replacement, ok bool, err error)
 
 // StepError is what a Catch puts at ResultPath $.error.
 type StepError struct {
@@ -105,6 +119,10 @@ type Handler struct {
 	ConsoleRegion string
 	// Creators, when set, quotes who created the key (the ledger's record).
 	Creators CreatorLookup
+	// Replacements, when set, warns when rotation replaced the exposed key:
+	// its user may read the secret holding the new key, and so may whoever
+	// holds the exposed key.
+	Replacements ReplacementLookup
 }
 
 // Handle composes the alert for the request and publishes it.
@@ -116,6 +134,14 @@ func (h Handler) Handle(ctx context.Context, req Request) (Result, error) {
 			slog.WarnContext(ctx, "creator not read", "accessKeyId", f.AccessKeyID, "error", err.Error())
 		} else if ok {
 			req.Incident.Creator = &c
+		}
+	}
+	if f := req.Incident.Finding; h.Replacements != nil && f != nil && f.AccessKeyID != "" && !f.Root {
+		r, ok, err := h.Replacements(ctx, f.AccessKeyID)
+		if err != nil {
+			slog.WarnContext(ctx, "replacement not read", "accessKeyId", f.AccessKeyID, "error", err.Error())
+		} else if ok {
+			req.Incident.Replacement = &r
 		}
 	}
 	msg, err := Compose(req, h.ConsoleRegion)
@@ -165,6 +191,7 @@ func exposedKey(req Request, region string) Message {
 	fmt.Fprintf(&b, "keywarden responded to an exposed AWS access key.\n\n")
 	writeFinding(&b, x)
 	writeCreator(&b, req.Incident.Creator)
+	writeReplacement(&b, x, req.Incident.Replacement)
 	b.WriteString("\nWhat keywarden did\n")
 	writeSteps(&b, req.Incident)
 	if a := req.Incident.Activity; a != nil {
@@ -309,6 +336,19 @@ func writeCreator(b *strings.Builder, c *Creator) {
 		return
 	}
 	fmt.Fprintf(b, "Created:      %s by %s from %s\n", stamp(c.CreatedAt), orUnknown(clean(c.ARN, 300)), orUnknown(clean(c.SourceIP, 60)))
+}
+
+// writeReplacement warns that the exposed key opens its user's rotation
+// secret, which holds the key that replaced it.
+func writeReplacement(b *strings.Builder, x event.Exposure, r *Replacement) {
+	if r == nil {
+		return
+	}
+	user, key := clean(x.UserName, 64), clean(r.NewKeyID, 128)
+	fmt.Fprintf(b, "\nALSO AT RISK: rotation replaced this key on %s with key %s, kept in the secret\n%s.\n", stamp(r.At), key, clean(r.SecretARN, 300))
+	b.WriteString("The user may read its own secret, so whoever holds the exposed key may have read the new one.\n")
+	b.WriteString("keywarden did not touch it: contain it too, then rotate the user by hand:\n")
+	fmt.Fprintf(b, "  aws iam update-access-key --user-name %s --access-key-id %s --status Inactive\n", user, key)
 }
 
 func signalText(x event.Exposure) string {

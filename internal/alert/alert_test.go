@@ -135,6 +135,33 @@ func TestHandleQuotesTheCreator(t *testing.T) {
 	}
 }
 
+// When rotation replaced the exposed key, the alert names the new key and
+// its secret as at risk: the exposed key's holder may read the secret.
+func TestHandleWarnsOfTheReplacement(t *testing.T) {
+	f := &fakeSNS{}
+	secret := "arn:aws:secretsmanager:us-east-1:123456789012:secret:keywarden/access-key/ci-deployer-AbCdEf"
+	h := Handler{SNS: f, TopicArn: "t", Replacements: func(_ context.Context, keyID string) (Replacement, bool, error) {
+		return Replacement{NewKeyID: "AKIANEWKEY0000000001", SecretARN: secret, At: at.AddDate(0, 0, -3)}, keyID == x.AccessKeyID, nil
+	}}
+	if _, err := h.Handle(context.Background(), Request{Kind: KindExposedKey, Execution: execArn, Incident: full()}); err != nil {
+		t.Fatal(err)
+	}
+	body := aws.ToString(f.in.Message)
+	for _, want := range []string{"ALSO AT RISK", "AKIANEWKEY0000000001", secret, "--access-key-id AKIANEWKEY0000000001 --status Inactive"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("alert lacks %q:\n%s", want, body)
+		}
+	}
+	h.Replacements = func(context.Context, string) (Replacement, bool, error) { return Replacement{}, false, nil }
+	if _, err := h.Handle(context.Background(), Request{Kind: KindExposedKey, Execution: execArn, Incident: full()}); err != nil || strings.Contains(aws.ToString(f.in.Message), "ALSO AT RISK") {
+		t.Errorf("no replacement, yet: %v\n%s", err, aws.ToString(f.in.Message))
+	}
+	h.Replacements = func(context.Context, string) (Replacement, bool, error) { return Replacement{}, false, errors.New("ledger down") }
+	if _, err := h.Handle(context.Background(), Request{Kind: KindExposedKey, Execution: execArn, Incident: full()}); err != nil {
+		t.Errorf("a ledger failure must not stop the alert: %v", err)
+	}
+}
+
 func TestHostileStringsStayOnTheirLine(t *testing.T) {
 	evil := x
 	evil.Location = "https://example.com/\nSubject: all clear\r\n\x1b[2J"

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/alert"
 	"github.com/keywarden/keywarden/internal/ledger"
 	"github.com/keywarden/keywarden/internal/policy"
 )
@@ -92,4 +93,14 @@ func (s LedgerStore) CreatedAgainstPolicy(ctx context.Context, since, now time.T
 		out = append(out, UserKey{User: f.User, KeyID: f.KeyID, Detail: f.Detail})
 	}
 	return out, nil
+}
+
+// Replacement returns the key that replaced keyID in a rotation, for the
+// exposed-key alert.
+func (s LedgerStore) Replacement(ctx context.Context, keyID string) (alert.Replacement, bool, error) {
+	a, ok, err := s.L.Action(ctx, keyID, ledger.ActionRotated)
+	if err != nil || !ok || a.DryRun {
+		return alert.Replacement{}, false, err
+	}
+	return alert.Replacement{NewKeyID: a.NewKeyID, SecretARN: a.SecretARN, At: a.At}, true, nil
 }

@@ -111,6 +111,7 @@ func NewWithClock(name string, cfg aws.Config, env settings.Lookup, now func() t
 				return nil, err
 			}
 			h.Creators = store.Creator
+			h.Replacements = store.Replacement
 		}
 		return wrap(h.Handle), nil
 	case Scan:

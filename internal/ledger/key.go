@@ -318,6 +318,20 @@ func (l *Ledger) RecordCreation(ctx context.Context, c Creation) error {
 	return nil
 }
 
+// Action reads one recorded action on keyID with a single GetItem; ok is
+// false when it was not recorded.
+func (l *Ledger) Action(ctx context.Context, keyID, action string) (a Action, ok bool, err error) {
+	what := fmt.Sprintf("read action %s on key %s", action, keyID)
+	if err := checkKeyID(what, keyID); err != nil {
+		return Action{}, false, err
+	}
+	it, ok, err := getItem[actionItem](ctx, l, what, keyPK(keyID), actionSK(action))
+	if err != nil || !ok {
+		return Action{}, false, err
+	}
+	return it.action(), true, nil
+}
+
 // Creation returns the recorded creation of keyID; ok is false if there is
 // none.
 func (l *Ledger) Creation(ctx context.Context, keyID string) (c Creation, ok bool, err error) {

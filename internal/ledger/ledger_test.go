@@ -330,6 +330,13 @@ func TestRecordRotation(t *testing.T) {
 	if got.NewKeyID != "AKIANEW" || got.SecretARN != secret || !got.At.Equal(t0.Add(time.Minute)) || !h.Acted(ActionRotate) {
 		t.Errorf("rotation read back as %+v (rotate recorded: %t)", got, h.Acted(ActionRotate))
 	}
+	one, ok, err := e.ledger.Action(ctx, keyA, ActionRotated)
+	if err != nil || !ok || one.NewKeyID != "AKIANEW" || one.SecretARN != secret {
+		t.Errorf("Action(rotated) = %+v, %t, %v", one, ok, err)
+	}
+	if _, ok, err := e.ledger.Action(ctx, keyB, ActionRotated); ok || err != nil {
+		t.Errorf("Action of a key never rotated: %t, %v", ok, err)
+	}
 }
 
 func TestHistory(t *testing.T) {
