@@ -156,7 +156,9 @@ func TestHandleWarnsOfTheReplacement(t *testing.T) {
 	if _, err := h.Handle(context.Background(), Request{Kind: KindExposedKey, Execution: execArn, Incident: full()}); err != nil || strings.Contains(aws.ToString(f.in.Message), "ALSO AT RISK") {
 		t.Errorf("no replacement, yet: %v\n%s", err, aws.ToString(f.in.Message))
 	}
-	h.Replacements = func(context.Context, string) (Replacement, bool, error) { return Replacement{}, false, errors.New("ledger down") }
+	h.Replacements = func(context.Context, string) (Replacement, bool, error) {
+		return Replacement{}, false, errors.New("ledger down")
+	}
 	if _, err := h.Handle(context.Background(), Request{Kind: KindExposedKey, Execution: execArn, Incident: full()}); err != nil {
 		t.Errorf("a ledger failure must not stop the alert: %v", err)
 	}
