@@ -294,7 +294,9 @@ func (r Rotator) ResourcePolicy(user string) (string, error) {
 		{Sid: "OnlyKeywardenAndSecurityChange", Effect: "Deny", Principal: "*",
 			Action: []string{"secretsmanager:PutSecretValue", "secretsmanager:UpdateSecret", "secretsmanager:PutResourcePolicy",
 				"secretsmanager:DeleteResourcePolicy", "secretsmanager:DeleteSecret", "secretsmanager:RestoreSecret",
-				"secretsmanager:UpdateSecretVersionStage", "secretsmanager:RotateSecret"}, Resource: "*",
+				"secretsmanager:UpdateSecretVersionStage", "secretsmanager:RotateSecret", "secretsmanager:CancelRotateSecret",
+				"secretsmanager:TagResource", "secretsmanager:UntagResource", "secretsmanager:ReplicateSecretToRegions",
+				"secretsmanager:RemoveRegionsFromReplication", "secretsmanager:StopReplicationToReplica"}, Resource: "*",
 			Condition: map[string]any{"StringNotEquals": map[string]any{"aws:PrincipalArn": writers}}},
 	}}
 	b, err := json.Marshal(doc)
