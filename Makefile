@@ -12,7 +12,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export GOFLAGS := -buildvcs=false
 
-.PHONY: deps build test test-unit test-infra synth lint bootstrap reliability fmt-check vet staticcheck cfn-lint asl-lint ci diff deploy drill bench clean
+.PHONY: deps build test test-unit test-infra synth lint bootstrap reliability fmt-check vet staticcheck cfn-lint asl-lint ci diff deploy drill bench clean fuzz-brief vulncheck
 
 ## deps: Go modules and the pinned npm tools (CDK CLI, ASL interpreter, Node 22).
 deps: $(TOOLS)/.installed
@@ -67,6 +67,33 @@ reliability: $(TOOLS)/.installed $(TEMPLATE)
 bench:
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 1x -benchmem -timeout 30m ./internal/credreport/ | tee bench.out
 
+## fuzz-brief: every fuzz target for FUZZTIME (default 10s), one worker each.
+## The targets are found, not listed: every package whose _test.go files declare
+## a func Fuzz..., then `go test -list` names its targets, so a new target is
+## never skipped. The 1M-execution runs are in RELIABILITY.md.
+FUZZTIME ?= 10s
+fuzz-brief:
+	@set -eo pipefail; n=0; \
+	pkgs=$$($(GO) list -f '{{$$d := .Dir}}{{.ImportPath}}{{range .TestGoFiles}} {{$$d}}/{{.}}{{end}}{{range .XTestGoFiles}} {{$$d}}/{{.}}{{end}}' ./... \
+	  | while read -r pkg files; do \
+	      if [ -n "$$files" ] && grep -qs '^func Fuzz' $$files; then echo "$$pkg"; fi; \
+	    done); \
+	for pkg in $$pkgs; do \
+	  list=$$($(GO) test -list '^Fuzz' "$$pkg"); \
+	  for t in $$(grep '^Fuzz' <<<"$$list"); do \
+	    echo "fuzz-brief: $$t in $$pkg for $(FUZZTIME)"; \
+	    $(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) -parallel=1 "$$pkg"; \
+	    n=$$((n + 1)); \
+	  done; \
+	done; \
+	if [ "$$n" -eq 0 ]; then echo "fuzz-brief: no fuzz targets found"; exit 1; fi; \
+	echo "fuzz-brief: $$n targets, $(FUZZTIME) each"
+
+## vulncheck: govulncheck on the module. It needs https://vuln.go.dev, which
+## the build machines cannot reach, so it is not part of ci (SECURITY.md).
+vulncheck:
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@v1.9.0 ./...
+
 ## lint: gofmt, go vet, staticcheck, ASL validation, cfn-lint on the template.
 lint: fmt-check vet staticcheck asl-lint cfn-lint
 
@@ -88,7 +115,7 @@ cfn-lint: $(TEMPLATE)
 	cfn-lint --non-zero-exit-code error $(TEMPLATE)
 
 ## ci: everything CI runs (.ci/run calls this).
-ci: deps build synth test lint drill
+ci: deps build synth test fuzz-brief lint drill
 
 ## diff, deploy: against the account in your AWS credentials (us-east-1).
 diff: $(TOOLS)/.installed
