@@ -286,6 +286,20 @@ func (h ActHandler) rotate(ctx context.Context, in ActInput, d *policy.Decision,
 			"(keyAge.rotationDays is 0 in the act function's settings); set it and redeploy", d.KeyID, d.User))
 		return false
 	}
+	// A retried chunk (the Lambda timed out after rotating) must not rotate
+	// again: the user would have two active keys, and the retry would fail
+	// on them. The ledger knows whether the rotation was done.
+	hs, err := h.Store.Histories(ctx, []string{d.KeyID})
+	if err != nil {
+		h.fail(res, *d, "ledger", err)
+		return false
+	}
+	if done := hs[d.KeyID]; !done.RotatedAt.IsZero() {
+		d.ReplacedBy, d.SecretARN = done.ReplacedBy, done.SecretARN
+		uk.Detail = fmt.Sprintf("replaced by %s, kept in secret %s (recorded by an earlier attempt)", done.ReplacedBy, done.SecretARN)
+		res.Rotated = append(res.Rotated, uk)
+		return true
+	}
 	at := h.Now().UTC()
 	if _, err := h.Store.RecordAction(ctx, d.KeyID, ledger.ActionRotate, ActionRecord{User: d.User, At: at, RunID: in.RunID, Reason: strings.Join(d.Reasons, "; ")}); err != nil {
 		h.fail(res, *d, "ledger", err)

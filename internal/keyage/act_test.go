@@ -31,8 +31,14 @@ func newMemStore() *memStore {
 	return &memStore{chunks: map[string][]byte{}, notices: map[string]NoticeRecord{}, actions: map[string]ActionRecord{}}
 }
 
-func (m *memStore) Histories(context.Context, []string) (map[string]policy.History, error) {
-	return map[string]policy.History{}, nil
+func (m *memStore) Histories(_ context.Context, ids []string) (map[string]policy.History, error) {
+	out := map[string]policy.History{}
+	for _, id := range ids {
+		if r, ok := m.actions[id+"/"+ledger.ActionRotated]; ok {
+			out[id] = policy.History{RotatedAt: r.At, ReplacedBy: r.NewKeyID, SecretARN: r.SecretARN}
+		}
+	}
+	return out, nil
 }
 func (m *memStore) PutChunk(_ context.Context, run string, n int, data []byte) error {
 	m.chunks[fmt.Sprint(run, n)] = data
@@ -123,6 +129,21 @@ func TestActRotates(t *testing.T) {
 	}
 	if len(tp.messages) != 1 || !strings.Contains(tp.messages[0], secretARN) || !strings.Contains(tp.messages[0], "AKIAKEYWARDENSVCR002") {
 		t.Errorf("owner notice %q must name the new key and its secret", tp.messages)
+	}
+}
+
+// A chunk retried after its rotation was recorded does not rotate again,
+// and the owner is not told twice.
+func TestActRetriedChunkDoesNotRotateTwice(t *testing.T) {
+	rot := &fakeRotator{res: rotation.Result{NewKeyID: "AKIAKEYWARDENSVCR002", SecretARN: secretARN}}
+	_, store, tp := actOnRotation(t, rot, false)
+	h := ActHandler{Store: store, Notifier: Notifier{SNS: tp, Topic: "arn:topic"}, Rotator: rot, Now: func() time.Time { return now }}
+	res, err := h.Handle(context.Background(), ActInput{RunID: "run", Chunk: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rot.calls != 1 || len(res.Rotated) != 1 || len(res.Failures) != 0 || len(tp.messages) != 1 {
+		t.Errorf("retry: %d rotations, result %+v, %d messages; want 1 rotation in all, reported done, 1 notice", rot.calls, res, len(tp.messages))
 	}
 }
 
