@@ -495,6 +495,17 @@ func (st *stack) produced(ctx context.Context, oc Outcome) (map[string][]byte, e
 	return out, nil
 }
 
+// liveKeys are user's keys that are not deleted, oldest first.
+func (st *stack) liveKeys(user string) []localaws.AccessKeyState {
+	var out []localaws.AccessKeyState
+	for _, k := range st.aws.AccessKeys(user) {
+		if !k.Deleted {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 func (st *stack) keyView(id string) KeyView {
 	k, ok := st.aws.AccessKey(id)
 	switch {

@@ -264,10 +264,7 @@ func rotationInvariants(st *stack, oc Outcome) []string {
 	}
 	value, _ := st.aws.SecretValueFor(rotation.DefaultSecretPrefix + rotationUser)
 	active := 0
-	for _, k := range st.aws.AccessKeys(rotationUser) {
-		if k.Deleted {
-			continue
-		}
+	for _, k := range st.liveKeys(rotationUser) {
 		if k.Status == "Active" {
 			active++
 		}

@@ -458,10 +458,8 @@ func (e *Expectations) NoEmailAbout(s string) {
 // OnlyKey: user's one remaining key is id.
 func (e *Expectations) OnlyKey(user, id string) {
 	var live []string
-	for _, k := range e.st.aws.AccessKeys(user) {
-		if !k.Deleted {
-			live = append(live, k.ID)
-		}
+	for _, k := range e.st.liveKeys(user) {
+		live = append(live, k.ID)
 	}
 	e.check(len(live) == 1 && live[0] == id, fmt.Sprintf("%s has only key %s", user, id), "keys: %v", live)
 }
@@ -472,12 +470,7 @@ func (e *Expectations) OnlyKey(user, id string) {
 // left without a home.
 func (e *Expectations) RotatedInto(user, old string) {
 	what := fmt.Sprintf("%s's key %s replaced by a new key kept in secret %s%s", user, old, rotation.DefaultSecretPrefix, user)
-	var live []localaws.AccessKeyState
-	for _, k := range e.st.aws.AccessKeys(user) {
-		if !k.Deleted {
-			live = append(live, k)
-		}
-	}
+	live := e.st.liveKeys(user)
 	if len(live) != 1 || live[0].ID == old || live[0].Status != "Active" {
 		e.check(false, what, "the user's keys are %+v", live)
 		return
