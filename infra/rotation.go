@@ -28,6 +28,12 @@ func secretsArn(stack awscdk.Stack) *string {
 	})
 }
 
+// viaSecretsManager is the kms:ViaService value of calls Secrets Manager
+// makes to KMS on a caller's behalf, in the stack's region.
+func viaSecretsManager() string {
+	return "secretsmanager." + *awscdk.Aws_REGION() + ".amazonaws.com"
+}
+
 // newRotationResources makes the secrets' KMS key. Its policy keeps the
 // CDK default (the account's IAM policies decide) and adds one statement:
 // any principal of this account may decrypt with it through Secrets Manager,
@@ -48,7 +54,7 @@ func newRotationResources(stack awscdk.Stack) *rotationResources {
 		Resources:  jsii.Strings("*"),
 		Conditions: &map[string]any{
 			"StringEquals": map[string]any{
-				"kms:ViaService":    "secretsmanager." + *awscdk.Aws_REGION() + ".amazonaws.com",
+				"kms:ViaService":    viaSecretsManager(),
 				"kms:CallerAccount": awscdk.Aws_ACCOUNT_ID(),
 			},
 			"StringLike": map[string]any{"kms:EncryptionContext:SecretARN": secretsArn(stack)},
@@ -83,7 +89,7 @@ func (r *rotationResources) actStatements(stack awscdk.Stack, s settings.Setting
 			Actions:   jsii.Strings("kms:GenerateDataKey", "kms:Decrypt"),
 			Resources: &[]*string{r.key.KeyArn()},
 			Conditions: &map[string]any{
-				"StringEquals": map[string]any{"kms:ViaService": "secretsmanager." + *awscdk.Aws_REGION() + ".amazonaws.com"},
+				"StringEquals": map[string]any{"kms:ViaService": viaSecretsManager()},
 			},
 		}),
 	}
