@@ -68,6 +68,10 @@ func suppressFindings(s settings.Settings, fns map[string]*function, machine aws
 				"lets only its user and the security role read it.",
 			"Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:keywarden/access-key/*")
 	}
+	suppress(fns[fnIntake].role, "AwsSolutions-IAM5",
+		"states:DescribeExecution reads the one execution that already holds a report's name, to check it is a response to "+
+			"that key; execution names are made at run time. Limited to this state machine's executions.",
+		"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<StateMachine2E01A3A5.Name>:*")
 	suppress(fns[fnActivity].role, "AwsSolutions-IAM5",
 		"cloudtrail:LookupEvents supports no resource-level permissions; the resource must be *.", nagAnyResource)
 	suppress(fns[fnScan].role, "AwsSolutions-IAM5",

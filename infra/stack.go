@@ -87,6 +87,9 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 			// ListExecutions finds an earlier response to a key IAM no
 			// longer knows (internal/intake).
 			allow("StartExecution", []string{"states:StartExecution", "states:ListExecutions"}, machine.StateMachineArn()),
+			// DescribeExecution checks that an execution holding a
+			// report's name is a response to that key (internal/intake).
+			allow("ReadOwnExecutions", []string{"states:DescribeExecution"}, executionsArn(stack, machine)),
 			allow("ReadKeyLastUsed", []string{"iam:GetAccessKeyLastUsed"}, users),
 		},
 		deadLetterQueue: dlq,
@@ -110,6 +113,17 @@ func iamUsersArn(stack awscdk.Stack) *string {
 		Resource:     jsii.String("user"),
 		ResourceName: jsii.String("*"),
 		ArnFormat:    awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+	})
+}
+
+// executionsArn is every execution of the state machine; their names are
+// only known at run time.
+func executionsArn(stack awscdk.Stack, machine awsstepfunctions.StateMachine) *string {
+	return stack.FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("states"),
+		Resource:     jsii.String("execution"),
+		ResourceName: jsii.String(*machine.StateMachineName() + ":*"),
+		ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
 	})
 }
 

@@ -673,7 +673,7 @@ var (
 // wantActions is each function role's complete list of actions with the
 // default settings.
 var wantActions = map[string][]string{
-	fnIntake:   {"iam:GetAccessKeyLastUsed", "sqs:SendMessage", "states:ListExecutions", "states:StartExecution"},
+	fnIntake:   {"iam:GetAccessKeyLastUsed", "sqs:SendMessage", "states:DescribeExecution", "states:ListExecutions", "states:StartExecution"},
 	fnFinding:  {"iam:GetAccessKeyLastUsed"},
 	fnContain:  {"iam:ListAccessKeys", "iam:UpdateAccessKey"},
 	fnRevoke:   {"iam:PutUserPolicy"},
@@ -715,6 +715,8 @@ func resourcesOf(t *testing.T, tmpl *cfnTemplate, sender string) map[string][]an
 		// No resource-level permissions for these.
 		"cloudtrail:LookupEvents": {"*"}, "iam:GenerateCredentialReport": {"*"}, "iam:GetCredentialReport": {"*"},
 		"states:StartExecution": {machine}, "states:ListExecutions": {machine},
+		"states:DescribeExecution": {map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":states:", ref("AWS::Region"), ":",
+			ref("AWS::AccountId"), ":execution:", getAtt(tmpl.id(t, "StateMachine/Resource"), "Name"), ":*"}}}},
 		"sqs:SendMessage": {dlq},
 		"sns:Publish":     {topic},
 		"kms:Decrypt":     {key}, "kms:GenerateDataKey": {key},
@@ -927,6 +929,8 @@ func TestNagSuppressionsExact(t *testing.T) {
 				return nagAnyResource, true
 			case reflect.DeepEqual(res, usersArn):
 				return nagUsersWildcard, true
+			case strings.Contains(toJSON(res), `":execution:",{"Fn::GetAtt":["StateMachine2E01A3A5","Name"]},":*"`):
+				return "Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<StateMachine2E01A3A5.Name>:*", true
 			case reflect.DeepEqual(res, secretsArnPattern):
 				return "Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:keywarden/access-key/*", true
 			case strings.Contains(toJSON(res), "*"):

@@ -30,6 +30,7 @@ import (
 type StartAPI interface {
 	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
 	ListExecutions(ctx context.Context, in *sfn.ListExecutionsInput, optFns ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error)
+	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, optFns ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
 }
 
 // RecentExecutions bounds how many of the newest executions intake reads
@@ -50,6 +51,9 @@ type Result struct {
 	Name         string `json:"name"`
 	ExecutionArn string `json:"executionArn,omitempty"`
 	Duplicate    bool   `json:"duplicate"`
+	// Taken is the execution that held the name without being a response
+	// to this key (see Handle); the response then runs under Name.
+	Taken string `json:"taken,omitempty"`
 }
 
 // Handle names and starts the execution for an EventBridge event. Events
@@ -60,22 +64,88 @@ func (h Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, error
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Name: name}
-	out, err := h.SFN.StartExecution(ctx, &sfn.StartExecutionInput{
-		StateMachineArn: aws.String(h.StateMachineArn), Name: aws.String(name), Input: aws.String(executionInput(raw)),
-	})
-	var exists *sfntypes.ExecutionAlreadyExists
-	if errors.As(err, &exists) {
+	res, exists, err := h.start(ctx, name, raw)
+	if err != nil || !exists {
+		return res, err
+	}
+	// The name is taken. For an exposure report, make sure what holds it
+	// is a response to the same key: anyone allowed to start executions
+	// could otherwise take exposed-<user>-<key> first, with a harmless
+	// input, and the real report would be dropped as its duplicate.
+	x, ok := exposureOf(raw)
+	if !ok {
 		res.Duplicate = true
 		slog.InfoContext(ctx, "duplicate event: execution exists", "execution", name)
 		return res, nil
 	}
+	same, err := h.respondsTo(ctx, name, x.AccessKeyID)
 	if err != nil {
-		return res, step.Classify(fmt.Errorf("start execution %s: %w", name, err))
+		return res, err
+	}
+	if same {
+		res.Duplicate = true
+		slog.InfoContext(ctx, "duplicate event: execution exists", "execution", name)
+		return res, nil
+	}
+	// Deterministic, so a redelivery of this event is still a duplicate.
+	sum := sha256.Sum256(raw)
+	alt := name
+	if len(alt) > maxName-9 {
+		alt = alt[:maxName-9]
+	}
+	alt += "-" + hex.EncodeToString(sum[:4])
+	slog.WarnContext(ctx, "execution name taken by an execution that is not a response to this key; responding under another name",
+		"taken", name, "execution", alt, "accessKeyId", x.AccessKeyID)
+	res, exists, err = h.start(ctx, alt, raw)
+	res.Taken = name
+	if exists {
+		res.Duplicate = true
+	}
+	return res, err
+}
+
+// start starts the execution; exists reports that the name was taken.
+func (h Handler) start(ctx context.Context, name string, raw json.RawMessage) (res Result, exists bool, err error) {
+	res = Result{Name: name}
+	out, err := h.SFN.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(h.StateMachineArn), Name: aws.String(name), Input: aws.String(executionInput(raw)),
+	})
+	var taken *sfntypes.ExecutionAlreadyExists
+	if errors.As(err, &taken) {
+		return res, true, nil
+	}
+	if err != nil {
+		return res, false, step.Classify(fmt.Errorf("start execution %s: %w", name, err))
 	}
 	res.ExecutionArn = aws.ToString(out.ExecutionArn)
 	slog.InfoContext(ctx, "execution started", "execution", name, "executionArn", res.ExecutionArn)
-	return res, nil
+	return res, false, nil
+}
+
+// exposureOf reads an exposure report (Trusted Advisor or Health, root
+// included); false for every other event.
+func exposureOf(raw json.RawMessage) (event.Exposure, bool) {
+	env, err := event.ParseEnvelope(raw)
+	if err != nil || env.IsScheduled() || env.IsKeyCreation() {
+		return event.Exposure{}, false
+	}
+	x, err := env.Exposure()
+	if err != nil || x.AccessKeyID == "" {
+		return event.Exposure{}, false
+	}
+	return x, true
+}
+
+// respondsTo tells whether execution name's input is an exposure report of
+// keyID, i.e. whether it is this report's response.
+func (h Handler) respondsTo(ctx context.Context, name, keyID string) (bool, error) {
+	arn := strings.Replace(h.StateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + name
+	out, err := h.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	if err != nil {
+		return false, step.Classify(fmt.Errorf("read execution %s, which holds this report's name: %w", name, err))
+	}
+	x, ok := exposureOf(json.RawMessage(aws.ToString(out.Input)))
+	return ok && x.AccessKeyID == keyID, nil
 }
 
 func (h Handler) executionName(ctx context.Context, raw json.RawMessage) (string, error) {

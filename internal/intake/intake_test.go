@@ -44,6 +44,16 @@ func (f *fakeSFN) ListExecutions(_ context.Context, in *sfn.ListExecutionsInput,
 	return out, nil
 }
 
+func (f *fakeSFN) DescribeExecution(_ context.Context, in *sfn.DescribeExecutionInput, _ ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
+	arn := aws.ToString(in.ExecutionArn)
+	name := arn[strings.LastIndex(arn, ":")+1:]
+	input, ok := f.started[name]
+	if !ok {
+		return nil, &sfntypes.ExecutionDoesNotExist{Message: aws.String("Execution Does Not Exist: " + arn)}
+	}
+	return &sfn.DescribeExecutionOutput{ExecutionArn: in.ExecutionArn, Name: aws.String(name), Input: aws.String(input)}, nil
+}
+
 type owners map[string]string
 
 func (o owners) GetAccessKeyLastUsed(_ context.Context, in *iam.GetAccessKeyLastUsedInput, _ ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error) {

@@ -2,6 +2,7 @@ package intake
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -62,5 +63,27 @@ func TestRedeliveryAfterAFailedFirstAttemptStartsOneExecution(t *testing.T) {
 				t.Errorf("third delivery: %+v, %v, %d executions", res, err, len(tc.sfn.started))
 			}
 		})
+	}
+}
+
+// Someone who may start executions takes exposed-<user>-<key> first with a
+// harmless input. The real report is not dropped as its duplicate: it gets
+// its own response, and a redelivery of it is a duplicate of that one.
+func TestATakenNameDoesNotSwallowTheReport(t *testing.T) {
+	f := &fakeSFN{started: map[string]string{}}
+	h := Handler{SFN: f, IAM: owners{"AKIAKEYWARDENDRILL01": "ci-deployer"}, StateMachineArn: "arn:aws:states:us-east-1:123456789012:stateMachine:Keywarden"}
+	taken := ExposedName("ci-deployer", "AKIAKEYWARDENDRILL01")
+	f.started[taken] = `{"source":"aws.ec2","detail-type":"harmless","detail":{}}`
+	ev := sample(t, "trusted-advisor-exposed-key.json")
+	res, err := h.Handle(context.Background(), ev)
+	if err != nil || res.Duplicate || res.Taken != taken || res.Name == taken || !strings.HasPrefix(res.Name, taken[:40]) {
+		t.Fatalf("report after a taken name: %+v, %v; want a response under another name", res, err)
+	}
+	if f.started[res.Name] != string(ev) {
+		t.Errorf("the response's input is not the report")
+	}
+	again, err := h.Handle(context.Background(), ev)
+	if err != nil || !again.Duplicate || again.Name != res.Name || len(f.started) != 2 {
+		t.Errorf("redelivery: %+v, %v, %d executions; want a duplicate of %s", again, err, len(f.started), res.Name)
 	}
 }
