@@ -72,15 +72,12 @@ func (h Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, error
 	// is a response to the same key: anyone allowed to start executions
 	// could otherwise take exposed-<user>-<key> first, with a harmless
 	// input, and the real report would be dropped as its duplicate.
-	x, ok := exposureOf(raw)
-	if !ok {
-		res.Duplicate = true
-		slog.InfoContext(ctx, "duplicate event: execution exists", "execution", name)
-		return res, nil
-	}
-	same, err := h.respondsTo(ctx, name, x.AccessKeyID)
-	if err != nil {
-		return res, err
+	x, isExposure := exposureOf(raw)
+	same := true
+	if isExposure {
+		if same, err = h.respondsTo(ctx, name, x.AccessKeyID); err != nil {
+			return res, err
+		}
 	}
 	if same {
 		res.Duplicate = true
