@@ -35,6 +35,7 @@ import (
 
 	"github.com/keywarden/keywarden/internal/event"
 	"github.com/keywarden/keywarden/internal/lambdafn"
+	"github.com/keywarden/keywarden/internal/lambdafn/all"
 	"github.com/keywarden/keywarden/internal/localaws"
 	"github.com/keywarden/keywarden/internal/settings"
 	"github.com/keywarden/keywarden/internal/sfnlocal"
@@ -187,7 +188,7 @@ func newStack(ctx context.Context, o Options, faults map[string]localaws.Fault, 
 		if name == lambdafn.Intake {
 			intakeEnv = lookup
 		}
-		h, err := lambdafn.NewWithClock(name, st.cfg, lookup, srv.Now)
+		h, err := all.New(name, st.cfg, lookup, srv.Now)
 		if err != nil {
 			st.Close()
 			return nil, fmt.Errorf("build the %s handler: %w", name, err)
@@ -213,7 +214,7 @@ func newStack(ctx context.Context, o Options, faults map[string]localaws.Fault, 
 			Region: srv.Region(), LambdaEndpoint: st.front.URL,
 			AccessKeyID: localaws.TestAccessKeyID, SecretAccessKey: localaws.TestSecretAccessKey},
 	}
-	intake, err := lambdafn.NewWithClock(lambdafn.Intake, st.cfg, intakeEnv, srv.Now)
+	intake, err := all.New(lambdafn.Intake, st.cfg, intakeEnv, srv.Now)
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -17,49 +17,6 @@ func env(vars map[string]string) settings.Lookup {
 	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
 }
 
-var complete = map[string]string{
-	settings.EnvStateMachineArn: "arn:aws:states:us-east-1:123456789012:stateMachine:K",
-	settings.EnvAlertTopicArn:   "arn:aws:sns:us-east-1:123456789012:alerts",
-	settings.EnvLedgerTable:     "keywarden-ledger",
-	settings.EnvKeyAgePolicy:    `{"warnDays":[30],"limitDays":37,"rotationDays":25}`,
-	settings.EnvDryRun:          "false",
-}
-
-func TestEveryFunctionBuilds(t *testing.T) {
-	cfg := aws.Config{Region: "us-east-1"}
-	for _, name := range Names {
-		if _, err := New(name, cfg, env(complete)); err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
-}
-
-func TestBadSettingsAreNamed(t *testing.T) {
-	cfg := aws.Config{Region: "us-east-1"}
-	for _, tc := range []struct {
-		name string
-		vars map[string]string
-		want string
-	}{
-		{Intake, nil, settings.EnvStateMachineArn + " is not set"},
-		{Alert, nil, settings.EnvAlertTopicArn + " is not set"},
-		{Remove, map[string]string{settings.EnvExposedKeyAction: "shred"}, `is "shred"`},
-		{Activity, map[string]string{settings.EnvActivityWindow: "forever"}, settings.EnvActivityWindow},
-		{Scan, map[string]string{settings.EnvLedgerTable: "t1x"}, settings.EnvKeyAgePolicy + " is not set"},
-		{Scan, map[string]string{settings.EnvLedgerTable: "t1x", settings.EnvKeyAgePolicy: `{"limitDays":"soon"}`}, settings.EnvKeyAgePolicy},
-		{Scan, map[string]string{settings.EnvLedgerTable: "t1x", settings.EnvKeyAgePolicy: `{"warnDays":[95]}`}, "warnDays"},
-		{Scan, map[string]string{settings.EnvLedgerTable: "t1x", settings.EnvKeyAgePolicy: `{}`, settings.EnvDryRun: "perhaps"}, settings.EnvDryRun},
-		{Act, nil, settings.EnvLedgerTable + " is not set"},
-		{Digest, nil, settings.EnvAlertTopicArn + " is not set"},
-		{"nosuch", nil, `no function named "nosuch"`},
-	} {
-		_, err := New(tc.name, cfg, env(tc.vars))
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: err %v, want it to say %q", tc.name, err, tc.want)
-		}
-	}
-}
-
 // A function that cannot start answers every invocation with InvalidSetting,
 // which the state machine catches and alerts on.
 func TestFailingHandler(t *testing.T) {
@@ -71,7 +28,7 @@ func TestFailingHandler(t *testing.T) {
 }
 
 func TestWrapNamesErrors(t *testing.T) {
-	h := wrap(func(_ context.Context, in struct{ N int }) (struct{ M int }, error) {
+	h := Wrap(func(_ context.Context, in struct{ N int }) (struct{ M int }, error) {
 		if in.N < 0 {
 			return struct{ M int }{}, step.Errorf(step.InvalidEvent, "negative %d", in.N)
 		}
@@ -88,5 +45,22 @@ func TestWrapNamesErrors(t *testing.T) {
 	}
 	if _, err := h.Invoke(context.Background(), []byte(`{"N":"x"}`)); err == nil {
 		t.Error("a payload of the wrong shape must fail")
+	}
+}
+
+// The alert topic is required; console links name the function's region
+// unless KEYWARDEN_CONSOLE_REGION says otherwise.
+func TestAlertTopic(t *testing.T) {
+	cfg := aws.Config{Region: "eu-west-1"}
+	if _, _, err := AlertTopic(cfg, env(nil)); err == nil || !strings.Contains(err.Error(), settings.EnvAlertTopicArn+" is not set") {
+		t.Errorf("no topic: err %v", err)
+	}
+	topic, region, err := AlertTopic(cfg, env(map[string]string{settings.EnvAlertTopicArn: "arn:t"}))
+	if err != nil || topic != "arn:t" || region != "eu-west-1" {
+		t.Errorf("defaults: %q %q %v", topic, region, err)
+	}
+	_, region, _ = AlertTopic(cfg, env(map[string]string{settings.EnvAlertTopicArn: "arn:t", settings.EnvConsoleRegion: "us-east-1"}))
+	if region != "us-east-1" {
+		t.Errorf("console region %q, want us-east-1", region)
 	}
 }

@@ -1,6 +1,10 @@
-// Command activity is keywarden's activity Lambda; see internal/lambdafn for its wiring.
+// Command activity is keywarden's activity Lambda. Its handler is built by
+// internal/lambdafn/activity, which links only the AWS clients this function calls.
 package main
 
-import "github.com/keywarden/keywarden/internal/lambdafn"
+import (
+	"github.com/keywarden/keywarden/internal/lambdafn"
+	"github.com/keywarden/keywarden/internal/lambdafn/activity"
+)
 
-func main() { lambdafn.Main(lambdafn.Activity) }
+func main() { lambdafn.Main(lambdafn.Activity, activity.New) }

@@ -1,6 +1,10 @@
-// Command alert is keywarden's alert Lambda; see internal/lambdafn for its wiring.
+// Command alert is keywarden's alert Lambda. Its handler is built by
+// internal/lambdafn/alert, which links only the AWS clients this function calls.
 package main
 
-import "github.com/keywarden/keywarden/internal/lambdafn"
+import (
+	"github.com/keywarden/keywarden/internal/lambdafn"
+	"github.com/keywarden/keywarden/internal/lambdafn/alert"
+)
 
-func main() { lambdafn.Main(lambdafn.Alert) }
+func main() { lambdafn.Main(lambdafn.Alert, alert.New) }

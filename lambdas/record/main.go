@@ -1,6 +1,10 @@
-// Command record is keywarden's record Lambda; see internal/lambdafn for its wiring.
+// Command record is keywarden's record Lambda. Its handler is built by
+// internal/lambdafn/record, which links only the AWS clients this function calls.
 package main
 
-import "github.com/keywarden/keywarden/internal/lambdafn"
+import (
+	"github.com/keywarden/keywarden/internal/lambdafn"
+	"github.com/keywarden/keywarden/internal/lambdafn/record"
+)
 
-func main() { lambdafn.Main(lambdafn.Record) }
+func main() { lambdafn.Main(lambdafn.Record, record.New) }

@@ -1,6 +1,10 @@
-// Command scan is keywarden's scan Lambda; see internal/lambdafn for its wiring.
+// Command scan is keywarden's scan Lambda. Its handler is built by
+// internal/lambdafn/scan, which links only the AWS clients this function calls.
 package main
 
-import "github.com/keywarden/keywarden/internal/lambdafn"
+import (
+	"github.com/keywarden/keywarden/internal/lambdafn"
+	"github.com/keywarden/keywarden/internal/lambdafn/scan"
+)
 
-func main() { lambdafn.Main(lambdafn.Scan) }
+func main() { lambdafn.Main(lambdafn.Scan, scan.New) }

@@ -1,4 +1,4 @@
-package lambdafn
+package all
 
 import (
 	"context"
@@ -8,10 +8,12 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/keywarden/keywarden/internal/lambdafn"
 	"github.com/keywarden/keywarden/internal/localaws"
 	"github.com/keywarden/keywarden/internal/settings"
 )
@@ -22,7 +24,7 @@ import (
 // machine's Retry adds attempts after the SDK's; here the SDK gets more.)
 func TestHandlersAgainstLocalAWS(t *testing.T) {
 	slog.SetDefault(slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	srv, _, err := localaws.NewSeeded("../../events/demo-account.json", localaws.Options{Seed: 7})
+	srv, _, err := localaws.NewSeeded("../../../events/demo-account.json", localaws.Options{Seed: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +48,7 @@ func TestHandlersAgainstLocalAWS(t *testing.T) {
 	}
 	invoke := func(name string, payload any) map[string]any {
 		t.Helper()
-		h, err := New(name, cfg, env)
+		h, err := New(name, cfg, env, time.Now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +58,7 @@ func TestHandlersAgainstLocalAWS(t *testing.T) {
 		}
 		out, err := h.Invoke(ctx, in)
 		if err != nil {
-			t.Fatalf("%s: %s: %v", name, ErrorType(err), err)
+			t.Fatalf("%s: %s: %v", name, lambdafn.ErrorType(err), err)
 		}
 		var m map[string]any
 		if err := json.Unmarshal(out, &m); err != nil {
@@ -64,52 +66,52 @@ func TestHandlersAgainstLocalAWS(t *testing.T) {
 		}
 		return m
 	}
-	raw, err := os.ReadFile("../../events/samples/trusted-advisor-exposed-key.json")
+	raw, err := os.ReadFile("../../../events/samples/trusted-advisor-exposed-key.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	finding := invoke(Finding, json.RawMessage(raw))
+	finding := invoke(lambdafn.Finding, json.RawMessage(raw))
 	if finding["userName"] != "ci-deployer" || finding["ownerVerified"] != true {
 		t.Fatalf("finding %v", finding)
 	}
 	in := map[string]any{"finding": finding}
-	if c := invoke(Contain, in); c["status"] != "deactivated" {
+	if c := invoke(lambdafn.Contain, in); c["status"] != "deactivated" {
 		t.Errorf("contain %v", c)
 	}
 	if k, _ := srv.AccessKey("AKIAKEYWARDENDRILL01"); k.Status != "Inactive" {
 		t.Errorf("key is %s after containment", k.Status)
 	}
-	if r := invoke(Revoke, in); r["status"] != "revoked" {
+	if r := invoke(lambdafn.Revoke, in); r["status"] != "revoked" {
 		t.Errorf("revoke %v", r)
 	}
 	if _, ok := srv.UserPolicies("ci-deployer")["keywarden-revoke-older-sessions"]; !ok {
 		t.Error("no revocation policy")
 	}
-	act := invoke(Activity, in)
+	act := invoke(lambdafn.Activity, in)
 	if act["totalEvents"].(float64) < 8 || act["highRiskTotal"].(float64) < 5 {
 		t.Errorf("activity %v", act)
 	}
 	in["containment"] = map[string]any{"status": "deactivated"}
-	if r := invoke(Remove, in); r["status"] != "deleted" {
+	if r := invoke(lambdafn.Remove, in); r["status"] != "deleted" {
 		t.Errorf("remove %v", r)
 	}
 	if k, _ := srv.AccessKey("AKIAKEYWARDENDRILL01"); !k.Deleted {
 		t.Error("key not deleted")
 	}
 	// Removing again is success: the key is already gone.
-	if r := invoke(Remove, in); r["status"] != "already-gone" {
+	if r := invoke(lambdafn.Remove, in); r["status"] != "already-gone" {
 		t.Errorf("second remove %v", r)
 	}
 	if err := srv.SetFault("sns:*", localaws.Fault{ErrorCode: "ThrottlingException"}); err != nil {
 		t.Fatal(err)
 	}
-	h, _ := New(Alert, cfg, env)
+	h, _ := New(lambdafn.Alert, cfg, env, time.Now)
 	req, _ := json.Marshal(map[string]any{"kind": "exposed-key", "execution": "arn:aws:states:us-east-1:123456789012:execution:K:x", "incident": map[string]any{"finding": finding}})
-	if _, err := h.Invoke(ctx, req); ErrorType(err) != "Throttled" {
-		t.Errorf("alert while SNS always throttles: %v (%s), want Throttled for the state machine to retry", err, ErrorType(err))
+	if _, err := h.Invoke(ctx, req); lambdafn.ErrorType(err) != "Throttled" {
+		t.Errorf("alert while SNS always throttles: %v (%s), want Throttled for the state machine to retry", err, lambdafn.ErrorType(err))
 	}
 	_ = srv.SetFault("sns:*", localaws.Fault{})
-	alert := invoke(Alert, json.RawMessage(req))
+	alert := invoke(lambdafn.Alert, json.RawMessage(req))
 	if !strings.Contains(alert["subject"].(string), "ci-deployer") || len(srv.Published()) != 1 {
 		t.Errorf("alert %v, published %d", alert, len(srv.Published()))
 	}

@@ -1,0 +1,70 @@
+package all
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/keywarden/keywarden/internal/lambdafn"
+	"github.com/keywarden/keywarden/internal/settings"
+)
+
+// Builds covers lambdafn.Names exactly: the drill runs every function.
+func TestBuildsCoverEveryFunction(t *testing.T) {
+	got := slices.Sorted(maps.Keys(Builds))
+	want := slices.Sorted(slices.Values(lambdafn.Names))
+	if !slices.Equal(got, want) {
+		t.Errorf("Builds has %v, lambdafn.Names %v", got, want)
+	}
+}
+
+func env(vars map[string]string) settings.Lookup {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+var complete = map[string]string{
+	settings.EnvStateMachineArn: "arn:aws:states:us-east-1:123456789012:stateMachine:K",
+	settings.EnvAlertTopicArn:   "arn:aws:sns:us-east-1:123456789012:alerts",
+	settings.EnvLedgerTable:     "keywarden-ledger",
+	settings.EnvKeyAgePolicy:    `{"warnDays":[30],"limitDays":37,"rotationDays":25}`,
+	settings.EnvDryRun:          "false",
+}
+
+func TestEveryFunctionBuilds(t *testing.T) {
+	cfg := aws.Config{Region: "us-east-1"}
+	for _, name := range lambdafn.Names {
+		if _, err := New(name, cfg, env(complete), time.Now); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestBadSettingsAreNamed(t *testing.T) {
+	cfg := aws.Config{Region: "us-east-1"}
+	for _, tc := range []struct {
+		name string
+		vars map[string]string
+		want string
+	}{
+		{lambdafn.Intake, nil, settings.EnvStateMachineArn + " is not set"},
+		{lambdafn.Alert, nil, settings.EnvAlertTopicArn + " is not set"},
+		{lambdafn.Remove, map[string]string{settings.EnvExposedKeyAction: "shred"}, `is "shred"`},
+		{lambdafn.Activity, map[string]string{settings.EnvActivityWindow: "forever"}, settings.EnvActivityWindow},
+		{lambdafn.Scan, map[string]string{settings.EnvLedgerTable: "t1x"}, settings.EnvKeyAgePolicy + " is not set"},
+		{lambdafn.Scan, map[string]string{settings.EnvLedgerTable: "t1x", settings.EnvKeyAgePolicy: `{"limitDays":"soon"}`}, settings.EnvKeyAgePolicy},
+		{lambdafn.Scan, map[string]string{settings.EnvLedgerTable: "t1x", settings.EnvKeyAgePolicy: `{"warnDays":[95]}`}, "warnDays"},
+		{lambdafn.Scan, map[string]string{settings.EnvLedgerTable: "t1x", settings.EnvKeyAgePolicy: `{}`, settings.EnvDryRun: "perhaps"}, settings.EnvDryRun},
+		{lambdafn.Act, nil, settings.EnvLedgerTable + " is not set"},
+		{lambdafn.Digest, nil, settings.EnvAlertTopicArn + " is not set"},
+		{"nosuch", nil, `no function named "nosuch"`},
+	} {
+		_, err := New(tc.name, cfg, env(tc.vars), time.Now)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want it to say %q", tc.name, err, tc.want)
+		}
+	}
+}

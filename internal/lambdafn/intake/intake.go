@@ -1,0 +1,27 @@
+// Package intake builds the intake function: EventBridge's target, which
+// starts one execution per exposed key, per created key and per daily run.
+package intake
+
+import (
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/keywarden/keywarden/internal/intake"
+	"github.com/keywarden/keywarden/internal/lambdafn"
+	"github.com/keywarden/keywarden/internal/settings"
+)
+
+var _ lambdafn.Build = New
+
+// New builds the handler with the Step Functions and IAM clients.
+func New(cfg aws.Config, env settings.Lookup, _ func() time.Time) (lambda.Handler, error) {
+	arn, err := env.Required(settings.EnvStateMachineArn)
+	if err != nil {
+		return nil, err
+	}
+	return lambdafn.Wrap(intake.Handler{SFN: sfn.NewFromConfig(cfg), IAM: iam.NewFromConfig(cfg), StateMachineArn: arn}.Handle), nil
+}

@@ -1,0 +1,30 @@
+// Package remove builds the remove function: it deletes the exposed key, or
+// keeps it inactive, as exposedKeyAction says.
+package remove
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/keywarden/keywarden/internal/exposure"
+	"github.com/keywarden/keywarden/internal/lambdafn"
+	"github.com/keywarden/keywarden/internal/settings"
+)
+
+var _ lambdafn.Build = New
+
+// New builds the handler with the IAM client.
+func New(cfg aws.Config, env settings.Lookup, now func() time.Time) (lambda.Handler, error) {
+	action, ok := env(settings.EnvExposedKeyAction)
+	if !ok || action == "" {
+		action = settings.ActionDelete
+	}
+	if action != settings.ActionDelete && action != settings.ActionDeactivate {
+		return nil, fmt.Errorf("%w: %s is %q; use %q or %q", settings.ErrInvalid, settings.EnvExposedKeyAction, action, settings.ActionDelete, settings.ActionDeactivate)
+	}
+	return lambdafn.Wrap(exposure.RemoveHandler{IAM: iam.NewFromConfig(cfg), Action: action, Now: now}.Handle), nil
+}

@@ -1,0 +1,22 @@
+// Package revoke builds the revoke function: it denies the exposed key's
+// user every session issued before now.
+package revoke
+
+import (
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/keywarden/keywarden/internal/exposure"
+	"github.com/keywarden/keywarden/internal/lambdafn"
+	"github.com/keywarden/keywarden/internal/settings"
+)
+
+var _ lambdafn.Build = New
+
+// New builds the handler with the IAM client.
+func New(cfg aws.Config, _ settings.Lookup, now func() time.Time) (lambda.Handler, error) {
+	return lambdafn.Wrap(exposure.RevokeHandler{IAM: iam.NewFromConfig(cfg), Now: now}.Handle), nil
+}
