@@ -1,0 +1,112 @@
+package main
+
+import (
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/keywarden/keywarden/statemachine"
+)
+
+// The template carries statemachine/keywarden.asl.json byte for byte;
+// CloudFormation fills each placeholder with a task function's ARN.
+func TestDefinitionIsTheFile(t *testing.T) {
+	p := defaultTmpl.at(t, "StateMachine/Resource").Properties
+	if got := p["DefinitionString"]; got != statemachine.Definition() {
+		t.Errorf("DefinitionString differs from statemachine/keywarden.asl.json:\n%v", got)
+	}
+	subs, _ := p["DefinitionSubstitutions"].(map[string]any)
+	keys := slices.Sorted(maps.Keys(subs))
+	if want := statemachine.Placeholders(); !slices.Equal(keys, want) {
+		t.Fatalf("DefinitionSubstitutions keys %v, want the definition's placeholders %v", keys, want)
+	}
+	// Every function but the intake is a task.
+	if len(keys) != 10 {
+		t.Errorf("%d placeholders filled, want 10: every function but the intake", len(keys))
+	}
+	for _, placeholder := range keys {
+		id := strings.TrimSuffix(placeholder, "Arn") // ActivityFunctionArn → ActivityFunction
+		want := getAtt(defaultTmpl.id(t, id+"/Resource"), "Arn")
+		if !reflect.DeepEqual(subs[placeholder], want) {
+			t.Errorf("${%s} = %s, want %s", placeholder, toJSON(subs[placeholder]), toJSON(want))
+		}
+	}
+}
+
+func TestCheckPlaceholders(t *testing.T) {
+	if err := checkPlaceholders(); err != nil {
+		t.Fatal(err)
+	}
+	saved := functionSpecs
+	defer func() { functionSpecs = saved }()
+	functionSpecs = slices.DeleteFunc(slices.Clone(saved), func(f functionSpec) bool { return f.name == fnActivity })
+	err := checkPlaceholders()
+	if err == nil || !strings.Contains(err.Error(), "${ActivityFunctionArn}") {
+		t.Errorf("without the activity function: %v, want an error naming ${ActivityFunctionArn}", err)
+	}
+}
+
+func TestStateMachineConfiguration(t *testing.T) {
+	p := defaultTmpl.at(t, "StateMachine/Resource").Properties
+	if p["StateMachineType"] != "STANDARD" {
+		t.Errorf("StateMachineType %v, want STANDARD", p["StateMachineType"])
+	}
+	if want := map[string]any{"Enabled": true}; !reflect.DeepEqual(p["TracingConfiguration"], want) {
+		t.Errorf("TracingConfiguration %s, want enabled", toJSON(p["TracingConfiguration"]))
+	}
+	logs := p["LoggingConfiguration"].(map[string]any)
+	if logs["IncludeExecutionData"] != false {
+		t.Errorf("IncludeExecutionData %v: execution data must not reach the logs", logs["IncludeExecutionData"])
+	}
+	if logs["Level"] != "ALL" {
+		t.Errorf("log Level %v, want ALL", logs["Level"])
+	}
+	group := defaultTmpl.id(t, "StateMachineLogs/Resource")
+	want := []any{map[string]any{"CloudWatchLogsLogGroup": map[string]any{"LogGroupArn": getAtt(group, "Arn")}}}
+	if !reflect.DeepEqual(logs["Destinations"], want) {
+		t.Errorf("log Destinations %s, want the StateMachineLogs group", toJSON(logs["Destinations"]))
+	}
+}
+
+// The state machine may invoke exactly its task functions (no ":*", no
+// intake); the rest is what the CDK adds for logging and tracing.
+func TestStateMachineRole(t *testing.T) {
+	tmpl := defaultTmpl
+	roleID := tmpl.id(t, "StateMachineRole/Resource")
+	stmts := tmpl.statements(roleID)
+	want := []string{
+		"lambda:InvokeFunction",
+		"logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups", "logs:DescribeResourcePolicies",
+		"logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:UpdateLogDelivery",
+		"xray:GetSamplingRules", "xray:GetSamplingTargets", "xray:PutTelemetryRecords", "xray:PutTraceSegments",
+	}
+	if got := actionsOf(stmts); !slices.Equal(got, want) {
+		t.Errorf("actions %v, want exactly %v", got, want)
+	}
+	var wantFns []string
+	for _, p := range statemachine.Placeholders() {
+		wantFns = append(wantFns, toJSON(getAtt(tmpl.id(t, strings.TrimSuffix(p, "Arn")+"/Resource"), "Arn")))
+	}
+	slices.Sort(wantFns)
+	for _, s := range stmts {
+		if !slices.Contains(list(s["Action"]), any("lambda:InvokeFunction")) {
+			continue
+		}
+		if len(list(s["Action"])) != 1 {
+			t.Errorf("lambda:InvokeFunction shares a statement: %s", toJSON(s))
+		}
+		var got []string
+		for _, r := range list(s["Resource"]) {
+			got = append(got, toJSON(r))
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, wantFns) {
+			t.Errorf("lambda:InvokeFunction on %v, want exactly %v", got, wantFns)
+		}
+	}
+	if tmpl.Resources[roleID].Properties["ManagedPolicyArns"] != nil {
+		t.Error("state machine role has managed policies")
+	}
+}
