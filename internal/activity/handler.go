@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/clock"
 	"github.com/keywarden/keywarden/internal/event"
 	"github.com/keywarden/keywarden/internal/settings"
 	"github.com/keywarden/keywarden/internal/step"
@@ -128,7 +129,7 @@ func (h *Handler) Handle(ctx context.Context, in Input) (Summary, error) {
 	h.once.Do(func() {
 		sleep := h.Sleep
 		if sleep == nil {
-			sleep = sleepContext
+			sleep = clock.Sleep
 		}
 		h.limiter = newLimiter(now, sleep)
 	})

@@ -54,17 +54,6 @@ func (l *limiter) wait(ctx context.Context, region string) error {
 	return nil
 }
 
-// sleepContext waits d, or less if ctx ends first.
-func sleepContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 // query is one search: what to look up, over which window, how far.
 type query struct {

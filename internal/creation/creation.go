@@ -17,7 +17,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 
@@ -127,8 +126,7 @@ func (h Handler) forbidsKeys(ctx context.Context, user string) (bool, error) {
 	p := iam.NewListUserTagsPaginator(h.IAM, &iam.ListUserTagsInput{UserName: aws.String(user)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
-		var nse *iamtypes.NoSuchEntityException
-		if errors.As(err, &nse) {
+		if step.IsNoSuchEntity(err) {
 			return false, nil
 		}
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/keywarden/keywarden/internal/clock"
 	"github.com/keywarden/keywarden/internal/step"
 )
 
@@ -67,7 +68,7 @@ func (o FetchOptions) withDefaults() FetchOptions {
 	}
 	o.MaxDelay = max(o.MaxDelay, o.FirstDelay)
 	if o.Sleep == nil {
-		o.Sleep = sleep
+		o.Sleep = clock.Sleep
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -177,13 +178,3 @@ func isCode(err error, codes ...string) bool {
 	return false
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/keywarden/keywarden/internal/step"
+
+	"github.com/keywarden/keywarden/internal/clock"
 )
 
 // answer is one scripted answer of the fake: a state for
@@ -145,8 +147,8 @@ func TestFetch(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			api := &fakeReports{gen: tc.gen, get: tc.get}
-			clock := &fakeClock{now: generated}
-			got, err := Fetch(context.Background(), api, FetchOptions{Sleep: clock.Sleep, Now: clock.Now})
+			fake := &fakeClock{now: generated}
+			got, err := Fetch(context.Background(), api, FetchOptions{Sleep: fake.Sleep, Now: fake.Now})
 			if err != nil {
 				t.Fatalf("Fetch: %v", err)
 			}
@@ -156,8 +158,8 @@ func TestFetch(t *testing.T) {
 			if calls := strings.Join(api.calls, " "); calls != tc.wantCalls {
 				t.Errorf("calls = %s, want %s", calls, tc.wantCalls)
 			}
-			if !reflect.DeepEqual(clock.sleeps, tc.wantSleeps) {
-				t.Errorf("sleeps = %v, want %v", clock.sleeps, tc.wantSleeps)
+			if !reflect.DeepEqual(fake.sleeps, tc.wantSleeps) {
+				t.Errorf("sleeps = %v, want %v", fake.sleeps, tc.wantSleeps)
 			}
 		})
 	}
@@ -188,9 +190,9 @@ func TestFetchNotReadyInTime(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			api := &fakeReports{gen: tc.gen, get: tc.get}
-			clock := &fakeClock{now: generated}
+			fake := &fakeClock{now: generated}
 			opts := tc.opts
-			opts.Sleep, opts.Now = clock.Sleep, clock.Now
+			opts.Sleep, opts.Now = fake.Sleep, fake.Now
 			_, err := Fetch(context.Background(), api, opts)
 			if err == nil {
 				t.Fatal("Fetch succeeded, want a timeout")
@@ -207,14 +209,14 @@ func TestFetchNotReadyInTime(t *testing.T) {
 				t.Errorf("error %q carries code %q, want %q", err, errorCode(err), tc.wantCode)
 			}
 			var total time.Duration
-			for _, d := range clock.sleeps {
+			for _, d := range fake.sleeps {
 				total += d
 				if d > max(opts.MaxDelay, DefaultMaxDelay) {
 					t.Errorf("slept %s, more than the cap", d)
 				}
 			}
 			if total != tc.wantWait {
-				t.Errorf("waited %s in all (%v), want %s", total, clock.sleeps, tc.wantWait)
+				t.Errorf("waited %s in all (%v), want %s", total, fake.sleeps, tc.wantWait)
 			}
 		})
 	}
@@ -252,8 +254,8 @@ func TestFetchFailures(t *testing.T) {
 		{"no generated time", &fakeReports{gen: []answer{complete}, get: []answer{{content: report(t, nil)}}, noTime: true}, step.Failed, ErrMalformedReport, "GeneratedTime"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clock := &fakeClock{now: generated}
-			_, err := Fetch(context.Background(), tc.api, FetchOptions{Sleep: clock.Sleep, Now: clock.Now})
+			fake := &fakeClock{now: generated}
+			_, err := Fetch(context.Background(), tc.api, FetchOptions{Sleep: fake.Sleep, Now: fake.Now})
 			if err == nil {
 				t.Fatal("Fetch succeeded, want an error")
 			}
@@ -266,8 +268,8 @@ func TestFetchFailures(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.wantIn) {
 				t.Errorf("error %q does not mention %q", err, tc.wantIn)
 			}
-			if len(clock.sleeps) != 0 {
-				t.Errorf("slept %v before failing", clock.sleeps)
+			if len(fake.sleeps) != 0 {
+				t.Errorf("slept %v before failing", fake.sleeps)
 			}
 		})
 	}
@@ -278,7 +280,7 @@ func TestFetchCanceledWhileWaiting(t *testing.T) {
 	api := &fakeReports{gen: []answer{started}}
 	_, err := Fetch(ctx, api, FetchOptions{Sleep: func(ctx context.Context, d time.Duration) error {
 		cancel()
-		return sleep(ctx, d)
+		return clock.Sleep(ctx, d)
 	}})
 	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "wait for the credential report") {
 		t.Errorf("err = %v, want context.Canceled while waiting", err)

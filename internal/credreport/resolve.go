@@ -3,7 +3,6 @@ package credreport
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -136,7 +135,7 @@ func resolveUser(ctx context.Context, api UserAPI, name string) (UserDetail, err
 	tags := iam.NewListUserTagsPaginator(api, &iam.ListUserTagsInput{UserName: aws.String(name)})
 	for tags.HasMorePages() {
 		page, err := tags.NextPage(ctx)
-		if isNoSuchEntity(err) {
+		if step.IsNoSuchEntity(err) {
 			return UserDetail{Gone: true}, nil
 		}
 		if err != nil {
@@ -149,7 +148,7 @@ func resolveUser(ctx context.Context, api UserAPI, name string) (UserDetail, err
 	keys := iam.NewListAccessKeysPaginator(api, &iam.ListAccessKeysInput{UserName: aws.String(name)})
 	for keys.HasMorePages() {
 		page, err := keys.NextPage(ctx)
-		if isNoSuchEntity(err) {
+		if step.IsNoSuchEntity(err) {
 			return UserDetail{Gone: true}, nil
 		}
 		if err != nil {
@@ -165,10 +164,6 @@ func resolveUser(ctx context.Context, api UserAPI, name string) (UserDetail, err
 	return d, nil
 }
 
-func isNoSuchEntity(err error) bool {
-	var nse *types.NoSuchEntityException
-	return errors.As(err, &nse)
-}
 
 // Matched is a key of the credential report paired with the key IAM lists.
 type Matched struct {

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/keywarden/keywarden/internal/clock"
 	"github.com/keywarden/keywarden/internal/event"
 	"github.com/keywarden/keywarden/internal/settings"
 	"github.com/keywarden/keywarden/internal/step"
@@ -107,10 +108,6 @@ func isAccessDenied(err error) bool {
 	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "AccessDenied"
 }
 
-func isNoSuchEntity(err error) bool {
-	var nse *types.NoSuchEntityException
-	return errors.As(err, &nse)
-}
 
 // ResolveOwner returns the IAM user that owns the key, or "" when IAM does
 // not know the key (deleted, or not of this account). For a key it does not
@@ -121,7 +118,7 @@ func isNoSuchEntity(err error) bool {
 // act on the reported user or alert that no owner was found.
 func ResolveOwner(ctx context.Context, api OwnerAPI, keyID string) (string, error) {
 	out, err := api.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(keyID)})
-	if isNoSuchEntity(err) || isAccessDenied(err) {
+	if step.IsNoSuchEntity(err) || isAccessDenied(err) {
 		return "", nil
 	}
 	if err != nil {
@@ -205,7 +202,7 @@ func Deactivate(ctx context.Context, api ContainAPI, user, keyID string, attempt
 	_, err = api.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{
 		UserName: aws.String(user), AccessKeyId: aws.String(keyID), Status: types.StatusTypeInactive,
 	})
-	if isNoSuchEntity(err) {
+	if step.IsNoSuchEntity(err) {
 		slog.InfoContext(ctx, "key already gone", "accessKeyId", keyID, "user", user)
 		return StatusAlreadyGone, "", nil
 	}
@@ -228,7 +225,7 @@ func Deactivate(ctx context.Context, api ContainAPI, user, keyID string, attempt
 		if attempt >= attempts {
 			return "", ks, step.Errorf(ErrContainmentUnverified, "key %s of %s still reads %s after being set Inactive (%d reads)", keyID, user, ks, attempt)
 		}
-		if err := sleep(ctx, delay); err != nil {
+		if err := clock.Sleep(ctx, delay); err != nil {
 			return "", ks, step.Classify(err)
 		}
 	}
@@ -239,7 +236,7 @@ func keyStatus(ctx context.Context, api ContainAPI, user, keyID string) (string,
 	p := iam.NewListAccessKeysPaginator(api, &iam.ListAccessKeysInput{UserName: aws.String(user)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
-		if isNoSuchEntity(err) {
+		if step.IsNoSuchEntity(err) {
 			return "", nil
 		}
 		if err != nil {
@@ -254,19 +251,6 @@ func keyStatus(ctx context.Context, api ContainAPI, user, keyID string) (string,
 	return "", nil
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // RevokeHandler denies every action to the user's sessions issued before
 // now. Requests signed with long-term keys carry no aws:TokenIssueTime, so
@@ -290,7 +274,7 @@ func (h RevokeHandler) Handle(ctx context.Context, in Input) (Revocation, error)
 		UserName: aws.String(x.UserName), PolicyName: aws.String(RevokePolicyName),
 		PolicyDocument: aws.String(RevokePolicy(now)),
 	})
-	if isNoSuchEntity(err) {
+	if step.IsNoSuchEntity(err) {
 		r.Status = StatusUserGone
 		r.PolicyName = ""
 		slog.InfoContext(ctx, "user already gone", "user", x.UserName, "accessKeyId", x.AccessKeyID)
@@ -352,7 +336,7 @@ func (h RemoveHandler) Handle(ctx context.Context, in Input) (Removal, error) {
 // no such key, which is success too.
 func DeleteKey(ctx context.Context, api RemoveAPI, user, keyID string) (string, error) {
 	_, err := api.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(keyID)})
-	if isNoSuchEntity(err) {
+	if step.IsNoSuchEntity(err) {
 		return StatusAlreadyGone, nil
 	}
 	if err != nil {

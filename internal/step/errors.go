@@ -114,3 +114,11 @@ func classify(err error) string {
 	}
 	return Failed
 }
+
+// IsNoSuchEntity reports whether err is IAM's NoSuchEntity: the user, key
+// or policy is not there (any more). Matched by code, so that steps of other
+// services need not link IAM's error types.
+func IsNoSuchEntity(err error) bool {
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "NoSuchEntity"
+}

@@ -63,3 +63,20 @@ func TestClassifyKeepsMessageAndChain(t *testing.T) {
 		t.Error("a named error keeps its name")
 	}
 }
+
+func TestIsNoSuchEntity(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&smithy.GenericAPIError{Code: "NoSuchEntity"}, true},
+		{fmt.Errorf("delete key AKIA1: %w", &smithy.GenericAPIError{Code: "NoSuchEntity"}), true},
+		{&smithy.GenericAPIError{Code: "AccessDenied"}, false},
+		{errors.New("NoSuchEntity"), false},
+		{nil, false},
+	} {
+		if got := IsNoSuchEntity(tc.err); got != tc.want {
+			t.Errorf("IsNoSuchEntity(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
