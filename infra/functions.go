@@ -14,22 +14,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/keywarden/keywarden/internal/lambdafn"
 	"github.com/keywarden/keywarden/internal/settings"
-)
-
-// Function names: each is built from lambdas/<name>.
-const (
-	fnIntake   = "intake"
-	fnFinding  = "finding"
-	fnContain  = "contain"
-	fnRevoke   = "revoke"
-	fnActivity = "activity"
-	fnRemove   = "remove"
-	fnAlert    = "alert"
-	fnScan     = "scan"
-	fnAct      = "act"
-	fnDigest   = "digest"
-	fnRecord   = "record"
 )
 
 // functionSpec is what differs between the Lambdas besides permissions.
@@ -40,26 +26,28 @@ type functionSpec struct {
 	memoryMB    float64
 }
 
-// functionSpecs lists every Lambda. The task timeouts in the state machine
-// definition are at least these (a test checks it), so a Lambda timeout
-// surfaces as the function's own error. scan and act may run Lambda's
+// functionSpecs lists every Lambda: each is built from lambdas/<name>, its
+// name one of lambdafn.Names, the one list of functions (a test checks
+// both). The task timeouts in the state machine definition are at least
+// these (a test checks it), so a Lambda timeout surfaces as the function's
+// own error. scan and act may run Lambda's
 // maximum of 900 s, which their tasks' TimeoutSeconds only equal: there the
 // two race, and a run that long ends either in States.Timeout (retried) or
 // in the function's Sandbox.Timedout (caught and alerted).
 var functionSpecs = []functionSpec{
-	{fnIntake, "keywarden intake: starts one execution per exposed key (Trusted Advisor, AWS Health), one per created key (CloudTrail) and one per day for the key-age run", 30, 256},
-	{fnFinding, "keywarden finding: reads the exposure from the event and resolves the key's owner", 30, 256},
-	{fnContain, "keywarden contain: deactivates the exposed key and reads it back", 60, 256},
-	{fnRevoke, "keywarden revoke: denies the user's sessions issued before now (aws:TokenIssueTime)", 30, 256},
-	{fnActivity, "keywarden activity: summarises what the key did from CloudTrail event history", 300, 256},
-	{fnRemove, "keywarden remove: deletes the exposed key or keeps it inactive (exposedKeyAction)", 30, 256},
-	{fnAlert, "keywarden alert: composes and publishes the incident alert", 30, 256},
+	{lambdafn.Intake, "keywarden intake: starts one execution per exposed key (Trusted Advisor, AWS Health), one per created key (CloudTrail) and one per day for the key-age run", 30, 256},
+	{lambdafn.Finding, "keywarden finding: reads the exposure from the event and resolves the key's owner", 30, 256},
+	{lambdafn.Contain, "keywarden contain: deactivates the exposed key and reads it back", 60, 256},
+	{lambdafn.Revoke, "keywarden revoke: denies the user's sessions issued before now (aws:TokenIssueTime)", 30, 256},
+	{lambdafn.Activity, "keywarden activity: summarises what the key did from CloudTrail event history", 300, 256},
+	{lambdafn.Remove, "keywarden remove: deletes the exposed key or keeps it inactive (exposedKeyAction)", 30, 256},
+	{lambdafn.Alert, "keywarden alert: composes and publishes the incident alert", 30, 256},
 	// The credential report of a large account (tens of thousands of
 	// users) is parsed in memory: more memory, and with it more CPU.
-	{fnScan, "keywarden scan: reads key ages from the IAM credential report and decides per key from the key-age policy", 900, 512},
-	{fnAct, "keywarden act: notifies owners of aging keys once per stage, deactivates or deletes keys where due, rotates opted-in users' keys", 900, 256},
-	{fnDigest, "keywarden digest: publishes the summary of the daily key-age run", 60, 256},
-	{fnRecord, "keywarden record: records who created each access key, when and from where, from CloudTrail CreateAccessKey", 60, 256},
+	{lambdafn.Scan, "keywarden scan: reads key ages from the IAM credential report and decides per key from the key-age policy", 900, 512},
+	{lambdafn.Act, "keywarden act: notifies owners of aging keys once per stage, deactivates or deletes keys where due, rotates opted-in users' keys", 900, 256},
+	{lambdafn.Digest, "keywarden digest: publishes the summary of the daily key-age run", 60, 256},
+	{lambdafn.Record, "keywarden record: records who created each access key, when and from where, from CloudTrail CreateAccessKey", 60, 256},
 }
 
 func specNamed(name string) functionSpec {

@@ -8,11 +8,13 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/keywarden/keywarden/internal/lambdafn"
 	"github.com/keywarden/keywarden/internal/settings"
 	"github.com/keywarden/keywarden/statemachine"
 )
 
-// Every lambdas/<name> is deployed, and nothing else.
+// Every lambdas/<name> is deployed, and nothing else; the deployed
+// functions are lambdafn.Names, the list the drill runs.
 func TestFunctionsAreTheLambdaDirectories(t *testing.T) {
 	entries, err := os.ReadDir(filepath.Join(repoRoot, "lambdas"))
 	if err != nil {
@@ -30,6 +32,9 @@ func TestFunctionsAreTheLambdaDirectories(t *testing.T) {
 	slices.Sort(specs)
 	if !slices.Equal(dirs, specs) {
 		t.Errorf("lambdas/ holds %v, the stack deploys %v", dirs, specs)
+	}
+	if names := slices.Sorted(slices.Values(lambdafn.Names)); !slices.Equal(names, specs) {
+		t.Errorf("lambdafn.Names lists %v, the stack deploys %v", names, specs)
 	}
 }
 
@@ -54,7 +59,7 @@ func TestFunctionConfiguration(t *testing.T) {
 		})
 	}
 	for name, want := range map[string][2]float64{ // timeout s, memory MB
-		fnActivity: {300, 256}, fnScan: {900, 512}, fnAct: {900, 256}, fnDigest: {60, 256}, fnRecord: {60, 256},
+		lambdafn.Activity: {300, 256}, lambdafn.Scan: {900, 512}, lambdafn.Act: {900, 256}, lambdafn.Digest: {60, 256}, lambdafn.Record: {60, 256},
 	} {
 		p := defaultTmpl.at(t, specNamed(name).constructID()+"/Resource").Properties
 		if got := [2]any{p["Timeout"], p["MemorySize"]}; got != [2]any{want[0], want[1]} {
@@ -111,28 +116,28 @@ func TestFunctionEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]map[string]any{
-		fnIntake:   {settings.EnvStateMachineArn: ref(machine)},
-		fnFinding:  nil,
-		fnContain:  nil,
-		fnRevoke:   nil,
-		fnActivity: {settings.EnvActivityWindow: "24", settings.EnvActivityRegions: ref("AWS::Region"), settings.EnvActivityMaxEvents: "500"},
-		fnRemove:   {settings.EnvExposedKeyAction: "delete"},
-		fnAlert:    {settings.EnvAlertTopicArn: ref(topic), settings.EnvConsoleRegion: ref("AWS::Region"), settings.EnvLedgerTable: ref(table)},
-		fnScan:     {settings.EnvKeyAgePolicy: string(policy), settings.EnvDryRun: "true", settings.EnvLedgerTable: ref(table)},
+		lambdafn.Intake:   {settings.EnvStateMachineArn: ref(machine)},
+		lambdafn.Finding:  nil,
+		lambdafn.Contain:  nil,
+		lambdafn.Revoke:   nil,
+		lambdafn.Activity: {settings.EnvActivityWindow: "24", settings.EnvActivityRegions: ref("AWS::Region"), settings.EnvActivityMaxEvents: "500"},
+		lambdafn.Remove:   {settings.EnvExposedKeyAction: "delete"},
+		lambdafn.Alert:    {settings.EnvAlertTopicArn: ref(topic), settings.EnvConsoleRegion: ref("AWS::Region"), settings.EnvLedgerTable: ref(table)},
+		lambdafn.Scan:     {settings.EnvKeyAgePolicy: string(policy), settings.EnvDryRun: "true", settings.EnvLedgerTable: ref(table)},
 		// No sender configured: notices go to the topic.
 		// Rotation on: the secrets' key, the partition for the users'
 		// ARNs, and the role's own ARN for each secret's policy.
-		fnAct: {settings.EnvLedgerTable: ref(table), settings.EnvAlertTopicArn: ref(topic), settings.EnvAccount: ref("AWS::AccountId"),
+		lambdafn.Act: {settings.EnvLedgerTable: ref(table), settings.EnvAlertTopicArn: ref(topic), settings.EnvAccount: ref("AWS::AccountId"),
 			settings.EnvRotationKMSKey: getAtt(defaultTmpl.id(t, "RotationSecretsKey/Resource"), "Arn"), settings.EnvPartition: ref("AWS::Partition"),
 			settings.EnvRotationWriter: getAtt(defaultTmpl.id(t, "ActFunctionRole/Resource"), "Arn")},
-		fnDigest: {settings.EnvAlertTopicArn: ref(topic), settings.EnvConsoleRegion: ref("AWS::Region")},
-		fnRecord: {settings.EnvLedgerTable: ref(table), settings.EnvAlertTopicArn: ref(topic), settings.EnvNoKeysTag: "keywarden:no-access-keys"},
+		lambdafn.Digest: {settings.EnvAlertTopicArn: ref(topic), settings.EnvConsoleRegion: ref("AWS::Region")},
+		lambdafn.Record: {settings.EnvLedgerTable: ref(table), settings.EnvAlertTopicArn: ref(topic), settings.EnvNoKeysTag: "keywarden:no-access-keys"},
 	}
 	if len(want) != len(functionSpecs) {
 		t.Errorf("expectations for %d functions, the stack has %d", len(want), len(functionSpecs))
 	}
 	// The scan reads the policy back as the Lambda does.
-	raw, _ := functionEnv(t, defaultTmpl, fnScan)[settings.EnvKeyAgePolicy].(string)
+	raw, _ := functionEnv(t, defaultTmpl, lambdafn.Scan)[settings.EnvKeyAgePolicy].(string)
 	if got, err := settings.ParseKeyAge(raw); err != nil || !reflect.DeepEqual(got, settings.Default().KeyAge) {
 		t.Errorf("scan %s reads back as %+v, %v; want the default policy", settings.EnvKeyAgePolicy, got, err)
 	}
@@ -199,23 +204,23 @@ func TestIntakeAsyncFailures(t *testing.T) {
 // wantActions is each function role's complete list of actions with the
 // default settings.
 var wantActions = map[string][]string{
-	fnIntake:   {"iam:GetAccessKeyLastUsed", "sqs:SendMessage", "states:DescribeExecution", "states:ListExecutions", "states:StartExecution"},
-	fnFinding:  {"iam:GetAccessKeyLastUsed"},
-	fnContain:  {"iam:ListAccessKeys", "iam:UpdateAccessKey"},
-	fnRevoke:   {"iam:PutUserPolicy"},
-	fnActivity: {"cloudtrail:LookupEvents"},
-	fnRemove:   {"iam:DeleteAccessKey"},
+	lambdafn.Intake:   {"iam:GetAccessKeyLastUsed", "sqs:SendMessage", "states:DescribeExecution", "states:ListExecutions", "states:StartExecution"},
+	lambdafn.Finding:  {"iam:GetAccessKeyLastUsed"},
+	lambdafn.Contain:  {"iam:ListAccessKeys", "iam:UpdateAccessKey"},
+	lambdafn.Revoke:   {"iam:PutUserPolicy"},
+	lambdafn.Activity: {"cloudtrail:LookupEvents"},
+	lambdafn.Remove:   {"iam:DeleteAccessKey"},
 	// The alert reads the key's creator from the ledger.
-	fnAlert: append([]string{"dynamodb:GetItem"}, publishing...),
-	fnScan: append([]string{"iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:ListAccessKeys", "iam:ListUserTags"},
+	lambdafn.Alert: append([]string{"dynamodb:GetItem"}, publishing...),
+	lambdafn.Scan: append([]string{"iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:ListAccessKeys", "iam:ListUserTags"},
 		scanLedger...),
 	// rotationDays 60: keys created for tagged users, deleted when
 	// replaced, kept in secrets; no noticeSender: no SES.
-	fnAct:    append(append(append([]string{"iam:ListAccessKeys", "iam:UpdateAccessKey"}, actLedger...), publishing...), rotationActions...),
-	fnDigest: publishing,
+	lambdafn.Act:    append(append(append([]string{"iam:ListAccessKeys", "iam:UpdateAccessKey"}, actLedger...), publishing...), rotationActions...),
+	lambdafn.Digest: publishing,
 	// noAccessKeysTag set: the user's tags, and the alert on a key created
 	// against them.
-	fnRecord: append(append([]string{"iam:ListUserTags"}, recordLedger...), publishing...),
+	lambdafn.Record: append(append([]string{"iam:ListUserTags"}, recordLedger...), publishing...),
 }
 
 func TestFunctionRoles(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/keywarden/keywarden/internal/lambdafn"
 	"github.com/keywarden/keywarden/internal/settings"
 )
 
@@ -105,7 +106,7 @@ func addKeyAgeFunctions(stack awscdk.Stack, s settings.Settings, alerting *alert
 	add func(name string, env map[string]*string, statements ...awsiam.PolicyStatement) *function) {
 	users := iamUsersArn(stack)
 
-	add(fnScan, keyAgeEnvironment(s, table),
+	add(lambdafn.Scan, keyAgeEnvironment(s, table),
 		// IAM supports no resource-level permissions for the credential
 		// report.
 		allow("ReadCredentialReport", []string{"iam:GenerateCredentialReport", "iam:GetCredentialReport"}, jsii.String("*")),
@@ -143,14 +144,14 @@ func addKeyAgeFunctions(stack awscdk.Stack, s settings.Settings, alerting *alert
 		// configuration set would need ses:SendEmail on it as well.)
 		act = append(act, allow("SendOwnerNotices", []string{"ses:SendEmail"}, sesIdentityArns(stack, s.NoticeSender)...))
 	}
-	actFn := add(fnAct, actEnv, append(act, alerting.publishStatements()...)...)
+	actFn := add(lambdafn.Act, actEnv, append(act, alerting.publishStatements()...)...)
 	if rot != nil {
 		// Each secret's policy lets only this role (and the security
 		// role) change it.
 		actFn.fn.AddEnvironment(jsii.String(settings.EnvRotationWriter), actFn.role.RoleArn(), nil)
 	}
 
-	add(fnDigest, map[string]*string{
+	add(lambdafn.Digest, map[string]*string{
 		settings.EnvAlertTopicArn: alerting.topic.TopicArn(),
 		settings.EnvConsoleRegion: awscdk.Aws_REGION(),
 	}, alerting.publishStatements()...)
@@ -176,5 +177,5 @@ func addRecordFunction(stack awscdk.Stack, s settings.Settings, alerting *alerti
 			allow("ReadNewKeyOwnerTags", []string{"iam:ListUserTags"}, iamUsersArn(stack)))
 		statements = append(statements, alerting.publishStatements()...)
 	}
-	add(fnRecord, env, statements...)
+	add(lambdafn.Record, env, statements...)
 }

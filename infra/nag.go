@@ -7,6 +7,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/keywarden/keywarden/internal/lambdafn"
 	"github.com/keywarden/keywarden/internal/settings"
 	"github.com/keywarden/keywarden/statemachine"
 )
@@ -36,25 +37,25 @@ func suppress(c constructs.IConstruct, rule, reason string, appliesTo ...string)
 // stands. Nothing is suppressed stack-wide.
 func suppressFindings(s settings.Settings, fns map[string]*function, machine awsstepfunctions.StateMachine) {
 	userScoped := map[string]string{
-		fnIntake:  "iam:GetAccessKeyLastUsed names the key's owner for AWS Health reports, which carry only the key id; any IAM user's key may be the one reported.",
-		fnFinding: "iam:GetAccessKeyLastUsed resolves the owner of the reported key, which may belong to any IAM user of the account.",
-		fnContain: "iam:UpdateAccessKey and iam:ListAccessKeys act on the exposed key's owner, known only at run time; any IAM user's key may be exposed.",
-		fnRevoke:  "iam:PutUserPolicy attaches the session-revoking deny to the exposed key's owner, known only at run time; any IAM user may own it.",
-		fnRemove:  "iam:DeleteAccessKey removes the exposed key of its owner, known only at run time; any IAM user's key may be exposed.",
-		fnScan: "iam:ListUserTags and iam:ListAccessKeys read the users the credential report flags (user type, contact and exemption tags; " +
+		lambdafn.Intake:  "iam:GetAccessKeyLastUsed names the key's owner for AWS Health reports, which carry only the key id; any IAM user's key may be the one reported.",
+		lambdafn.Finding: "iam:GetAccessKeyLastUsed resolves the owner of the reported key, which may belong to any IAM user of the account.",
+		lambdafn.Contain: "iam:UpdateAccessKey and iam:ListAccessKeys act on the exposed key's owner, known only at run time; any IAM user's key may be exposed.",
+		lambdafn.Revoke:  "iam:PutUserPolicy attaches the session-revoking deny to the exposed key's owner, known only at run time; any IAM user may own it.",
+		lambdafn.Remove:  "iam:DeleteAccessKey removes the exposed key of its owner, known only at run time; any IAM user's key may be exposed.",
+		lambdafn.Scan: "iam:ListUserTags and iam:ListAccessKeys read the users the credential report flags (user type, contact and exemption tags; " +
 			"key ids), known only at run time; any IAM user may hold an aging key.",
-		fnAct: "iam:UpdateAccessKey and iam:ListAccessKeys deactivate an aging key and read it back (and iam:DeleteAccessKey, with " +
+		lambdafn.Act: "iam:UpdateAccessKey and iam:ListAccessKeys deactivate an aging key and read it back (and iam:DeleteAccessKey, with " +
 			"keyAge.deleteAfterDays or rotationDays above 0, deletes a long-inactive or replaced one; iam:CreateAccessKey, with rotationDays " +
 			"above 0, is further limited by its aws:ResourceTag condition to users carrying the rotation tag \"true\"); the key's owner is " +
 			"known only at run time and may be any IAM user.",
-		fnRecord: "iam:ListUserTags reads the tags of the user an access key was just created for, to tell whether noAccessKeysTag " +
+		lambdafn.Record: "iam:ListUserTags reads the tags of the user an access key was just created for, to tell whether noAccessKeysTag " +
 			"forbids long-term keys; that user is named only by the CloudTrail event at run time and may be any IAM user.",
 	}
 	for name, reason := range userScoped {
 		// The remove function has no IAM action with exposedKeyAction
 		// "deactivate", nor the record function with noAccessKeysTag
 		// empty; a suppression there would cover nothing.
-		if name == fnRecord && s.NoAccessKeysTag == "" {
+		if name == lambdafn.Record && s.NoAccessKeysTag == "" {
 			continue
 		}
 		if f, ok := fns[name]; ok && f.granted {
@@ -62,19 +63,19 @@ func suppressFindings(s settings.Settings, fns map[string]*function, machine aws
 		}
 	}
 	if s.KeyAge.RotationDays > 0 {
-		suppress(fns[fnAct].role, "AwsSolutions-IAM5",
+		suppress(fns[lambdafn.Act].role, "AwsSolutions-IAM5",
 			"Rotation writes one secret per rotated user, keywarden/access-key/<user>, named at run time; Secrets Manager appends a "+
 				"random suffix to every secret's ARN. The wildcard is limited to that prefix, and each secret's resource policy "+
 				"lets only its user and the security role read it.",
 			"Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:keywarden/access-key/*")
 	}
-	suppress(fns[fnIntake].role, "AwsSolutions-IAM5",
+	suppress(fns[lambdafn.Intake].role, "AwsSolutions-IAM5",
 		"states:DescribeExecution reads the one execution that already holds a report's name, to check it is a response to "+
 			"that key; execution names are made at run time. Limited to this state machine's executions.",
 		"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<StateMachine2E01A3A5.Name>:*")
-	suppress(fns[fnActivity].role, "AwsSolutions-IAM5",
+	suppress(fns[lambdafn.Activity].role, "AwsSolutions-IAM5",
 		"cloudtrail:LookupEvents supports no resource-level permissions; the resource must be *.", nagAnyResource)
-	suppress(fns[fnScan].role, "AwsSolutions-IAM5",
+	suppress(fns[lambdafn.Scan].role, "AwsSolutions-IAM5",
 		"iam:GenerateCredentialReport and iam:GetCredentialReport support no resource-level permissions "+
 			"(the report covers the whole account); the resource must be *.", nagAnyResource)
 	suppress(machine.Role(), "AwsSolutions-IAM5",

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/keywarden/keywarden/internal/lambdafn"
 	"github.com/keywarden/keywarden/internal/settings"
 )
 
@@ -49,13 +50,13 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 		fns[name] = newFunction(stack, props.RepoRoot, s, specNamed(name), functionOptions{env: env, statements: statements})
 		return fns[name]
 	}
-	add(fnFinding, nil,
+	add(lambdafn.Finding, nil,
 		allow("ReadKeyLastUsed", []string{"iam:GetAccessKeyLastUsed"}, users))
-	add(fnContain, nil,
+	add(lambdafn.Contain, nil,
 		allow("DeactivateAndReadKeys", []string{"iam:UpdateAccessKey", "iam:ListAccessKeys"}, users))
-	add(fnRevoke, nil,
+	add(lambdafn.Revoke, nil,
 		allow("DenyOlderSessions", []string{"iam:PutUserPolicy"}, users))
-	add(fnActivity, activityEnvironment(s),
+	add(lambdafn.Activity, activityEnvironment(s),
 		allow("LookupCloudTrailEvents", []string{"cloudtrail:LookupEvents"}, jsii.String("*")))
 	var removeStatements []awsiam.PolicyStatement
 	if s.ExposedKeyAction == settings.ActionDelete {
@@ -63,9 +64,9 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 		// needs no IAM action at all.
 		removeStatements = append(removeStatements, allow("DeleteKey", []string{"iam:DeleteAccessKey"}, users))
 	}
-	add(fnRemove, map[string]*string{settings.EnvExposedKeyAction: jsii.String(s.ExposedKeyAction)}, removeStatements...)
+	add(lambdafn.Remove, map[string]*string{settings.EnvExposedKeyAction: jsii.String(s.ExposedKeyAction)}, removeStatements...)
 	// The alert quotes who created the exposed key from the ledger.
-	add(fnAlert, map[string]*string{
+	add(lambdafn.Alert, map[string]*string{
 		settings.EnvAlertTopicArn: alerting.topic.TopicArn(),
 		settings.EnvConsoleRegion: awscdk.Aws_REGION(),
 		settings.EnvLedgerTable:   ledger.TableName(),
@@ -81,7 +82,7 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 
 	// The intake starts executions; the state machine does not reference
 	// it, so its ARN can reach the intake without a cycle.
-	fns[fnIntake] = newFunction(stack, props.RepoRoot, s, specNamed(fnIntake), functionOptions{
+	fns[lambdafn.Intake] = newFunction(stack, props.RepoRoot, s, specNamed(lambdafn.Intake), functionOptions{
 		env: map[string]*string{settings.EnvStateMachineArn: machine.StateMachineArn()},
 		statements: []awsiam.PolicyStatement{
 			// ListExecutions finds an earlier response to a key IAM no
@@ -94,7 +95,7 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 		},
 		deadLetterQueue: dlq,
 	})
-	newTriggers(stack, s, fns[fnIntake].fn, dlq)
+	newTriggers(stack, s, fns[lambdafn.Intake].fn, dlq)
 
 	suppressFindings(s, fns, machine)
 	awscdk.Annotations_Of(stack).AcknowledgeWarning(

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keywarden/keywarden/internal/lambdafn"
 	"github.com/keywarden/keywarden/internal/settings"
 )
 
@@ -119,7 +120,7 @@ func TestVariantSettings(t *testing.T) {
 	if got := actionsOf(tmpl.statements(removeRole)); !slices.Equal(got, logActions) {
 		t.Errorf("with exposedKeyAction=deactivate the remove role allows %v, want only its log writes", got)
 	}
-	if got := functionEnv(t, tmpl, fnRemove)[settings.EnvExposedKeyAction]; got != "deactivate" {
+	if got := functionEnv(t, tmpl, lambdafn.Remove)[settings.EnvExposedKeyAction]; got != "deactivate" {
 		t.Errorf("remove %s = %v, want deactivate", settings.EnvExposedKeyAction, got)
 	}
 
@@ -143,17 +144,17 @@ func TestVariantSettings(t *testing.T) {
 	}
 
 	// Key age: the policy as set, enforcing, deletion and SES allowed.
-	policy, _ := functionEnv(t, tmpl, fnScan)[settings.EnvKeyAgePolicy].(string)
+	policy, _ := functionEnv(t, tmpl, lambdafn.Scan)[settings.EnvKeyAgePolicy].(string)
 	got, err := settings.ParseKeyAge(policy)
 	wantPolicy := settings.Default().KeyAge
 	wantPolicy.WarnDays, wantPolicy.LimitDays, wantPolicy.DeleteAfterDays, wantPolicy.RotationDays = []int{60, 75}, 85, 30, 0
 	if err != nil || !reflect.DeepEqual(got, wantPolicy) {
 		t.Errorf("scan %s = %s (%v), want %+v", settings.EnvKeyAgePolicy, policy, err, wantPolicy)
 	}
-	if dry := functionEnv(t, tmpl, fnScan)[settings.EnvDryRun]; dry != "false" {
+	if dry := functionEnv(t, tmpl, lambdafn.Scan)[settings.EnvDryRun]; dry != "false" {
 		t.Errorf("scan %s = %v, want false", settings.EnvDryRun, dry)
 	}
-	if sender := functionEnv(t, tmpl, fnAct)[settings.EnvNoticeSender]; sender != "keywarden@example.com" {
+	if sender := functionEnv(t, tmpl, lambdafn.Act)[settings.EnvNoticeSender]; sender != "keywarden@example.com" {
 		t.Errorf("act %s = %v, want keywarden@example.com", settings.EnvNoticeSender, sender)
 	}
 	// deleteAfterDays 30 and rotation off: deletion, but no rotation.
@@ -162,12 +163,12 @@ func TestVariantSettings(t *testing.T) {
 		t.Errorf("rotation off: KMS keys %v, want only the alert key", slices.Collect(maps.Keys(keys)))
 	}
 	for _, k := range []string{settings.EnvRotationKMSKey, settings.EnvRotationWriter} {
-		if v, ok := functionEnv(t, tmpl, fnAct)[k]; ok {
+		if v, ok := functionEnv(t, tmpl, lambdafn.Act)[k]; ok {
 			t.Errorf("rotation off, yet the act function has %s = %v", k, v)
 		}
 	}
 	t.Run("act role", func(t *testing.T) {
-		checkRole(t, tmpl, specNamed(fnAct), actActions, resourcesOf(t, tmpl, "keywarden@example.com"))
+		checkRole(t, tmpl, specNamed(lambdafn.Act), actActions, resourcesOf(t, tmpl, "keywarden@example.com"))
 	})
 
 	// noAccessKeysTag empty: the record only writes the ledger; no tag
@@ -176,11 +177,11 @@ func TestVariantSettings(t *testing.T) {
 		settings.EnvLedgerTable:   ref(tmpl.id(t, "LedgerTable/Resource")),
 		settings.EnvAlertTopicArn: ref(tmpl.id(t, "AlertTopic/Resource")),
 	}
-	if got := functionEnv(t, tmpl, fnRecord); !reflect.DeepEqual(got, wantRecordEnv) {
+	if got := functionEnv(t, tmpl, lambdafn.Record); !reflect.DeepEqual(got, wantRecordEnv) {
 		t.Errorf("record environment %s, want %s", toJSON(got), toJSON(wantRecordEnv))
 	}
 	t.Run("record role", func(t *testing.T) {
-		checkRole(t, tmpl, specNamed(fnRecord), recordLedger, resourcesOf(t, tmpl, ""))
+		checkRole(t, tmpl, specNamed(lambdafn.Record), recordLedger, resourcesOf(t, tmpl, ""))
 	})
 
 	want := map[string]any{
@@ -188,7 +189,7 @@ func TestVariantSettings(t *testing.T) {
 		settings.EnvActivityRegions:   "us-east-1,eu-west-1",
 		settings.EnvActivityMaxEvents: "1000",
 	}
-	if got := functionEnv(t, tmpl, fnActivity); !reflect.DeepEqual(got, want) {
+	if got := functionEnv(t, tmpl, lambdafn.Activity); !reflect.DeepEqual(got, want) {
 		t.Errorf("activity environment %s, want %s", toJSON(got), toJSON(want))
 	}
 

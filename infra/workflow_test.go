@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keywarden/keywarden/internal/lambdafn"
 	"github.com/keywarden/keywarden/statemachine"
 )
 
@@ -41,7 +42,7 @@ func TestCheckPlaceholders(t *testing.T) {
 	}
 	saved := functionSpecs
 	defer func() { functionSpecs = saved }()
-	functionSpecs = slices.DeleteFunc(slices.Clone(saved), func(f functionSpec) bool { return f.name == fnActivity })
+	functionSpecs = slices.DeleteFunc(slices.Clone(saved), func(f functionSpec) bool { return f.name == lambdafn.Activity })
 	err := checkPlaceholders()
 	if err == nil || !strings.Contains(err.Error(), "${ActivityFunctionArn}") {
 		t.Errorf("without the activity function: %v, want an error naming ${ActivityFunctionArn}", err)
