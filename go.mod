@@ -23,6 +23,7 @@ require (
 	github.com/aws/jsii-runtime-go v1.139.0
 	github.com/aws/smithy-go v1.28.8
 	github.com/cdklabs/cdk-nag-go/cdknag/v2 v2.38.2
+	github.com/truora/minidyn v0.8.2
 	quamina.net/go/quamina v1.5.1
 )
 

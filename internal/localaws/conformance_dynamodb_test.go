@@ -1,11 +1,36 @@
 package localaws
 
 // DynamoDB conformance scenarios, run by the suite in conformance_test.go
-// against localaws and moto alike. They cover what keywarden's ledger
-// relies on: a conditional put succeeds once and then fails with
-// ConditionalCheckFailed, updates with conditions, queries by partition with
-// begins_with and pagination, missing items, and the condition semantics of
-// the emulated grammar.
+// against localaws (whose DynamoDB is minidyn, see dynamodb.go) and moto
+// alike. They cover tables, conditional puts and updates, return values,
+// queries by partition with begins_with, ranges and pagination forward and
+// backward, missing items and tables, and the semantics of condition
+// expressions.
+//
+// minidyn gaps found (minidyn v0.8.2), skipped on localaws by name in
+// dynamoDBMinidynGaps. None is in a call the ledger makes:
+//   - DescribeTable answers only TableName, KeySchema and ItemCount: no
+//     TableStatus, TableArn, BillingModeSummary or CreationDateTime.
+//   - UpdateItem's REMOVE of a top-level attribute changes nothing.
+//   - Numbers are returned as written ("1.50", not "1.5"), and expressions
+//     compare them as float64 (exact for the ledger's epoch seconds, not
+//     beyond 2^53).
+//   - PutItem accepts an empty string key and an item over 400 KB (the
+//     ledger bounds its chunks itself, MaxChunkSize).
+//   - A key condition with OR, or without the partition key, is evaluated
+//     instead of refused.
+//   - A comparison of values of different types (N with S, begins_with on
+//     an N) is refused with ValidationException; DynamoDB evaluates it as
+//     false (<> as true).
+//   - An undefined :value in a condition is evaluated (as absent) instead
+//     of refused.
+// Fixed in localaws's adapter, because the ledger relies on them (tested
+// in dynamodb_test.go):
+//   - PutItem ignores ReturnValuesOnConditionCheckFailure ALL_OLD (no Item
+//     with ConditionalCheckFailedException; RecordCreation compares it) and
+//     ReturnValues (it answered the new item as Attributes).
+//   - An empty binary value (an empty chunk) came back as no value and made
+//     every later Query and UpdateItem on the table fail.
 //
 // Moto gaps found (moto 5.2.1), skipped on moto by name in
 // dynamoDBMotoGaps:
@@ -53,10 +78,27 @@ var dynamoDBMotoGaps = map[string]string{
 	"dynamodb-conditions/nope(n)":                "moto fails with HTTP 500 on an unknown function",
 }
 
+var dynamoDBMinidynGaps = map[string]string{
+	"dynamodb-table/table shape":                         "minidyn's DescribeTable has no TableStatus, TableArn or BillingModeSummary",
+	"dynamodb-items/update removes attribute":            "minidyn's REMOVE of a top-level attribute changes nothing",
+	"dynamodb-items/number read back":                    "minidyn returns numbers as written, not normalized",
+	"dynamodb-items/put with empty key":                  "minidyn accepts an empty string key",
+	"dynamodb-items/put over 400 KB":                     "minidyn does not limit item size",
+	"dynamodb-query/key condition with OR":               "minidyn evaluates OR in a key condition",
+	"dynamodb-query/key condition without partition key": "minidyn evaluates a key condition without the partition key",
+	"dynamodb-conditions/begins_with(n, :pre)":           "minidyn refuses begins_with on a number; DynamoDB evaluates it as false",
+	"dynamodb-conditions/n = :s":                         "minidyn refuses comparing N with S; DynamoDB evaluates it as false",
+	"dynamodb-conditions/n <> :s":                        "minidyn refuses comparing N with S; DynamoDB evaluates it as true",
+	"dynamodb-conditions/n = :undefined":                 "minidyn evaluates an undefined :value instead of refusing it",
+}
+
 func init() {
 	conformanceScenarios = append(conformanceScenarios, dynamoDBScenarios...)
 	for k, v := range dynamoDBMotoGaps {
 		motoGaps[k] = v
+	}
+	for k, v := range dynamoDBMinidynGaps {
+		localawsGaps[k] = v
 	}
 }
 
@@ -97,6 +139,8 @@ func attrText(it map[string]ddbtypes.AttributeValue, names ...string) string {
 			parts = append(parts, n+"="+v.Value)
 		case *ddbtypes.AttributeValueMemberBOOL:
 			parts = append(parts, fmt.Sprintf("%s=%t", n, v.Value))
+		case *ddbtypes.AttributeValueMemberB:
+			parts = append(parts, fmt.Sprintf("%s=%q", n, v.Value))
 		case nil:
 			parts = append(parts, n+" absent")
 		default:
@@ -156,8 +200,9 @@ var dynamoDBScenarios = []scenario{
 			{"get missing item", "no item"},
 			{"get from missing table", "ResourceNotFoundException 400"},
 			{"update with true condition", "ok"},
-			{"update returns all new", "user=alice status=sent dryRun absent"},
+			{"update returns all new", "user=alice status=sent dryRun=false"},
 			{"update with false condition", "ConditionalCheckFailedException 400"},
+			{"update removes attribute", "user=alice dryRun absent"},
 			{"update creates missing item", "ok"},
 			{"update key attribute", "ValidationException 400"},
 			{"number read back", "n=1.5"},
@@ -208,7 +253,7 @@ var dynamoDBScenarios = []scenario{
 				return c.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 					TableName:                 aws.String(confTable),
 					Key:                       key,
-					UpdateExpression:          aws.String("SET #s = :s REMOVE dryRun"),
+					UpdateExpression:          aws.String("SET #s = :s"),
 					ConditionExpression:       aws.String(cond),
 					ExpressionAttributeNames:  map[string]string{"#s": "status"},
 					ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":s": ddbS("sent")},
@@ -222,6 +267,15 @@ var dynamoDBScenarios = []scenario{
 			}
 			_, err = update(confKey("key#AKIACONF", "notice#warn-70"), "attribute_exists(pk) AND attribute_not_exists(#s)")
 			add("update with false condition", outcome(err))
+			out, err = c.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+				TableName: aws.String(confTable), Key: confKey("key#AKIACONF", "notice#warn-70"),
+				UpdateExpression: aws.String("REMOVE dryRun"), ReturnValues: ddbtypes.ReturnValueAllNew,
+			})
+			if err != nil {
+				add("update removes attribute", outcome(err))
+			} else {
+				add("update removes attribute", attrText(out.Attributes, "user", "dryRun"))
+			}
 			_, err = update(confKey("key#AKIACONF", "notice#new"), "attribute_not_exists(pk)")
 			add("update creates missing item", outcome(err))
 			_, err = c.UpdateItem(ctx, &dynamodb.UpdateItemInput{

@@ -22,8 +22,9 @@ package localaws
 //     MessageRejected; AWS refuses it as an invalid parameter (SES v1:
 //     InvalidParameterValue "Recipient count exceeds 50.", which SES v2
 //     reports as BadRequestException; inferred, not observed on AWS).
-// DynamoDB's scenarios and moto gaps are in conformance_dynamodb_test.go,
-// Secrets Manager's in conformance_secretsmanager_test.go.
+// DynamoDB's scenarios, moto gaps and localaws (minidyn) gaps are in
+// conformance_dynamodb_test.go, Secrets Manager's in
+// conformance_secretsmanager_test.go.
 // Moto also lacks what this suite therefore does not compare: CloudTrail
 // LookupEvents, Lambda handlers, backdated keys, the credential report's
 // <root_account> row (moto lists users only).
@@ -54,6 +55,12 @@ import (
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
+
+// localawsGaps are the steps where localaws is known to differ from AWS,
+// keyed "scenario/step", with the reason; they are skipped on localaws
+// only. All of them are DynamoDB steps where minidyn, which serves
+// localaws's DynamoDB, differs (conformance_dynamodb_test.go).
+var localawsGaps = map[string]string{}
 
 // motoGaps are the steps where moto is known to differ from AWS, keyed
 // "scenario/step", with the reason. They are skipped on moto only.
@@ -101,6 +108,7 @@ func configFor(endpoint string) aws.Config {
 func TestConformanceLocalAWS(t *testing.T) {
 	runConformance(t, conformanceTarget{
 		name: "localaws",
+		gaps: localawsGaps,
 		fresh: func(t *testing.T) conformanceEnv {
 			s := newTestServer(t, Options{Now: time.Now})
 			return conformanceEnv{

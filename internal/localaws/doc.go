@@ -11,9 +11,7 @@
 //   - SNS: query protocol (CreateTopic, Publish).
 //   - CloudTrail LookupEvents and EventBridge PutEvents: JSON 1.1.
 //   - SES v2 SendEmail and Lambda Invoke: REST JSON.
-//   - DynamoDB: JSON 1.0 (CreateTable, DescribeTable, PutItem, GetItem,
-//     UpdateItem, Query) with a small, exact expression evaluator; see
-//     dynamodb_expr.go for the grammar it accepts.
+//   - DynamoDB: JSON 1.0, served by minidyn (see "DynamoDB" below).
 //   - Secrets Manager: JSON 1.1 (CreateSecret, PutSecretValue,
 //     DescribeSecret, GetSecretValue, PutResourcePolicy, GetResourcePolicy)
 //     over SecretString values, with AWSCURRENT and AWSPREVIOUS moved as AWS
@@ -36,4 +34,52 @@
 // SecretFor and SecretValueFor exist only for the test that proves secrets do
 // not leak (and, for SecretValueFor, to check that a stored secret holds the
 // right key).
+//
+// # DynamoDB
+//
+// DynamoDB requests are not evaluated by localaws: after the pipeline has
+// authenticated the caller and applied any injected fault (which therefore
+// works for dynamodb:* as for every service, and a failed call never
+// reaches the table), the request goes to github.com/truora/minidyn's
+// server.Server, an in-memory DynamoDB held by the Server (one per
+// region), and its answer goes back through localaws's JSON 1.0 writer.
+// Every call is logged (Calls) like any other. minidyn serves CreateTable,
+// DescribeTable, UpdateTable, DeleteTable, PutItem, GetItem, UpdateItem,
+// DeleteItem, Query, Scan, BatchGetItem, BatchWriteItem, TransactGetItems
+// and TransactWriteItems; the rest of DynamoDB's API is answered
+// UnknownOperationException. dynamodb.go is only the adapter: routing,
+// the two fixes below, table creation from Go and fixtures, and Items.
+//
+// Why minidyn: it is a maintained DynamoDB implementation (its own
+// expression parser and evaluator, key schemas, conditions, return values,
+// pagination) in Go, so it runs inside the test or drill process like the
+// rest of localaws and `make drill` needs nothing new. dynalite (npm) is
+// more complete but is a separate Node process per server, to start,
+// wait for and stop around every test; our own engine (about 2,000 lines
+// with its own expression parser, until this change) was one more thing
+// to maintain and get wrong. minidyn's module requires testcontainers for
+// its own end-to-end tests, but only its server, core, interpreter and
+// types packages are built here; no Docker code is linked.
+//
+// The adapter fixes two minidyn gaps the ledger relies on: PutItem's
+// ReturnValues and ReturnValuesOnConditionCheckFailure (minidyn ignores
+// both; the ledger's RecordCreation reads the Item of a failed conditional
+// put), answered by reading the old item first; and empty binary values
+// (an empty chunk), which minidyn answers as no value and which make its
+// evaluator refuse every later Query and UpdateItem on the table, swapped
+// for a stand-in value on the way in and back on the way out.
+//
+// Known gaps, each a skipped step of the conformance suite
+// (conformance_dynamodb_test.go) and none in a call the ledger makes:
+// DescribeTable has no TableStatus, TableArn, BillingModeSummary or
+// CreationDateTime (so the server clock, which the old engine used only
+// for a table's CreationDateTime, plays no part in DynamoDB); REMOVE of a
+// top-level attribute in UpdateItem changes nothing; numbers are returned
+// as written rather than normalized, and compared as float64 in
+// expressions; an empty string key, an item over 400 KB, a key condition
+// with OR or without the partition key are accepted; comparing values of
+// different types is refused instead of false; an undefined :value is
+// evaluated instead of refused; a Query or Scan page is not cut at 1 MB
+// (only at Limit). Comparing an empty binary by order or size() sees the
+// adapter's stand-in.
 package localaws

@@ -1,17 +1,24 @@
 package localaws
 
+// Unit tests of the DynamoDB adapter: routing to minidyn, faults and call
+// records, the wire, PutItem's return values and empty binaries (the two
+// gaps the adapter fixes), inspection with Items, and table creation from
+// Go and fixtures. What DynamoDB itself does (conditions, updates,
+// queries) is compared with moto in conformance_dynamodb_test.go.
+
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"hash/crc32"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -43,17 +50,18 @@ func newDDBTable(t *testing.T, opts Options) (*Server, *dynamodb.Client) {
 	return s, c
 }
 
+func ledgerKey(pk, sk string) map[string]ddbtypes.AttributeValue {
+	return map[string]ddbtypes.AttributeValue{"pk": ddbS(pk), "sk": ddbS(sk)}
+}
+
 func TestDynamoDBTableLifecycle(t *testing.T) {
 	ctx := context.Background()
-	s, c := newDDBTable(t, Options{})
+	_, c := newDDBTable(t, Options{})
 
 	out, err := c.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("ledger")})
 	mustOK(t, "DescribeTable", err)
-	tb := out.Table
-	if tb.TableStatus != ddbtypes.TableStatusActive || aws.ToString(tb.TableArn) != "arn:aws:dynamodb:us-east-1:123456789012:table/ledger" ||
-		tb.BillingModeSummary == nil || tb.BillingModeSummary.BillingMode != ddbtypes.BillingModePayPerRequest ||
-		len(tb.KeySchema) != 2 || aws.ToString(tb.KeySchema[1].AttributeName) != "sk" || tb.KeySchema[1].KeyType != ddbtypes.KeyTypeRange ||
-		tb.CreationDateTime == nil || !tb.CreationDateTime.Equal(testNow) {
+	if tb := out.Table; aws.ToString(tb.TableName) != "ledger" || len(tb.KeySchema) != 2 ||
+		aws.ToString(tb.KeySchema[1].AttributeName) != "sk" || tb.KeySchema[1].KeyType != ddbtypes.KeyTypeRange {
 		t.Errorf("DescribeTable = %+v", tb)
 	}
 
@@ -70,366 +78,189 @@ func TestDynamoDBTableLifecycle(t *testing.T) {
 		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
 	})
 	wantCode(t, err, "ResourceInUseException", 400)
+}
 
-	_, err = c.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:             aws.String("provisioned"),
-		AttributeDefinitions:  []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:             []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
-		ProvisionedThroughput: &ddbtypes.ProvisionedThroughput{ReadCapacityUnits: aws.Int64(1), WriteCapacityUnits: aws.Int64(1)},
+// TestDynamoDBRegions: a table exists only in the region it was created
+// in, as in AWS; Items reads the server's region.
+func TestDynamoDBRegions(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newDDBTable(t, Options{})
+	cfg := s.SDKConfig()
+	cfg.Region = "eu-west-1"
+	eu := dynamodb.NewFromConfig(cfg)
+	_, err := eu.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: ledgerKey("a", "b")})
+	wantCode(t, err, "ResourceNotFoundException", 400)
+	if err := s.CreateDynamoDBTable(DynamoDBTable{Name: "ledger", PartitionKey: "pk", SortKey: "sk"}); err == nil {
+		t.Error("CreateDynamoDBTable of an existing table succeeded")
+	}
+	_, err = eu.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName: aws.String("ledger"), BillingMode: ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
 	})
-	wantCode(t, err, "ValidationException", 400)
-	if got := s.DynamoDBTables(); len(got) != 1 || got[0] != "ledger" {
-		t.Errorf("DynamoDBTables = %v", got)
+	mustOK(t, "CreateTable in eu-west-1", err)
+	_, err = eu.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: map[string]ddbtypes.AttributeValue{"pk": ddbS("eu")}})
+	mustOK(t, "PutItem in eu-west-1", err)
+	if items := s.Items("ledger"); len(items) != 0 {
+		t.Errorf("Items of us-east-1's ledger = %v; the item went to eu-west-1", items)
 	}
 }
 
-func TestDynamoDBConditionalPutGetUpdate(t *testing.T) {
+// TestDynamoDBPutItemReturnValues: the adapter answers PutItem's
+// ReturnValues and ReturnValuesOnConditionCheckFailure as DynamoDB does,
+// which minidyn does not.
+func TestDynamoDBPutItemReturnValues(t *testing.T) {
 	ctx := context.Background()
-	s, c := newDDBTable(t, Options{})
-	notice := map[string]ddbtypes.AttributeValue{
-		"pk": ddbS("key#AKIA1"), "sk": ddbS("notice#warn-70"),
-		"user": ddbS("alice"), "expiresAt": ddbN("1790000000"),
-		"dryRun": &ddbtypes.AttributeValueMemberBOOL{Value: false},
+	_, c := newDDBTable(t, Options{})
+	item := func(v string) map[string]ddbtypes.AttributeValue {
+		it := ledgerKey("p", "s")
+		it["v"] = ddbS(v)
+		return it
 	}
-	put := func() error {
-		_, err := c.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: aws.String("ledger"), Item: notice,
-			ConditionExpression: aws.String("attribute_not_exists(pk)"),
-		})
-		return err
+	put := func(it map[string]ddbtypes.AttributeValue, rv ddbtypes.ReturnValue) map[string]ddbtypes.AttributeValue {
+		t.Helper()
+		out, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: it, ReturnValues: rv})
+		mustOK(t, "PutItem "+string(rv), err)
+		return out.Attributes
 	}
-	mustOK(t, "first PutItem", put())
-	err := put()
-	var ccf *ddbtypes.ConditionalCheckFailedException
-	if !errors.As(err, &ccf) {
-		t.Fatalf("second PutItem: %v; want ConditionalCheckFailedException", err)
+	if got := put(item("1"), ""); got != nil {
+		t.Errorf("PutItem without ReturnValues answered %v", got)
 	}
-	wantCode(t, err, "ConditionalCheckFailedException", 400)
-	if ccf.Item != nil {
-		t.Errorf("Item returned without ReturnValuesOnConditionCheckFailure: %v", ccf.Item)
+	if got := put(item("2"), ddbtypes.ReturnValueNone); got != nil {
+		t.Errorf("PutItem with NONE answered %v", got)
 	}
-
-	// ALL_OLD on failure hands back the item that made the condition fail.
-	_, err = c.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String("ledger"), Item: notice,
-		ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
-		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	if !errors.As(err, &ccf) || ccf.Item["user"].(*ddbtypes.AttributeValueMemberS).Value != "alice" {
-		t.Fatalf("PutItem with ALL_OLD on failure: %v; want the old item", err)
+	if got := attrText(put(item("3"), ddbtypes.ReturnValueAllOld), "v"); got != "v=2" {
+		t.Errorf("PutItem ALL_OLD answered %s; want the old item", got)
 	}
-
-	got, err := c.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String("ledger"), ConsistentRead: aws.Bool(true),
-		Key: map[string]ddbtypes.AttributeValue{"pk": ddbS("key#AKIA1"), "sk": ddbS("notice#warn-70")},
-	})
-	mustOK(t, "GetItem", err)
-	if u, ok := got.Item["user"].(*ddbtypes.AttributeValueMemberS); !ok || u.Value != "alice" {
-		t.Errorf("GetItem = %v", got.Item)
+	if got := put(map[string]ddbtypes.AttributeValue{"pk": ddbS("new"), "sk": ddbS("s")}, ddbtypes.ReturnValueAllOld); got != nil {
+		t.Errorf("PutItem ALL_OLD of a new item answered %v", got)
 	}
-	missing, err := c.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String("ledger"),
-		Key:       map[string]ddbtypes.AttributeValue{"pk": ddbS("key#AKIA1"), "sk": ddbS("notice#nope")},
-	})
-	mustOK(t, "GetItem of a missing item", err)
-	if missing.Item != nil {
-		t.Errorf("missing item = %v", missing.Item)
-	}
-	_, err = c.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String("ledger"),
-		Key:       map[string]ddbtypes.AttributeValue{"pk": ddbS("key#AKIA1")},
-	})
+	_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: item("4"), ReturnValues: ddbtypes.ReturnValueAllNew})
 	wantCode(t, err, "ValidationException", 400)
 
-	update := func(cond string) (*dynamodb.UpdateItemOutput, error) {
-		return c.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                aws.String("ledger"),
-			Key:                      map[string]ddbtypes.AttributeValue{"pk": ddbS("key#AKIA1"), "sk": ddbS("notice#warn-70")},
-			UpdateExpression:         aws.String("SET deliveredAt = if_not_exists(deliveredAt, :at), #s = :s REMOVE dryRun"),
-			ConditionExpression:      aws.String(cond),
-			ExpressionAttributeNames: map[string]string{"#s": "status"},
-			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-				":at": ddbS("2026-03-01T12:00:00Z"), ":s": ddbS("sent"),
-			},
-			ReturnValues: ddbtypes.ReturnValueAllNew,
+	condPut := func(cond string, rv ddbtypes.ReturnValuesOnConditionCheckFailure) *ddbtypes.ConditionalCheckFailedException {
+		t.Helper()
+		_, err := c.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: aws.String("ledger"), Item: item("5"),
+			ConditionExpression: aws.String(cond), ReturnValuesOnConditionCheckFailure: rv,
 		})
+		var ccf *ddbtypes.ConditionalCheckFailedException
+		if !errors.As(err, &ccf) {
+			t.Fatalf("PutItem if %s: %v; want ConditionalCheckFailedException", cond, err)
+		}
+		wantCode(t, err, "ConditionalCheckFailedException", 400)
+		return ccf
 	}
-	up, err := update("attribute_exists(pk) AND attribute_not_exists(deliveredAt)")
-	mustOK(t, "UpdateItem", err)
-	if len(up.Attributes) != 6 || up.Attributes["status"].(*ddbtypes.AttributeValueMemberS).Value != "sent" || up.Attributes["dryRun"] != nil {
-		t.Errorf("UpdateItem ALL_NEW = %v", up.Attributes)
+	if ccf := condPut("attribute_not_exists(pk)", ""); ccf.Item != nil {
+		t.Errorf("Item returned without ReturnValuesOnConditionCheckFailure: %v", ccf.Item)
 	}
-	_, err = update("attribute_exists(pk) AND attribute_not_exists(deliveredAt)")
-	wantCode(t, err, "ConditionalCheckFailedException", 400)
+	if ccf := condPut("attribute_not_exists(pk)", ddbtypes.ReturnValuesOnConditionCheckFailureAllOld); attrText(ccf.Item, "pk", "v") != "pk=p v=3" {
+		t.Errorf("Item with ALL_OLD on failure = %v; want the stored item", ccf.Item)
+	}
+	_, err = c.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String("ledger"), Key: ledgerKey("p", "s")})
+	mustOK(t, "DeleteItem", err)
+	if ccf := condPut("attribute_exists(pk)", ddbtypes.ReturnValuesOnConditionCheckFailureAllOld); ccf.Item != nil {
+		t.Errorf("Item with ALL_OLD on failure of a missing item = %v; want none", ccf.Item)
+	}
+	_, err = c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("nope"), Item: item("6"), ReturnValues: ddbtypes.ReturnValueAllOld})
+	wantCode(t, err, "ResourceNotFoundException", 400)
+}
 
-	items := s.Items("ledger")
-	if len(items) != 1 || items[0]["status"] != "sent" || items[0]["expiresAt"] != json.Number("1790000000") || items[0]["deliveredAt"] != "2026-03-01T12:00:00Z" {
-		t.Errorf("Items = %v", items)
+// TestDynamoDBEmptyBinary: an empty binary value is stored and read back
+// as one, and does not stop later queries and updates (the ledger's empty
+// chunk), which minidyn on its own does.
+func TestDynamoDBEmptyBinary(t *testing.T) {
+	ctx := context.Background()
+	s, c := newDDBTable(t, Options{})
+	chunk := ledgerKey("run#r", "chunk#000000")
+	chunk["data"] = &ddbtypes.AttributeValueMemberB{Value: []byte{}}
+	chunk["nested"] = &ddbtypes.AttributeValueMemberL{Value: []ddbtypes.AttributeValue{&ddbtypes.AttributeValueMemberB{Value: []byte{}}}}
+	_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: chunk})
+	mustOK(t, "PutItem", err)
+	_, err = c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: ledgerKey("key#K", "notice#a")})
+	mustOK(t, "PutItem", err)
+
+	got, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("ledger"), Key: ledgerKey("run#r", "chunk#000000"), ConsistentRead: aws.Bool(true)})
+	mustOK(t, "GetItem", err)
+	if b, ok := got.Item["data"].(*ddbtypes.AttributeValueMemberB); !ok || len(b.Value) != 0 {
+		t.Errorf("data = %#v; want an empty B", got.Item["data"])
+	}
+	if l, ok := got.Item["nested"].(*ddbtypes.AttributeValueMemberL); !ok || len(l.Value) != 1 {
+		t.Errorf("nested = %#v", got.Item["nested"])
+	} else if b, ok := l.Value[0].(*ddbtypes.AttributeValueMemberB); !ok || len(b.Value) != 0 {
+		t.Errorf("nested[0] = %#v; want an empty B", l.Value[0])
+	}
+
+	q, err := c.Query(ctx, &dynamodb.QueryInput{
+		TableName: aws.String("ledger"), KeyConditionExpression: aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pk": ddbS("key#K")},
+	})
+	mustOK(t, "Query after an empty binary was stored", err)
+	if len(q.Items) != 1 {
+		t.Errorf("Query: %d items", len(q.Items))
+	}
+	up, err := c.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String("ledger"), Key: ledgerKey("run#r", "chunk#000000"),
+		UpdateExpression:          aws.String("SET n = :n"),
+		ConditionExpression:       aws.String("#d = :empty"),
+		ExpressionAttributeNames:  map[string]string{"#d": "data"},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":n": ddbN("1"), ":empty": &ddbtypes.AttributeValueMemberB{Value: []byte{}}},
+		ReturnValues:              ddbtypes.ReturnValueAllNew,
+	})
+	mustOK(t, "UpdateItem of the item with the empty binary, if it is empty", err)
+	if b, ok := up.Attributes["data"].(*ddbtypes.AttributeValueMemberB); !ok || len(b.Value) != 0 {
+		t.Errorf("UpdateItem ALL_NEW data = %#v", up.Attributes["data"])
+	}
+	for _, it := range s.Items("ledger") {
+		if it["sk"] == "chunk#000000" {
+			if b, ok := it["data"].([]byte); !ok || len(b) != 0 {
+				t.Errorf("Items: data = %#v; want []byte{}", it["data"])
+			}
+		}
+	}
+}
+
+// TestDynamoDBItems: inspection orders items by partition then sort key,
+// numbers by value, converts values to plain Go, and is not a call.
+func TestDynamoDBItems(t *testing.T) {
+	ctx := context.Background()
+	s := newTestServer(t, Options{})
+	if err := s.CreateDynamoDBTable(DynamoDBTable{Name: "numbers", PartitionKey: "id", PartitionKeyType: "N", SortKey: "at"}); err != nil {
+		t.Fatal(err)
+	}
+	c := dynamodb.NewFromConfig(s.SDKConfig())
+	for _, k := range [][2]string{{"100", "b"}, {"9", "z"}, {"10", "b"}, {"10", "a"}, {"-1.5", "a"}} {
+		_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("numbers"), Item: map[string]ddbtypes.AttributeValue{
+			"id": ddbN(k[0]), "at": ddbS(k[1]),
+			"ok": &ddbtypes.AttributeValueMemberBOOL{Value: true}, "nul": &ddbtypes.AttributeValueMemberNULL{Value: true},
+			"m":   &ddbtypes.AttributeValueMemberM{Value: map[string]ddbtypes.AttributeValue{"x": ddbS("y")}},
+			"l":   &ddbtypes.AttributeValueMemberL{Value: []ddbtypes.AttributeValue{ddbN("1")}},
+			"ss":  &ddbtypes.AttributeValueMemberSS{Value: []string{"a"}},
+			"bin": &ddbtypes.AttributeValueMemberB{Value: []byte{1}},
+		}})
+		mustOK(t, "PutItem", err)
+	}
+	calls := len(s.Calls())
+	items := s.Items("numbers")
+	if len(s.Calls()) != calls {
+		t.Errorf("Items logged %d calls", len(s.Calls())-calls)
+	}
+	var order []string
+	for _, it := range items {
+		order = append(order, string(it["id"].(json.Number))+"/"+it["at"].(string))
+	}
+	if got := strings.Join(order, " "); got != "-1.5/a 9/z 10/a 10/b 100/b" {
+		t.Errorf("Items order = %s", got)
+	}
+	want := map[string]any{
+		"id": json.Number("-1.5"), "at": "a", "ok": true, "nul": nil, "m": map[string]any{"x": "y"},
+		"l": []any{json.Number("1")}, "ss": []string{"a"}, "bin": []byte{1},
+	}
+	if !reflect.DeepEqual(items[0], want) {
+		t.Errorf("Items[0] = %#v, want %#v", items[0], want)
 	}
 	if s.Items("nope") != nil {
 		t.Error("Items of a missing table is not nil")
-	}
-
-	_, err = c.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String("ledger"),
-		Key:                       map[string]ddbtypes.AttributeValue{"pk": ddbS("key#AKIA1"), "sk": ddbS("notice#warn-70")},
-		UpdateExpression:          aws.String("SET sk = :x"),
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":x": ddbS("y")},
-	})
-	wantCode(t, err, "ValidationException", 400)
-}
-
-// TestDynamoDBQuery pages through a partition with begins_with, forward and
-// backward, and checks LastEvaluatedKey as DynamoDB sets it: whenever the
-// page stopped at Limit, even if nothing follows.
-func TestDynamoDBQuery(t *testing.T) {
-	ctx := context.Background()
-	_, c := newDDBTable(t, Options{})
-	for _, sk := range []string{"notice#a", "notice#b", "notice#c", "notice#d", "notice#e", "action#delete", "created"} {
-		_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: map[string]ddbtypes.AttributeValue{"pk": ddbS("key#K"), "sk": ddbS(sk)}})
-		mustOK(t, "PutItem "+sk, err)
-	}
-	_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: map[string]ddbtypes.AttributeValue{"pk": ddbS("key#other"), "sk": ddbS("notice#a")}})
-	mustOK(t, "PutItem other", err)
-
-	pages := func(limit int32, forward bool) string {
-		var out []string
-		var start map[string]ddbtypes.AttributeValue
-		for range 10 {
-			page, err := c.Query(ctx, &dynamodb.QueryInput{
-				TableName:                 aws.String("ledger"),
-				KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :p)"),
-				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pk": ddbS("key#K"), ":p": ddbS("notice#")},
-				Limit:                     aws.Int32(limit),
-				ExclusiveStartKey:         start,
-				ScanIndexForward:          aws.Bool(forward),
-				ConsistentRead:            aws.Bool(true),
-			})
-			if err != nil {
-				return outcome(err)
-			}
-			var sks []string
-			for _, it := range page.Items {
-				sks = append(sks, strings.TrimPrefix(it["sk"].(*ddbtypes.AttributeValueMemberS).Value, "notice#"))
-			}
-			if int(page.Count) != len(page.Items) {
-				return fmt.Sprintf("Count %d for %d items", page.Count, len(page.Items))
-			}
-			out = append(out, strings.Join(sks, ","))
-			if page.LastEvaluatedKey == nil {
-				return strings.Join(out, " | ")
-			}
-			start = page.LastEvaluatedKey
-		}
-		return "did not end"
-	}
-	if got := pages(2, true); got != "a,b | c,d | e" {
-		t.Errorf("forward pages = %q", got)
-	}
-	if got := pages(2, false); got != "e,d | c,b | a" {
-		t.Errorf("backward pages = %q", got)
-	}
-	if got := pages(5, true); got != "a,b,c,d,e | " {
-		t.Errorf("pages at exact limit = %q; want an empty last page", got)
-	}
-
-	all, err := c.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String("ledger"),
-		KeyConditionExpression:    aws.String("#p = :pk"),
-		ExpressionAttributeNames:  map[string]string{"#p": "pk"},
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pk": ddbS("key#K")},
-	})
-	mustOK(t, "Query whole partition", err)
-	if len(all.Items) != 7 || all.Items[0]["sk"].(*ddbtypes.AttributeValueMemberS).Value != "action#delete" {
-		t.Errorf("whole partition: %d items, first %v", len(all.Items), all.Items[0])
-	}
-	rng, err := c.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String("ledger"),
-		KeyConditionExpression:    aws.String("pk = :pk AND sk > :s"),
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pk": ddbS("key#K"), ":s": ddbS("notice#c")},
-	})
-	mustOK(t, "Query sk >", err)
-	if len(rng.Items) != 2 {
-		t.Errorf("sk > notice#c: %d items", len(rng.Items))
-	}
-
-	for _, bad := range []struct{ expr, why string }{
-		{"pk = :pk OR begins_with(sk, :p)", "OR"},
-		{"begins_with(sk, :p)", "no partition key"},
-		{"pk < :pk", "partition key not ="},
-		{"pk = :pk AND other = :p", "not a key"},
-		{"NOT pk = :pk", "NOT"},
-		{"pk = :pk AND sk = :p AND sk = :p", "three conditions"},
-	} {
-		vals := map[string]ddbtypes.AttributeValue{":pk": ddbS("key#K")}
-		if strings.Contains(bad.expr, ":p ") || strings.HasSuffix(bad.expr, ":p)") || strings.HasSuffix(bad.expr, ":p") {
-			vals[":p"] = ddbS("notice#")
-		}
-		_, err := c.Query(ctx, &dynamodb.QueryInput{TableName: aws.String("ledger"), KeyConditionExpression: aws.String(bad.expr), ExpressionAttributeValues: vals})
-		if code, _ := errorCode(err); code != "ValidationException" {
-			t.Errorf("%s (%s): %v; want ValidationException", bad.expr, bad.why, err)
-		}
-	}
-}
-
-// TestDynamoDBConditions evaluates condition expressions against one item,
-// checking DynamoDB's semantics: missing attributes, mixed types, numbers
-// by value, sets regardless of order, precedence, NOT.
-func TestDynamoDBConditions(t *testing.T) {
-	ctx := context.Background()
-	_, c := newDDBTable(t, Options{})
-	it := map[string]ddbtypes.AttributeValue{
-		"pk": ddbS("p"), "sk": ddbS("s"),
-		"n":    ddbN("10"),
-		"str":  ddbS("notice#warn"),
-		"yes":  &ddbtypes.AttributeValueMemberBOOL{Value: true},
-		"nul":  &ddbtypes.AttributeValueMemberNULL{Value: true},
-		"tags": &ddbtypes.AttributeValueMemberSS{Value: []string{"a", "b"}},
-		"m":    &ddbtypes.AttributeValueMemberM{Value: map[string]ddbtypes.AttributeValue{"x": ddbN("1")}},
-		"l":    &ddbtypes.AttributeValueMemberL{Value: []ddbtypes.AttributeValue{ddbS("a"), ddbN("2")}},
-		"bin":  &ddbtypes.AttributeValueMemberB{Value: []byte{1, 2, 3}},
-	}
-	_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: it})
-	mustOK(t, "PutItem", err)
-	values := map[string]ddbtypes.AttributeValue{
-		":ten": ddbN("10.0"), ":nine": ddbN("9"), ":eleven": ddbN("1.1E1"),
-		":s": ddbS("notice#warn"), ":pre": ddbS("notice#"), ":t": &ddbtypes.AttributeValueMemberBOOL{Value: true},
-		":ba": &ddbtypes.AttributeValueMemberSS{Value: []string{"b", "a"}}, ":m": &ddbtypes.AttributeValueMemberM{Value: map[string]ddbtypes.AttributeValue{"x": ddbN("1.0")}},
-		":l": &ddbtypes.AttributeValueMemberL{Value: []ddbtypes.AttributeValue{ddbS("a"), ddbN("2")}}, ":null": &ddbtypes.AttributeValueMemberNULL{Value: true},
-		":bin": &ddbtypes.AttributeValueMemberB{Value: []byte{1}},
-	}
-	for _, tc := range []struct {
-		cond string
-		want string // ok, false, or an error code
-	}{
-		{"attribute_exists(n)", "ok"},
-		{"attribute_not_exists(n)", "false"},
-		{"attribute_not_exists(absent)", "ok"},
-		{"n = :ten", "ok"},
-		{"n <> :ten", "false"},
-		{"n > :nine AND n < :eleven", "ok"},
-		{"n >= :ten AND n <= :ten", "ok"},
-		{"n < :nine OR n > :eleven", "false"},
-		{"NOT n < :nine", "ok"},
-		{"NOT (n = :ten OR n = :nine)", "false"},
-		{"n = :nine OR n = :ten AND str = :s", "ok"},
-		{"(n = :nine OR n = :ten) AND str = :pre", "false"},
-		{"str = :s", "ok"},
-		{"str > :pre", "ok"},
-		{"begins_with(str, :pre)", "ok"},
-		{"begins_with(n, :pre)", "false"},
-		{"begins_with(bin, :bin)", "ok"},
-		{"n = :s", "false"},
-		{"n <> :s", "ok"},
-		{"n < :s", "false"},
-		{"str > :ten", "false"},
-		{"absent = :ten", "false"},
-		{"absent <> :ten", "ok"},
-		{"absent < :ten", "false"},
-		{"NOT absent < :ten", "ok"},
-		{"yes = :t", "ok"},
-		{"nul = :null", "ok"},
-		{"tags = :ba", "ok"},
-		{"m = :m", "ok"},
-		{"l = :l", "ok"},
-		{"n = str", "false"},
-		{"str = str", "ok"},
-		{"attribute_exists(pk) and not attribute_exists(absent) Or n = :nine", "ok"},
-		// Refused: what AWS refuses, and what localaws does not emulate.
-		{"yes < :t", "ValidationException"},
-		{"n < :m", "ValidationException"},
-		{"begins_with(str, :ten)", "ValidationException"},
-		{"((n = :ten))", "ValidationException"},
-		{"n = :undefined", "ValidationException"},
-		{"#undefined = :ten", "ValidationException"},
-		{"status = :s", "ValidationException"}, // reserved word
-		{"m.x = :ten", "ValidationException"},
-		{"l[0] = :s", "ValidationException"},
-		{"n BETWEEN :nine AND :eleven", "ValidationException"},
-		{"n IN (:nine, :ten)", "ValidationException"},
-		{"size(str) > :nine", "ValidationException"},
-		{"contains(tags, :s)", "ValidationException"},
-		{"nope(n)", "ValidationException"},
-		{"n = ", "ValidationException"},
-		{"n = :ten AND", "ValidationException"},
-		{"(n = :ten", "ValidationException"},
-		{"n == :ten", "ValidationException"},
-		{"", "ValidationException"},
-	} {
-		t.Run(tc.cond, func(t *testing.T) {
-			// Only the placeholders the condition names, as DynamoDB
-			// refuses unused ones.
-			vals := map[string]ddbtypes.AttributeValue{}
-			for k, v := range values {
-				if strings.Contains(tc.cond+" ", k+" ") || strings.Contains(tc.cond, k+")") || strings.Contains(tc.cond, k+",") {
-					vals[k] = v
-				}
-			}
-			if len(vals) == 0 {
-				vals = nil
-			}
-			_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: it, ConditionExpression: aws.String(tc.cond), ExpressionAttributeValues: vals})
-			got := "ok"
-			if err != nil {
-				code, _ := errorCode(err)
-				got = code
-				if code == "ConditionalCheckFailedException" {
-					got = "false"
-				}
-			}
-			if got != tc.want {
-				t.Errorf("%q: got %s (%v), want %s", tc.cond, got, err, tc.want)
-			}
-		})
-	}
-}
-
-func TestDynamoDBValidation(t *testing.T) {
-	ctx := context.Background()
-	_, c := newDDBTable(t, Options{})
-	key := map[string]ddbtypes.AttributeValue{"pk": ddbS("p"), "sk": ddbS("s")}
-	withKey := func(extra map[string]ddbtypes.AttributeValue) map[string]ddbtypes.AttributeValue {
-		m := map[string]ddbtypes.AttributeValue{"pk": ddbS("p"), "sk": ddbS("s")}
-		for k, v := range extra {
-			m[k] = v
-		}
-		return m
-	}
-	big := strings.Repeat("x", maxItemSize)
-	for _, tc := range []struct {
-		name string
-		in   *dynamodb.PutItemInput
-		want string
-	}{
-		{"absent table", &dynamodb.PutItemInput{TableName: aws.String("nope"), Item: key}, "ResourceNotFoundException"},
-		{"absent sort key", &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: map[string]ddbtypes.AttributeValue{"pk": ddbS("p")}}, "ValidationException"},
-		{"key of wrong type", &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: map[string]ddbtypes.AttributeValue{"pk": ddbN("1"), "sk": ddbS("s")}}, "ValidationException"},
-		{"empty key", &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: map[string]ddbtypes.AttributeValue{"pk": ddbS(""), "sk": ddbS("s")}}, "ValidationException"},
-		{"too large", &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: withKey(map[string]ddbtypes.AttributeValue{"data": ddbS(big)})}, "ValidationException"},
-		{"exactly 400 KB", &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: withKey(map[string]ddbtypes.AttributeValue{"d": ddbS(big[:maxItemSize-7])})}, ""},
-		{"bad number", &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: withKey(map[string]ddbtypes.AttributeValue{"n": ddbN("12abc")})}, "ValidationException"},
-		{"39 digits", &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: withKey(map[string]ddbtypes.AttributeValue{"n": ddbN(strings.Repeat("1", 39))})}, "ValidationException"},
-		{"number set", &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: withKey(map[string]ddbtypes.AttributeValue{"ns": &ddbtypes.AttributeValueMemberNS{Value: []string{"1"}}})}, "ValidationException"},
-		{"empty string set", &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: withKey(map[string]ddbtypes.AttributeValue{"ss": &ddbtypes.AttributeValueMemberSS{Value: []string{}}})}, "ValidationException"},
-		{"NULL false", &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: withKey(map[string]ddbtypes.AttributeValue{"x": &ddbtypes.AttributeValueMemberNULL{Value: false}})}, "ValidationException"},
-		{"unused value", &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: key, ConditionExpression: aws.String("attribute_not_exists(pk)"), ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":x": ddbS("x")}}, "ValidationException"},
-		{"unused name", &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: key, ConditionExpression: aws.String("attribute_not_exists(pk)"), ExpressionAttributeNames: map[string]string{"#x": "x"}}, "ValidationException"},
-		{"values without expression", &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: key, ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":x": ddbS("x")}}, "ValidationException"},
-		{"unsupported parameter", &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: key, Expected: map[string]ddbtypes.ExpectedAttributeValue{"pk": {Exists: aws.Bool(false)}}}, "ValidationException"},
-		{"consumed capacity", &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: key, ReturnConsumedCapacity: ddbtypes.ReturnConsumedCapacityTotal}, "ValidationException"},
-		{"ReturnValues ALL_NEW", &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: key, ReturnValues: ddbtypes.ReturnValueAllNew}, "ValidationException"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := c.PutItem(ctx, tc.in)
-			if code, _ := errorCode(err); code != tc.want {
-				t.Errorf("got %v; want %q", err, tc.want)
-			}
-		})
-	}
-	// The refusal names what is not supported.
-	_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: key, ConditionExpression: aws.String("size(pk) > :n"), ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":n": ddbN("1")}})
-	if err == nil || !strings.Contains(err.Error(), "localaws does not support the function size") {
-		t.Errorf("size(): %v", err)
 	}
 }
 
@@ -442,9 +273,10 @@ func TestDynamoDBConcurrentConditionalPuts(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			_, err := c.PutItem(ctx, &dynamodb.PutItemInput{
-				TableName:           aws.String("ledger"),
-				Item:                map[string]ddbtypes.AttributeValue{"pk": ddbS("key#K"), "sk": ddbS("notice#warn-70")},
-				ConditionExpression: aws.String("attribute_not_exists(pk)"),
+				TableName:                           aws.String("ledger"),
+				Item:                                ledgerKey("key#K", "notice#warn-70"),
+				ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
+				ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
 			})
 			mu.Lock()
 			defer mu.Unlock()
@@ -452,7 +284,7 @@ func TestDynamoDBConcurrentConditionalPuts(t *testing.T) {
 			switch {
 			case err == nil:
 				won++
-			case errors.As(err, &ccf):
+			case errors.As(err, &ccf) && ccf.Item != nil:
 				lost++
 			default:
 				t.Errorf("PutItem: %v", err)
@@ -461,7 +293,7 @@ func TestDynamoDBConcurrentConditionalPuts(t *testing.T) {
 	}
 	wg.Wait()
 	if won != 1 || lost != 7 {
-		t.Errorf("%d puts won, %d lost; want 1 and 7", won, lost)
+		t.Errorf("%d puts won, %d lost with the winner's item; want 1 and 7", won, lost)
 	}
 }
 
@@ -474,7 +306,7 @@ func TestDynamoDBThrottlingIsRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 10 {
-		_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: map[string]ddbtypes.AttributeValue{"pk": ddbS("p"), "sk": ddbS(strconv.Itoa(i))}},
+		_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: ledgerKey("p", strconv.Itoa(i))},
 			func(o *dynamodb.Options) { o.RetryMaxAttempts = 20 })
 		mustOK(t, "PutItem", err)
 	}
@@ -487,8 +319,45 @@ func TestDynamoDBThrottlingIsRetried(t *testing.T) {
 	if throttled == 0 || len(s.Items("ledger")) != 10 {
 		t.Errorf("%d throttled attempts, %d items; want some and 10", throttled, len(s.Items("ledger")))
 	}
-	if err := s.SetFault("dynamodb:Scan", Fault{ThrottleRate: 0.5}); err == nil {
-		t.Error("a fault on an operation localaws does not emulate was accepted")
+	if err := s.SetFault("dynamodb:Scan", Fault{ThrottleRate: 0.5}); err != nil {
+		t.Errorf("a fault on Scan, which minidyn serves: %v", err)
+	}
+	if err := s.SetFault("dynamodb:ListTables", Fault{ThrottleRate: 0.5}); err == nil {
+		t.Error("a fault on an operation localaws does not serve was accepted")
+	}
+}
+
+// TestDynamoDBFaults: a fault is applied before the request reaches
+// minidyn (a failed put writes nothing), its code reaches the SDK, and
+// calls are logged on the server clock.
+func TestDynamoDBFaults(t *testing.T) {
+	ctx := context.Background()
+	s, c := newDDBTable(t, Options{})
+	mustOK(t, "SetFault", s.SetFault("dynamodb:PutItem", Fault{ErrorCode: "AccessDeniedException"}))
+	_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: ledgerKey("p", "s")})
+	wantCode(t, err, "AccessDeniedException", 403)
+	if n := len(s.Items("ledger")); n != 0 {
+		t.Errorf("a put failed by a fault wrote %d items", n)
+	}
+	mustOK(t, "SetFault", s.SetFault("dynamodb:*", Fault{ServerErrorRate: 1}))
+	_, err = c.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("ledger"), Key: ledgerKey("p", "s")},
+		func(o *dynamodb.Options) { o.RetryMaxAttempts = 2 })
+	wantCode(t, err, "InternalServerError", 500)
+	if got := callsTo(s, "dynamodb", "GetItem"); len(got) != 2 || !got[1].Injected {
+		t.Errorf("GetItem calls = %+v; want 2 injected (one retry)", got)
+	}
+	s.ClearFaults()
+
+	s.SetNow(testNow.Add(time.Hour))
+	s.Advance(time.Minute)
+	_, err = c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: ledgerKey("p", "s")})
+	mustOK(t, "PutItem", err)
+	calls := callsTo(s, "dynamodb", "PutItem")
+	if last := calls[len(calls)-1]; !last.Time.Equal(testNow.Add(time.Hour+time.Minute)) || last.Injected || last.ErrorCode != "" {
+		t.Errorf("last PutItem call = %+v", last)
+	}
+	if n := len(s.Items("ledger")); n != 1 {
+		t.Errorf("%d items after the fault was cleared; want 1", n)
 	}
 }
 
@@ -516,6 +385,11 @@ func TestDynamoDBWire(t *testing.T) {
 	if err := json.Unmarshal(body, &e); err != nil || e.Type != "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException" {
 		t.Errorf("error body %s", body)
 	}
+	resp = rawPost(t, s.URL(), header, `{"TableName": `)
+	body, _ = io.ReadAll(resp.Body)
+	if err := json.Unmarshal(body, &e); err != nil || resp.StatusCode != 400 || e.Type != "com.amazonaws.dynamodb.v20120810#SerializationException" {
+		t.Errorf("malformed body: %d %s", resp.StatusCode, body)
+	}
 	// The other JSON services keep JSON 1.1 and bare error types.
 	header.Set("X-Amz-Target", "AWSEvents.PutEvents")
 	header.Set("Authorization", strings.Replace(header.Get("Authorization"), "/dynamodb/", "/events/", 1))
@@ -529,98 +403,26 @@ func TestDynamoDBWire(t *testing.T) {
 func TestDynamoDBFixtureTables(t *testing.T) {
 	s := newTestServer(t, Options{})
 	seed(t, s, Fixture{DynamoDBTables: []FixtureTable{{Name: "keywarden-ledger", PartitionKey: "pk", SortKey: "sk"}}})
-	_, err := dynamodb.NewFromConfig(s.SDKConfig()).PutItem(context.Background(), &dynamodb.PutItemInput{
-		TableName: aws.String("keywarden-ledger"), Item: map[string]ddbtypes.AttributeValue{"pk": ddbS("a"), "sk": ddbS("b")},
-	})
+	c := dynamodb.NewFromConfig(s.SDKConfig())
+	_, err := c.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String("keywarden-ledger"), Item: ledgerKey("a", "b")})
 	mustOK(t, "PutItem into a seeded table", err)
 	for _, bad := range []FixtureTable{
 		{Name: "keywarden-ledger", PartitionKey: "pk"},
 		{Name: "x", PartitionKey: "pk"},
-		{Name: "t-binary", PartitionKey: "pk", PartitionKeyType: "B"},
+		{Name: "t-no-key"},
+		{Name: "t-bad-type", PartitionKey: "pk", PartitionKeyType: "SS"},
 		{Name: "t-same", PartitionKey: "pk", SortKey: "pk"},
 	} {
 		if err := s.Seed(Fixture{DynamoDBTables: []FixtureTable{bad}}); err == nil {
 			t.Errorf("Seed accepted table %+v", bad)
 		}
 	}
-	if err := s.CreateDynamoDBTable(DynamoDBTable{Name: "numbers", PartitionKey: "id", PartitionKeyType: "N"}); err != nil {
-		t.Errorf("CreateDynamoDBTable: %v", err)
+	if err := s.CreateDynamoDBTable(DynamoDBTable{Name: "binary", PartitionKey: "id", PartitionKeyType: "B"}); err != nil {
+		t.Fatalf("CreateDynamoDBTable: %v", err)
 	}
-}
-
-func TestNormalizeNumber(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"0", "0"}, {"-0", "0"}, {"007", "7"}, {"1.50", "1.5"}, {"15E-1", "1.5"}, {"1e3", "1000"},
-		{"-12.3400", "-12.34"}, {".5", "0.5"}, {"5.", "5"}, {"0.000123", "0.000123"}, {"+4", "4"},
-		{"1E+125", "1" + strings.Repeat("0", 125)}, {"1E-130", "0." + strings.Repeat("0", 129) + "1"},
-		{strings.Repeat("9", 38), strings.Repeat("9", 38)},
-		{"", "invalid"}, {"abc", "invalid"}, {"1e", "invalid"}, {"1.2.3", "invalid"}, {"--1", "invalid"}, {".", "invalid"},
-		{"1E126", "invalid"}, {"1E-131", "invalid"}, {strings.Repeat("9", 39), "invalid"},
-	} {
-		got, aerr := normalizeNumber(tc.in)
-		if aerr != nil {
-			got = "invalid"
-		}
-		if got != tc.want {
-			t.Errorf("normalizeNumber(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
-func TestItemSize(t *testing.T) {
-	it := item{
-		"pk": {typ: "S", str: "abc"},                                  // 2 + 3
-		"n":  {typ: "N", str: "-123.45"},                              // 1 + (5+1)/2+1 = 1 + 4
-		"ok": {typ: "BOOL", boolean: true},                            // 2 + 1
-		"m":  {typ: "M", m: map[string]attrValue{"x": {typ: "NULL"}}}, // 1 + 3 + (1+1+1)
-		"l":  {typ: "L", l: []attrValue{{typ: "S", str: "ab"}}},       // 1 + 3 + (2+1)
-		"ss": {typ: "SS", ss: []string{"a", "bc"}},                    // 2 + 3
-		"b":  {typ: "B", bin: []byte{1, 2}},                           // 1 + 2
-	}
-	if got, want := itemSize(it), 5+5+3+7+7+5+3; got != want {
-		t.Errorf("itemSize = %d, want %d", got, want)
-	}
-}
-
-func TestDynamoDBReturnValues(t *testing.T) {
-	ctx := context.Background()
-	_, c := newDDBTable(t, Options{})
-	key := map[string]ddbtypes.AttributeValue{"pk": ddbS("p"), "sk": ddbS("s")}
-	first := map[string]ddbtypes.AttributeValue{"pk": ddbS("p"), "sk": ddbS("s"), "a": ddbS("1"), "b": ddbS("2")}
-	put, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: first, ReturnValues: ddbtypes.ReturnValueAllOld})
-	mustOK(t, "PutItem", err)
-	if put.Attributes != nil {
-		t.Errorf("ALL_OLD of a new item = %v", put.Attributes)
-	}
-	put, err = c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: first, ReturnValues: ddbtypes.ReturnValueAllOld})
-	mustOK(t, "PutItem", err)
-	if attrText(put.Attributes, "a", "b") != "a=1 b=2" {
-		t.Errorf("ALL_OLD = %v", put.Attributes)
-	}
-	for _, tc := range []struct {
-		rv   ddbtypes.ReturnValue
-		want string
-	}{
-		{ddbtypes.ReturnValueUpdatedNew, "a=x b absent c=x"},
-		{ddbtypes.ReturnValueUpdatedOld, "a=x b=2 c absent"},
-		{ddbtypes.ReturnValueAllOld, "a=x b absent c=x"},
-		{ddbtypes.ReturnValueAllNew, "a=x b absent c=x"},
-	} {
-		// Each update sets a and c to x and removes b, starting from the
-		// item as the previous update left it (so UPDATED_OLD sees a=x).
-		if tc.rv == ddbtypes.ReturnValueUpdatedOld {
-			_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ledger"), Item: map[string]ddbtypes.AttributeValue{"pk": ddbS("p"), "sk": ddbS("s"), "a": ddbS("x"), "b": ddbS("2")}})
-			mustOK(t, "reset", err)
-		}
-		out, err := c.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: aws.String("ledger"), Key: key,
-			UpdateExpression:          aws.String("SET a = :x, c = :x REMOVE b"),
-			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":x": ddbS("x")},
-			ReturnValues:              tc.rv,
-		})
-		mustOK(t, "UpdateItem "+string(tc.rv), err)
-		if got := attrText(out.Attributes, "a", "b", "c"); got != tc.want {
-			t.Errorf("%s = %q, want %q", tc.rv, got, tc.want)
-		}
+	_, err = c.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String("binary"), Item: map[string]ddbtypes.AttributeValue{"id": &ddbtypes.AttributeValueMemberB{Value: []byte{7}}}})
+	mustOK(t, "PutItem into a table with a binary key", err)
+	if items := s.Items("binary"); len(items) != 1 || !reflect.DeepEqual(items[0]["id"], []byte{7}) {
+		t.Errorf("Items(binary) = %v", items)
 	}
 }

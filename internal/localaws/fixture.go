@@ -31,7 +31,7 @@ type Fixture struct {
 }
 
 // FixtureTable is a DynamoDB table with a partition key and an optional
-// sort key; key types are S (the default) or N.
+// sort key; key types are S (the default), N or B.
 type FixtureTable struct {
 	Name             string `json:"name"`
 	PartitionKey     string `json:"partitionKey"`
@@ -408,7 +408,7 @@ func (s *Server) stageFixture(f Fixture) (*stagedFixture, error) {
 		if aerr != nil {
 			return nil, fmt.Errorf("dynamodbTables[%d] (%s): %s", i, ft.Name, aerr.Message)
 		}
-		if _, exists := s.dynamo.tables[tableKey(st.region, spec.Name)]; exists || tableNames[spec.Name] {
+		if s.tableExists(st.region, spec.Name) || tableNames[spec.Name] {
 			return nil, fmt.Errorf("dynamodbTables[%d] (%s): table already exists", i, ft.Name)
 		}
 		tableNames[spec.Name] = true

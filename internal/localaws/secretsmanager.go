@@ -3,6 +3,7 @@ package localaws
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -140,7 +141,7 @@ func smDecode(req *request, allowed []string, v any) *awsError {
 	if aerr := decodeJSON(req.svc, req.body, &fields); aerr != nil {
 		return aerr
 	}
-	for _, name := range sortedKeys(fields) {
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
 		if !slices.Contains(allowed, name) {
 			return smInvalidParameter(fmt.Sprintf("localaws does not support parameter %s of %s", name, req.op))
 		}
