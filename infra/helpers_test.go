@@ -132,6 +132,16 @@ func toJSON(v any) string {
 	return string(b)
 }
 
+// sortedJSON is the values as JSON, sorted: a set of resources to compare.
+func sortedJSON(l []any) []string {
+	var out []string
+	for _, v := range l {
+		out = append(out, toJSON(v))
+	}
+	slices.Sort(out)
+	return out
+}
+
 func functionEnv(t *testing.T, tmpl *cfnTemplate, name string) map[string]any {
 	t.Helper()
 	p := tmpl.at(t, specNamed(name).constructID()+"/Resource").Properties
@@ -210,14 +220,6 @@ func checkRole(t *testing.T, tmpl *cfnTemplate, spec functionSpec, actions []str
 	if got := actionsOf(stmts); !slices.Equal(got, want) {
 		t.Errorf("actions %v, want exactly %v", got, want)
 	}
-	sorted := func(l []any) []string {
-		var out []string
-		for _, v := range l {
-			out = append(out, toJSON(v))
-		}
-		slices.Sort(out)
-		return out
-	}
 	ownLogs := getAtt(tmpl.id(t, spec.constructID()+"Logs/Resource"), "Arn")
 	for _, s := range stmts {
 		if sid, _ := s["Sid"].(string); slices.Contains(rotationSids, sid) {
@@ -234,7 +236,7 @@ func checkRole(t *testing.T, tmpl *cfnTemplate, spec functionSpec, actions []str
 			if !ok {
 				t.Errorf("%s: no expected resources", a)
 			}
-			if got := list(s["Resource"]); !slices.Equal(sorted(got), sorted(want)) {
+			if got := list(s["Resource"]); !slices.Equal(sortedJSON(got), sortedJSON(want)) {
 				t.Errorf("%s on %s, want only %s", a, toJSON(got), toJSON(want))
 			}
 		}

@@ -86,11 +86,11 @@ func TestStateMachineRole(t *testing.T) {
 	if got := actionsOf(stmts); !slices.Equal(got, want) {
 		t.Errorf("actions %v, want exactly %v", got, want)
 	}
-	var wantFns []string
+	var fns []any
 	for _, p := range statemachine.Placeholders() {
-		wantFns = append(wantFns, toJSON(getAtt(tmpl.id(t, strings.TrimSuffix(p, "Arn")+"/Resource"), "Arn")))
+		fns = append(fns, getAtt(tmpl.id(t, strings.TrimSuffix(p, "Arn")+"/Resource"), "Arn"))
 	}
-	slices.Sort(wantFns)
+	wantFns := sortedJSON(fns)
 	for _, s := range stmts {
 		if !slices.Contains(list(s["Action"]), any("lambda:InvokeFunction")) {
 			continue
@@ -98,12 +98,7 @@ func TestStateMachineRole(t *testing.T) {
 		if len(list(s["Action"])) != 1 {
 			t.Errorf("lambda:InvokeFunction shares a statement: %s", toJSON(s))
 		}
-		var got []string
-		for _, r := range list(s["Resource"]) {
-			got = append(got, toJSON(r))
-		}
-		slices.Sort(got)
-		if !slices.Equal(got, wantFns) {
+		if got := sortedJSON(list(s["Resource"])); !slices.Equal(got, wantFns) {
 			t.Errorf("lambda:InvokeFunction on %v, want exactly %v", got, wantFns)
 		}
 	}
