@@ -7,12 +7,16 @@ CDK   := $(TOOLS)/.bin/cdk --no-notices
 # Lambdas: every lambdas/<name> with a main.go.
 LAMBDAS := $(patsubst lambdas/%/main.go,%,$(wildcard lambdas/*/main.go))
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOLANGCI    := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
+# The synthesized template: the drill tests and the drill read its rules.
+TEMPLATE := cdk.out/Keywarden.template.json
 
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export GOFLAGS := -buildvcs=false
 
-.PHONY: deps build test test-unit test-infra synth lint bootstrap reliability fmt-check vet staticcheck cfn-lint asl-lint ci diff deploy drill bench clean fuzz-brief vulncheck
+.PHONY: deps build sizes test test-unit test-infra synth lint bootstrap reliability fmt-check vet staticcheck golangci-lint tidy-check cfn-lint asl-lint ci diff deploy drill bench clean fuzz-brief vulncheck
 
 ## deps: Go modules and the pinned npm tools (CDK CLI, ASL interpreter, Node 22).
 deps: $(TOOLS)/.installed
@@ -30,12 +34,22 @@ build:
 	    -o build/$$n/bootstrap ./lambdas/$$n || exit 1; \
 	done
 
-## test: unit and integration tests, then the CDK assertion tests. The drill
-## tests read the rule patterns from the synthesized template.
+## sizes: each function's binary and deployment zip (bootstrap, deflated as
+## the CDK asset is), after build. Recorded in BENCHMARKS.md.
+sizes: build
+	@printf '%-9s %12s %12s\n' function binary zip; \
+	for n in $(LAMBDAS); do \
+	  rm -f build/$$n.zip; (cd build/$$n && zip -q -9 -X ../$$n.zip bootstrap); \
+	  printf '%-9s %12d %12d\n' $$n $$(stat -c %s build/$$n/bootstrap) $$(stat -c %s build/$$n.zip); \
+	done
+
+## test: unit and integration tests with the race detector, then the CDK
+## assertion tests. The drill tests read the rule patterns from the
+## synthesized template, so it is made first when missing or stale.
 test: test-unit test-infra
 
-test-unit: $(TEMPLATE)
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /infra)
+test-unit: $(TOOLS)/.installed $(TEMPLATE)
+	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v /infra)
 
 # CDK tests start a jsii node process and read files Go's test cache cannot
 # see: always -count=1, one package.
@@ -43,7 +57,6 @@ test-infra: $(TOOLS)/.installed
 	$(GO) test -count=1 -timeout 20m ./infra/...
 
 ## synth: the CloudFormation template to cdk.out/ (cdk-nag errors fail it).
-TEMPLATE := cdk.out/Keywarden.template.json
 synth: $(TEMPLATE)
 
 $(TEMPLATE): $(TOOLS)/.installed cdk.json go.mod $(wildcard infra/*.go statemachine/* internal/settings/*.go internal/event/*.go)
@@ -92,13 +105,20 @@ fuzz-brief:
 	if [ "$$n" -eq 0 ]; then echo "fuzz-brief: no fuzz targets found"; exit 1; fi; \
 	echo "fuzz-brief: $$n targets, $(FUZZTIME) each"
 
-## vulncheck: govulncheck on the module. It needs https://vuln.go.dev, which
-## the build machines cannot reach, so it is not part of ci (SECURITY.md).
+## vulncheck: govulncheck on the module; a finding fails with its ID. The
+## database is the public one (https://vuln.go.dev) unless an offline copy is
+## given: VULNDB=/path/to/copy (or a URL), else ../shared/vulndb beside the
+## checkout when present (the build machines, which cannot reach the public one).
+VULNDB ?= $(wildcard ../shared/vulndb)
 vulncheck:
-	$(GO) run golang.org/x/vuln/cmd/govulncheck@v1.9.0 ./...
+	@db='$(VULNDB)'; \
+	case "$$db" in ""|*://*) ;; *) [ -d "$$db" ] || { echo "VULNDB=$$db is not a directory"; exit 1; }; db="file://$$(cd "$$db" && pwd)";; esac; \
+	echo "govulncheck, database $${db:-https://vuln.go.dev (public)}"; \
+	$(GO) run $(GOVULNCHECK) $${db:+-db "$$db"} ./...
 
-## lint: gofmt, go vet, staticcheck, ASL validation, cfn-lint on the template.
-lint: fmt-check vet staticcheck asl-lint cfn-lint
+## lint: gofmt, go vet, staticcheck, golangci-lint, go.mod tidy, ASL
+## validation, cfn-lint on the template.
+lint: fmt-check vet staticcheck golangci-lint tidy-check asl-lint cfn-lint
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
@@ -110,6 +130,14 @@ vet:
 staticcheck:
 	$(GO) run $(STATICCHECK) ./...
 
+# golangci-lint with the linters listed in .golangci.yml.
+golangci-lint:
+	$(GO) run $(GOLANGCI) run ./...
+
+# go.mod and go.sum say exactly what the code imports.
+tidy-check:
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
+
 asl-lint: $(TOOLS)/.installed
 	$(TOOLS)/.bin/asl-validator --json-path statemachine/keywarden.asl.json
 
@@ -118,7 +146,7 @@ cfn-lint: $(TEMPLATE)
 	cfn-lint --non-zero-exit-code error $(TEMPLATE)
 
 ## ci: everything CI runs (.ci/run calls this).
-ci: deps build synth test fuzz-brief lint drill
+ci: deps build synth test fuzz-brief lint vulncheck drill
 
 ## diff, deploy: against the account in your AWS credentials (us-east-1).
 diff: $(TOOLS)/.installed
