@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"hash/crc32"
-	"io"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -371,7 +370,7 @@ func TestDynamoDBWire(t *testing.T) {
 		"Authorization": {"AWS4-HMAC-SHA256 Credential=AKIAEXAMPLEEXAMPLE12/20260301/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x"},
 	}
 	resp := rawPost(t, s.URL(), header, `{"TableName": "missing"}`)
-	body, _ := io.ReadAll(resp.Body)
+	body := resp.Body
 	if resp.StatusCode != 400 || resp.Header.Get("Content-Type") != "application/x-amz-json-1.0" {
 		t.Errorf("status %d, Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
@@ -386,7 +385,7 @@ func TestDynamoDBWire(t *testing.T) {
 		t.Errorf("error body %s", body)
 	}
 	resp = rawPost(t, s.URL(), header, `{"TableName": `)
-	body, _ = io.ReadAll(resp.Body)
+	body = resp.Body
 	if err := json.Unmarshal(body, &e); err != nil || resp.StatusCode != 400 || e.Type != "com.amazonaws.dynamodb.v20120810#SerializationException" {
 		t.Errorf("malformed body: %d %s", resp.StatusCode, body)
 	}
@@ -394,7 +393,7 @@ func TestDynamoDBWire(t *testing.T) {
 	header.Set("X-Amz-Target", "AWSEvents.PutEvents")
 	header.Set("Authorization", strings.Replace(header.Get("Authorization"), "/dynamodb/", "/events/", 1))
 	resp = rawPost(t, s.URL(), header, `{"Entries": "not a list"}`)
-	body, _ = io.ReadAll(resp.Body)
+	body = resp.Body
 	if resp.Header.Get("Content-Type") != "application/x-amz-json-1.1" || resp.Header.Get("X-Amz-Crc32") != "" || strings.Contains(string(body), "#") {
 		t.Errorf("EventBridge answer changed: %s %s", resp.Header, body)
 	}

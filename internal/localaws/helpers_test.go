@@ -3,6 +3,7 @@ package localaws
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -94,7 +95,16 @@ func callsTo(s *Server, service, op string) []Call {
 	return out
 }
 
-func rawPost(t *testing.T, url string, header http.Header, body string) *http.Response {
+// rawResponse is an HTTP answer read whole, its body closed.
+type rawResponse struct {
+	StatusCode int
+	Header     http.Header
+	Body       []byte
+}
+
+// rawPost sends a request the SDK would not (unsigned, malformed) and
+// reads the whole answer.
+func rawPost(t *testing.T, url string, header http.Header, body string) rawResponse {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url, stringsReader(body))
 	if err != nil {
@@ -105,6 +115,10 @@ func rawPost(t *testing.T, url string, header http.Header, body string) *http.Re
 	if err != nil {
 		t.Fatalf("POST %s: %v", url, err)
 	}
-	t.Cleanup(func() { resp.Body.Close() })
-	return resp
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("POST %s: read the answer: %v", url, err)
+	}
+	return rawResponse{StatusCode: resp.StatusCode, Header: resp.Header, Body: data}
 }

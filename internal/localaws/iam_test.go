@@ -345,7 +345,7 @@ func TestQueryProtocolErrors(t *testing.T) {
 				h.Del("Authorization")
 			}
 			resp := rawPost(t, s.URL()+"/", h, tt.body)
-			body, _ := io.ReadAll(resp.Body)
+			body := resp.Body
 			var doc struct {
 				Type      string `xml:"Error>Type"`
 				Code      string `xml:"Error>Code"`
