@@ -224,13 +224,15 @@ func (c Config) validateUserTypes(bad func(string, ...any)) {
 		types []string
 	}{{"enforcedUserTypes", c.EnforcedUserTypes}, {"notifyOnlyUserTypes", c.NotifyOnlyUserTypes}} {
 		for _, t := range l.types {
-			if t == "" {
+			if TagValue(t) == "" {
 				bad("%s has an empty user type; name a %s tag value, or use \"*\" to include untagged users", l.name, c.UserTypeTag)
 			}
 		}
 	}
+	// Types match without regard to case or surrounding spaces, so
+	// "Machine" and "machine" are one type.
 	for _, t := range c.NotifyOnlyUserTypes {
-		if t != "" && t != AllUserTypes && slices.Contains(c.EnforcedUserTypes, t) {
+		if v := TagValue(t); v != "" && v != AllUserTypes && hasType(c.EnforcedUserTypes, v) {
 			bad("user type %q is in both enforcedUserTypes and notifyOnlyUserTypes; remove it from one", t)
 		}
 	}
@@ -245,24 +247,36 @@ func sortedKeys(m map[string][]string) []string {
 	return keys
 }
 
-// notifyOnly says whether keys of the given user type are only notified,
-// and why, for the decision's reasons.
-func (c Config) notifyOnly(userType string) (bool, string) {
-	shown := fmt.Sprintf("%q", userType)
-	if userType == "" {
-		shown = "untagged (no " + c.UserTypeTag + " tag)"
-	}
+// notifyOnly says whether keys of the given user type (read with TagValue;
+// "" when untagged or blank) are only notified, and why, for the decision's
+// reasons. shown is how the reasons name the type.
+func (c Config) notifyOnly(userType, shown string) (bool, string) {
 	switch {
-	case slices.Contains(c.NotifyOnlyUserTypes, AllUserTypes):
+	case hasType(c.NotifyOnlyUserTypes, AllUserTypes):
 		return true, "notify only: notifyOnlyUserTypes is \"*\", keys are never deactivated or deleted"
-	case userType != "" && slices.Contains(c.NotifyOnlyUserTypes, userType):
+	case userType != "" && hasType(c.NotifyOnlyUserTypes, userType):
 		return true, fmt.Sprintf("notify only (machine user): user type %s is never deactivated or deleted", shown)
-	case slices.Contains(c.EnforcedUserTypes, AllUserTypes):
+	case hasType(c.EnforcedUserTypes, AllUserTypes):
 		return false, ""
-	case userType != "" && slices.Contains(c.EnforcedUserTypes, userType):
+	case userType != "" && hasType(c.EnforcedUserTypes, userType):
 		return false, ""
 	}
 	return true, fmt.Sprintf("notify only: user type %s is not in enforcedUserTypes %v, keys are never deactivated or deleted", shown, c.EnforcedUserTypes)
+}
+
+// userType reads the user's type tag: the type as matched (TagValue), how
+// the reasons show it, and a problem when the tag is there but blank.
+func (c Config) userType(tags map[string]string) (userType, shown, problem string) {
+	v, ok := tags[c.UserTypeTag]
+	userType = TagValue(v)
+	switch {
+	case !ok:
+		return "", "untagged (no " + c.UserTypeTag + " tag)", ""
+	case userType == "":
+		problem = fmt.Sprintf("tag %s is %q, which names no user type", c.UserTypeTag, v)
+		return "", "blank (" + c.UserTypeTag + " tag with no value)", problem
+	}
+	return userType, fmt.Sprintf("%q", v), ""
 }
 
 // contact is the first ContactTags tag present and not blank, as is.
@@ -291,17 +305,22 @@ func (c Config) warningStage(age int) Stage {
 	return WarningStage(best)
 }
 
-// rotates says whether the user opted into rotation, and why not when the
-// tag is there with another value than "true" or "false".
-func (c Config) rotates(tags map[string]string) (bool, string) {
+// rotates says whether the user opted into rotation; why not, when the tag
+// is there; or, with rotation on, the problem when the tag's value is
+// neither true nor false.
+func (c Config) rotates(tags map[string]string) (rotates bool, why, problem string) {
 	v, ok := tags[c.RotationTag]
-	switch v = strings.TrimSpace(v); {
-	case c.RotationTag == "" || !ok || strings.EqualFold(v, "false"):
-		return false, ""
-	case strings.EqualFold(v, "true") && c.RotationDays <= 0:
-		return false, fmt.Sprintf("not rotated: tag %s is \"true\" but rotationDays is 0 (rotation off)", c.RotationTag)
-	case strings.EqualFold(v, "true"):
-		return true, ""
+	if c.RotationTag == "" || !ok {
+		return false, "", ""
 	}
-	return false, fmt.Sprintf("not rotated: tag %s is %q; only \"true\" opts in", c.RotationTag, v)
+	on, readable := TagFlag(v)
+	switch {
+	case !readable && c.RotationDays > 0:
+		return false, "", fmt.Sprintf("tag %s is %q, neither true nor false: not rotated; only \"true\" opts in", c.RotationTag, v)
+	case !readable:
+		return false, fmt.Sprintf("not rotated: tag %s is %q; only \"true\" opts in", c.RotationTag, v), ""
+	case on && c.RotationDays <= 0:
+		return false, fmt.Sprintf("not rotated: tag %s is \"true\" but rotationDays is 0 (rotation off)", c.RotationTag), ""
+	}
+	return on, "", ""
 }

@@ -73,6 +73,10 @@ type Decision struct {
 	// unparsable, expired or too long: the key is NOT exempt and this says
 	// why.
 	ExemptionProblem string `json:"exemptionProblem,omitempty"`
+	// TagProblems name the user's tag values Decide could not read (a
+	// rotation flag that is neither true nor false, a blank user type), so
+	// the digest lists them; an unreadable exemption is in ExemptionProblem.
+	TagProblems []string `json:"tagProblems,omitempty"`
 	// Unused is set when the unused-key rule applies.
 	Unused bool `json:"unused,omitempty"`
 	// Rotation is set for users opted into rotation: their keys are
@@ -91,6 +95,15 @@ type Decision struct {
 
 func (d *Decision) because(format string, args ...any) {
 	d.Reasons = append(d.Reasons, fmt.Sprintf(format, args...))
+}
+
+// tagProblem records an unreadable tag value, if any, as a problem and a
+// reason.
+func (d *Decision) tagProblem(problem string) {
+	if problem != "" {
+		d.TagProblems = append(d.TagProblems, problem)
+		d.because("%s", problem)
+	}
 }
 
 // Decide is the key-age decision for one key in one run; the package
@@ -114,15 +127,19 @@ func Decide(cfg Config, now time.Time, u User, k Key, h History) Decision {
 		return d
 	}
 
-	if v, ok := u.Tags[cfg.UserTypeTag]; ok {
-		d.UserType = v
-	}
+	userType, shown, problem := cfg.userType(u.Tags)
+	d.UserType = userType
+	d.tagProblem(problem)
 	d.Contact = cfg.contact(u.Tags)
 	var notifyOnlyWhy string
-	d.NotifyOnly, notifyOnlyWhy = cfg.notifyOnly(d.UserType)
+	d.NotifyOnly, notifyOnlyWhy = cfg.notifyOnly(userType, shown)
 	if d.NotifyOnly {
 		d.because("%s", notifyOnlyWhy)
 	}
+	// The rotation flag is read here, before any early return, so that an
+	// unreadable one is listed whatever becomes of the key.
+	rotates, rotationWhy, problem := cfg.rotates(u.Tags)
+	d.tagProblem(problem)
 	if v, ok := u.Tags[cfg.ExemptionTag]; ok {
 		e := parseExemption(v, now, cfg.MaxExemptionDays)
 		if e.problem != "" {
@@ -153,9 +170,8 @@ func Decide(cfg Config, now time.Time, u User, k Key, h History) Decision {
 		}
 		return d
 	}
-	rotates, why := cfg.rotates(u.Tags)
-	if why != "" {
-		d.because("%s", why)
+	if rotationWhy != "" {
+		d.because("%s", rotationWhy)
 	}
 	if !h.RotatedAt.IsZero() {
 		// Replaced keys are retired whatever the user's tags say now: the

@@ -77,10 +77,19 @@
 // A key younger than NewKeyGraceDays is never deactivated or deleted,
 // whatever else applies. Validate requires NewKeyGraceDays < LimitDays.
 //
+// # Tag values
+//
+// Tag values are matched as people write them: TagValue drops the white
+// space around a value and its case, on both sides of every comparison, so
+// "machine", "Machine", "MACHINE" and " machine " are one user type, in a
+// tag or in the settings. A tag value Decide cannot read (a blank user type,
+// a rotation flag neither true nor false) is named in TagProblems and the
+// key is judged as if the tag were absent.
+//
 // # User types
 //
-// A user's type is the value of the UserTypeTag tag, compared case-sensitively
-// ("" when untagged). A user is notify-only when the type is in
+// A user's type is the value of the UserTypeTag tag, as TagValue reads it
+// ("" when untagged or blank). A user is notify-only when the type is in
 // NotifyOnlyUserTypes ("*" there makes everyone notify-only), or when
 // EnforcedUserTypes holds neither "*" nor the type: untagged users are
 // enforced only under "*". A misspelt type is therefore notified, not
@@ -90,7 +99,8 @@
 // # Exemptions
 //
 // The ExemptionTag value is "YYYY-MM-DD reason": a UTC date, whitespace, and
-// a non-empty reason. The key is exempt until the end of that UTC day: no
+// a non-empty reason, with any white space around it; the reason is kept as
+// written. The key is exempt until the end of that UTC day: no
 // notice, no action, Stage ok with Exempt set (inactive keys are not deleted
 // either). An expired, unparsable, reason-less exemption, or one ending more
 // than MaxExemptionDays after today, does not exempt the key;
@@ -109,8 +119,8 @@
 //
 // # Rotation
 //
-// With RotationDays > 0, a user whose RotationTag tag is "true" (any case)
-// opts into rotation. Its active key at least RotationDays old that was
+// With RotationDays > 0, a user whose RotationTag tag is "true" (read by
+// TagFlag: any case, spaces around it) opts into rotation. Its active key at least RotationDays old that was
 // never replaced gets Action rotate, Stage rotate and the one-time rotate
 // notice: the run issues a new key, stores it in Secrets Manager and tells
 // the owner where. Rotation overrides notify-only user types (the tag is the
@@ -124,7 +134,7 @@
 // is deleted DeleteRetiredAfterDays UTC days after its deactivation (counted
 // from the planned deactivation if someone else deactivated it), with the
 // delete notice, even when DeleteAfterDays is 0. Tag values other than
-// "true" and "false" do not opt in; a Reason says so.
+// "true" and "false" do not opt in; TagProblems and a Reason say so.
 //
 // # Contact
 //

@@ -22,15 +22,17 @@ type exemption struct {
 // on or before that UTC date; until is the last nanosecond of it, so
 // until.Format(time.DateOnly) is the tag's date.
 func parseExemption(value string, now time.Time, maxDays int) exemption {
-	v := strings.TrimSpace(value)
-	if v == "" {
+	if TagValue(value) == "" {
 		return exemption{problem: "exemption tag is empty; want " + exemptionFormat}
 	}
+	// The date is matched as TagValue reads it; the reason keeps its case,
+	// since it is quoted, not matched.
+	v := strings.TrimSpace(value)
 	dateText, reason := v, ""
 	if i := strings.IndexFunc(v, unicode.IsSpace); i >= 0 {
 		dateText, reason = v[:i], strings.TrimSpace(v[i:])
 	}
-	day, err := time.Parse(time.DateOnly, dateText)
+	day, err := time.Parse(time.DateOnly, TagValue(dateText))
 	if err != nil {
 		return exemption{problem: fmt.Sprintf("exemption tag %q does not start with a valid date; want %s", v, exemptionFormat)}
 	}

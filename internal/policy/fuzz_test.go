@@ -81,8 +81,8 @@ func (b *fuzzBytes) config() Config {
 		c.NewKeyGraceDays = int(int8(b.byte())) % 15
 	}
 	if flags&32 != 0 {
-		c.EnforcedUserTypes = [][]string{{"*"}, {"Employee"}, nil, {""}, {"machine"}}[b.byte()%5]
-		c.NotifyOnlyUserTypes = [][]string{nil, {"machine"}, {"*"}, {""}}[b.byte()%4]
+		c.EnforcedUserTypes = [][]string{{"*"}, {"Employee"}, nil, {""}, {"machine"}, {" EMPLOYEE "}, {"  "}}[b.byte()%7]
+		c.NotifyOnlyUserTypes = [][]string{nil, {"machine"}, {"*"}, {""}, {"Machine"}, {" * "}}[b.byte()%6]
 	}
 	if flags&64 != 0 {
 		c.MaxExemptionDays = int(int8(b.byte()))
@@ -120,7 +120,7 @@ func FuzzDecide(f *testing.F) {
 		var u User
 		if in.byte()%4 != 0 {
 			u = User{Name: in.str(), Tags: map[string]string{}}
-			if v := in.pick("-", "", "human", "machine", "Employee", "employee", "*"); v != "-" {
+			if v := in.pick("-", "", "human", "machine", "Employee", "employee", "*", "Machine", "MACHINE", " machine ", " ", "EMPLOYEE\t"); v != "-" {
 				u.Tags["UserType"] = v
 			}
 			switch in.byte() % 4 {
@@ -132,7 +132,7 @@ func FuzzDecide(f *testing.F) {
 			if in.byte()%2 == 0 {
 				u.Tags[in.pick("Contact", "email", "")] = in.str()
 			}
-			if v := in.pick("-", "true", "TRUE", "false", "yes", ""); v != "-" {
+			if v := in.pick("-", "true", "TRUE", "false", "yes", "", " True ", "FALSE\n"); v != "-" {
 				u.Tags["keywarden:rotate"] = v
 			}
 		}
@@ -177,6 +177,13 @@ func checkInvariants(t *testing.T, cfg Config, now time.Time, u User, k Key, h H
 	}
 	if d.NotifyOnly && acts {
 		fail("notify-only key gets %s", d.Action)
+	}
+	// A user type listed as notify-only, however either side writes it, is
+	// never acted on unless the user opted into rotation.
+	if userType := strings.ToLower(strings.TrimSpace(u.Tags["UserType"])); !now.IsZero() && cfg.Validate() == nil && userType != "" &&
+		slices.ContainsFunc(cfg.NotifyOnlyUserTypes, func(t string) bool { return strings.EqualFold(strings.TrimSpace(t), userType) }) &&
+		!d.NotifyOnly && !d.Rotation {
+		fail("user type %q is notify-only in %q, but the decision is not", u.Tags["UserType"], cfg.NotifyOnlyUserTypes)
 	}
 	if (Age(k.Created, now) < cfg.NewKeyGraceDays || d.AgeDays < cfg.NewKeyGraceDays) && acts {
 		fail("key younger than the new-key grace gets %s", d.Action)

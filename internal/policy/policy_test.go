@@ -403,6 +403,8 @@ func TestDecideExemption(t *testing.T) {
 			stage: StageOK, action: ActionNone, age: 95, check: isExempt(endOf(2027, 6, 15), "one year")},
 		{name: "surrounding blanks and tabs are tolerated", user: exempt(" 2026-07-01\tvendor  migration "), key: activeKey(95),
 			stage: StageOK, action: ActionNone, age: 95, check: isExempt(endOf(2026, 7, 1), "vendor  migration")},
+		{name: "the reason keeps its case; a no-break space around the value is tolerated", user: exempt("\u00a02026-07-01 Vendor Migration SEC-123 "),
+			key: activeKey(95), stage: StageOK, action: ActionNone, age: 95, check: isExempt(endOf(2026, 7, 1), "Vendor Migration SEC-123")},
 		{name: "exempt machine user gets no notice", user: exempt("2026-07-01 migration", "UserType", "machine"), key: activeKey(90),
 			stage: StageOK, action: ActionNone, age: 90},
 		{name: "exempt inactive key is not deleted", cfg: deletes, user: exempt("2026-07-01 forensics hold"), key: inactiveKey(300),
@@ -529,8 +531,14 @@ func TestDecideSystem2Configuration(t *testing.T) {
 			stage: w70, action: ActionNotify, notice: w70, age: 70, check: notified},
 		{name: "untagged user day 90: notified only (enforced only under *)", cfg: &cfg, user: untagged, key: activeKey(90),
 			stage: StageFinal, action: ActionNotify, notice: StageFinal, age: 90, check: all(notified, reason("untagged (no UserType tag)"))},
-		{name: "type match is case-sensitive: employee is notified only", cfg: &cfg, user: lowercase, key: activeKey(90),
-			stage: StageFinal, action: ActionNotify, notice: StageFinal, age: 90, check: notified},
+		// The older setup's users carry "employee" where its settings say
+		// "Employee": one type.
+		{name: "type match ignores case: employee is enforced", cfg: &cfg, user: lowercase, key: activeKey(90), hist: sent(runAt, w70, w80),
+			stage: StageDeactivate, action: ActionDeactivate, notice: StageFinal, age: 90, check: func(t *testing.T, d Decision) {
+				if d.NotifyOnly || d.UserType != "employee" {
+					t.Errorf("notifyOnly %v type %q", d.NotifyOnly, d.UserType)
+				}
+			}},
 		// Where system 2 misfired (exact-day matching), keywarden does not.
 		{name: "employee day 71 after a skipped day: still warned", cfg: &cfg, user: employee, key: activeKey(71),
 			stage: w70, action: ActionNotify, notice: w70, age: 71},
@@ -777,6 +785,11 @@ func TestConfigValidateSaysWhatToFix(t *testing.T) {
 		{"empty notify-only user type", func(c *Config) { c.NotifyOnlyUserTypes = []string{""} }, []string{"notifyOnlyUserTypes has an empty user type"}},
 		{"type both enforced and notify-only", func(c *Config) { c.EnforcedUserTypes = []string{"Employee", "machine"} },
 			[]string{`user type "machine" is in both enforcedUserTypes and notifyOnlyUserTypes; remove it from one`}},
+		{"type both enforced and notify-only, spelt differently", func(c *Config) {
+			c.EnforcedUserTypes, c.NotifyOnlyUserTypes = []string{"Employee", " MACHINE "}, []string{"Machine"}
+		}, []string{`user type "Machine" is in both enforcedUserTypes and notifyOnlyUserTypes; remove it from one`}},
+		{"blank enforced user type", func(c *Config) { c.EnforcedUserTypes = []string{"Employee", "  "} },
+			[]string{"enforcedUserTypes has an empty user type"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig()

@@ -46,7 +46,7 @@ func TestDecideRotation(t *testing.T) {
 		{name: "tag false: the key-age policy as usual", cfg: rotating(nil), user: tagged("false"), key: activeKey(70),
 			stage: w70, action: ActionNotify, notice: w70, age: 70},
 		{name: "tag with another value: not rotated, and the reason says why", cfg: rotating(nil), user: tagged("yes"), key: activeKey(70),
-			stage: w70, action: ActionNotify, notice: w70, age: 70, check: reason(`tag keywarden:rotate is "yes"; only "true" opts in`)},
+			stage: w70, action: ActionNotify, notice: w70, age: 70, check: reason(`tag keywarden:rotate is "yes", neither true nor false: not rotated; only "true" opts in`)},
 		{name: "rotation off: the tag alone does nothing, and says so", cfg: cfgWith(func(c *Config) { c.RotationDays = 0 }), user: rotUser, key: activeKey(70),
 			stage: w70, action: ActionNotify, notice: w70, age: 70, check: reason("rotationDays is 0 (rotation off)")},
 		{name: "exempt users are not rotated", cfg: rotating(nil),
