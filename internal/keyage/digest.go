@@ -98,6 +98,7 @@ func ComposeDigest(in DigestInput, consoleRegion string) alert.Message {
 	list("Users with a notice due but no contact tag (notices went to this topic)", withTotal(s.NoContact, s.NoContactTotal))
 	list("Exemptions ending within 14 days", s.ExpiringExemptions)
 	list("Exemption tags that do not apply", s.ExemptionProblems)
+	list("Tag values that could not be read, judged as if absent", s.TagProblems)
 	list("Keys that could not be judged", s.Problems)
 	list("Keys created in the last day for users not allowed long-term keys", s.CreatedAgainstPolicy)
 	if len(s.GoneUsers) > 0 {

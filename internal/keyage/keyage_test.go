@@ -84,7 +84,9 @@ func TestDigestGolden(t *testing.T) {
 		NoContact: []UserKey{{User: "gina"}}, NoContactTotal: 1,
 		ExpiringExemptions: []UserKey{{User: "erin", KeyID: "AKIAKEYWARDENERIN001", Detail: "until 2026-12-11: vendor migration"}},
 		ExemptionProblems:  []UserKey{{User: "frank", KeyID: "AKIAKEYWARDENFRANK01", Detail: "the exemption ended on 2026-11-26"}},
-		Problems:           []UserKey{}, RootHasKeys: true,
+		TagProblems: []UserKey{{User: "svc-etl", KeyID: "AKIAKEYWARDENSVCE001",
+			Detail: `tag keywarden:rotate is "yes", neither true nor false: not rotated; only "true" opts in`}},
+		Problems: []UserKey{}, RootHasKeys: true,
 		CreatedAgainstPolicy: []UserKey{{User: "ivan", KeyID: "AKIAKEYWARDENIVAN001", Detail: "created 2026-11-30 10:00 UTC by arn:aws:iam::123456789012:user/admin-alice from 192.0.2.10 although tag keywarden:no-access-keys is true"}}}
 	results := []ChunkResult{{Chunk: 0, Decisions: 7, Notices: 6, AlreadyNotified: 1,
 		Deactivated: []UserKey{{User: "dave", KeyID: "AKIAKEYWARDENDAVE001", Detail: "deactivated"}},
@@ -100,6 +102,45 @@ func TestDigestGolden(t *testing.T) {
 	scan.DryRun = true
 	dry := ComposeDigest(DigestInput{Scan: scan, Results: []ChunkResult{{Notices: 6, WouldDeactivate: []UserKey{{User: "dave", KeyID: "AKIAKEYWARDENDAVE001"}}}}, Execution: exec}, "us-east-1")
 	check(t, "digest-dry-run.txt", "Subject: "+dry.Subject+"\n\n"+dry.Body)
+}
+
+// Tag values the policy could not read reach the digest, one line per key,
+// as exemption tags that do not apply do.
+func TestSummariseListsUnreadableTagValues(t *testing.T) {
+	cfg := policy.DefaultConfig()
+	key := func(user, id string) policy.Key {
+		return policy.Key{ID: id, User: user, Active: true, Created: now.AddDate(0, 0, -75)}
+	}
+	decide := func(user, id string, tags map[string]string) policy.Decision {
+		return policy.Decide(cfg, now, policy.User{Name: user, Tags: tags}, key(user, id), policy.History{})
+	}
+	ev := Evaluation{Now: now, Users: 4, Keys: 4, Decisions: []policy.Decision{
+		decide("alice", "AKIAKEYWARDENALICE01", map[string]string{"UserType": " Human ", "keywarden:rotate": "FALSE"}),
+		decide("svc-etl", "AKIAKEYWARDENSVCE001", map[string]string{"UserType": "Machine", "keywarden:rotate": "yes"}),
+		decide("bob", "AKIAKEYWARDENBOB0001", map[string]string{"UserType": " ", "keywarden:rotate": "1"}),
+		decide("carol", "AKIAKEYWARDENCAROL01", map[string]string{"keywarden:exempt": "next week"}),
+	}}
+	res := Summarise(ev, cfg)
+	want := []UserKey{
+		{User: "svc-etl", KeyID: "AKIAKEYWARDENSVCE001", Detail: `tag keywarden:rotate is "yes", neither true nor false: not rotated; only "true" opts in`},
+		{User: "bob", KeyID: "AKIAKEYWARDENBOB0001", Detail: `tag UserType is " ", which names no user type; tag keywarden:rotate is "1", neither true nor false: not rotated; only "true" opts in`},
+	}
+	if len(res.TagProblems) != len(want) {
+		t.Fatalf("tag problems %+v, want %+v", res.TagProblems, want)
+	}
+	for i := range want {
+		if res.TagProblems[i] != want[i] {
+			t.Errorf("tag problem %d: %+v, want %+v", i, res.TagProblems[i], want[i])
+		}
+	}
+	// The unreadable exemption is where it was: with the exemptions.
+	if len(res.ExemptionProblems) != 1 || res.ExemptionProblems[0].User != "carol" {
+		t.Errorf("exemption problems %+v", res.ExemptionProblems)
+	}
+	body := ComposeDigest(DigestInput{Scan: res}, "").Body
+	if !strings.Contains(body, "Tag values that could not be read, judged as if absent (2)\n  svc-etl  AKIAKEYWARDENSVCE001  tag keywarden:rotate is \"yes\"") {
+		t.Errorf("the digest does not list the tag values:\n%s", body)
+	}
 }
 
 func TestCandidate(t *testing.T) {

@@ -164,8 +164,12 @@ type ScanResult struct {
 	NoContactTotal     int       `json:"noContactTotal"`
 	ExpiringExemptions []UserKey `json:"expiringExemptions"`
 	ExemptionProblems  []UserKey `json:"exemptionProblems"`
-	Problems           []UserKey `json:"problems"`
-	GoneUsers          []string  `json:"goneUsers,omitempty"`
+	// TagProblems lists the keys whose user has a tag value the policy
+	// could not read (a rotation flag neither true nor false, a blank user
+	// type); an unreadable exemption is in ExemptionProblems.
+	TagProblems []UserKey `json:"tagProblems"`
+	Problems    []UserKey `json:"problems"`
+	GoneUsers   []string  `json:"goneUsers,omitempty"`
 	// CreatedAgainstPolicy lists keys created in the last day for users
 	// whose tags forbid long-term keys (the key-creation record's flags).
 	CreatedAgainstPolicy []UserKey `json:"createdAgainstPolicy"`
@@ -264,7 +268,7 @@ func (h ScanHandler) Handle(ctx context.Context, in ScanInput) (ScanResult, erro
 func Summarise(ev Evaluation, cfg policy.Config) ScanResult {
 	res := ScanResult{Now: ev.Now, ReportGenerated: ev.ReportGenerated, Users: ev.Users, Keys: ev.Keys,
 		RootHasKeys: ev.RootHasKeys, GoneUsers: capped(ev.GoneUsers), NoContact: []UserKey{},
-		ExpiringExemptions: []UserKey{}, ExemptionProblems: []UserKey{}, Problems: []UserKey{}, CreatedAgainstPolicy: []UserKey{}}
+		ExpiringExemptions: []UserKey{}, ExemptionProblems: []UserKey{}, TagProblems: []UserKey{}, Problems: []UserKey{}, CreatedAgainstPolicy: []UserKey{}}
 	counts := map[policy.Stage]int{policy.StageOK: ev.Keys - len(ev.Decisions)}
 	noContact := map[string]bool{}
 	for _, d := range ev.Decisions {
@@ -277,6 +281,9 @@ func Summarise(ev Evaluation, cfg policy.Config) ScanResult {
 		}
 		if d.ExemptionProblem != "" {
 			add(&res.ExemptionProblems, UserKey{User: d.User, KeyID: d.KeyID, Detail: d.ExemptionProblem})
+		}
+		if len(d.TagProblems) > 0 {
+			add(&res.TagProblems, UserKey{User: d.User, KeyID: d.KeyID, Detail: strings.Join(d.TagProblems, "; ")})
 		}
 		if d.Problem != "" {
 			add(&res.Problems, UserKey{User: d.User, KeyID: d.KeyID, Detail: d.Problem})
