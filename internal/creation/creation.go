@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,6 +23,7 @@ import (
 	"github.com/keywarden/keywarden/internal/event"
 	"github.com/keywarden/keywarden/internal/keyage"
 	"github.com/keywarden/keywarden/internal/ledger"
+	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/step"
 )
 
@@ -133,9 +133,14 @@ func (h Handler) forbidsKeys(ctx context.Context, user string) (bool, error) {
 			return false, step.Classify(fmt.Errorf("read the tags of %s: %w", user, err))
 		}
 		for _, t := range page.Tags {
-			if aws.ToString(t.Key) == h.NoKeysTag {
-				return strings.EqualFold(strings.TrimSpace(aws.ToString(t.Value)), "true"), nil
+			if aws.ToString(t.Key) != h.NoKeysTag {
+				continue
 			}
+			on, ok := policy.TagFlag(aws.ToString(t.Value))
+			if !ok {
+				slog.WarnContext(ctx, "tag value neither true nor false; keys not forbidden", "user", user, "tag", h.NoKeysTag, "value", aws.ToString(t.Value))
+			}
+			return on, nil
 		}
 	}
 	return false, nil

@@ -122,3 +122,27 @@ func TestFailedCallsAndBadInput(t *testing.T) {
 		t.Error("bad input was recorded")
 	}
 }
+
+// The no-access-keys flag is read as people write it: true in any case,
+// with spaces around it; any other value forbids nothing.
+func TestNoKeysTagAsWritten(t *testing.T) {
+	for _, tc := range []struct {
+		value     string
+		forbidden bool
+	}{
+		{"true", true}, {"TRUE", true}, {" True ", true}, {"true\n", true},
+		{"false", false}, {" FALSE ", false}, {"yes", false}, {"", false},
+	} {
+		t.Run(tc.value, func(t *testing.T) {
+			l, s := &fakeLedger{}, &fakeSNS{}
+			h := Handler{IAM: tags{"bob": {noKeys: tc.value}}, Ledger: l, SNS: s, Topic: "t", NoKeysTag: noKeys}
+			res, err := h.Handle(context.Background(), sample(t, "cloudtrail-create-access-key.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.AgainstPolicy != tc.forbidden || len(l.flags) != len(s.published) || (len(l.flags) == 1) != tc.forbidden {
+				t.Errorf("against policy %v, flags %d, published %d; want %v", res.AgainstPolicy, len(l.flags), len(s.published), tc.forbidden)
+			}
+		})
+	}
+}
