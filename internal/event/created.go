@@ -46,13 +46,18 @@ type KeyCreation struct {
 	SourceIP  string `json:"sourceIp,omitempty"`
 	UserAgent string `json:"userAgent,omitempty"`
 	// CreatedAt is responseElements.accessKey.createDate, or eventTime when the
-	// record has no createDate (IAM sets the date as it answers the call, so
-	// the two agree to the second). Zero when the call failed.
+	// record has no createDate or one that cannot be read (IAM sets the date
+	// as it answers the call, so the two agree to the second). Zero when the
+	// call failed.
 	CreatedAt time.Time `json:"createdAt,omitzero"`
-	EventID   string    `json:"eventId,omitempty"`
-	EventTime time.Time `json:"eventTime"`
-	Account   string    `json:"account"`
-	Region    string    `json:"region,omitempty"`
+	// CreatedAtSource says where CreatedAt came from when it is not the
+	// createDate: "eventTime (no createDate)" or "eventTime (createDate
+	// unreadable: "<the text>")". Empty when createDate was read.
+	CreatedAtSource string    `json:"createdAtSource,omitempty"`
+	EventID         string    `json:"eventId,omitempty"`
+	EventTime       time.Time `json:"eventTime"`
+	Account         string    `json:"account"`
+	Region          string    `json:"region,omitempty"`
 	// Failed is true when IAM refused the call (ErrorCode says why): no key
 	// exists, but someone tried to make one.
 	Failed    bool   `json:"failed"`
@@ -205,12 +210,25 @@ func (e Envelope) KeyCreation() (KeyCreation, error) {
 	if c.User == "" {
 		return KeyCreation{}, fmt.Errorf("%w: key %s names no user (no userName in the response or request, and the %q caller is not a user)", ErrInvalid, c.KeyID, truncate(r.UserIdentity.Type, 40))
 	}
-	if key.CreateDate == "" {
-		c.CreatedAt = eventTime
-	} else if c.CreatedAt, err = timeField("createDate", key.CreateDate); err != nil {
-		return KeyCreation{}, err
-	}
+	c.CreatedAt, c.CreatedAtSource = createdAt(key.CreateDate, eventTime)
 	return c, nil
+}
+
+// Bound on the unreadable createDate quoted in CreatedAtSource.
+const maxQuotedDate = 64
+
+// createdAt is the key's creation time and, unless it is the createDate,
+// where it came from. An unreadable createDate does not reject the record:
+// the record is still who made which key, and eventTime, which every
+// accepted record has, says when to the second.
+func createdAt(createDate string, eventTime time.Time) (time.Time, string) {
+	if createDate == "" {
+		return eventTime, "eventTime (no createDate)"
+	}
+	if t, ok := parseTime(createDate); ok {
+		return t, ""
+	}
+	return eventTime, fmt.Sprintf("eventTime (createDate unreadable: %q)", printable(createDate, maxQuotedDate))
 }
 
 // keyUser names the user a key is (or was to be) made for: the response's

@@ -16,9 +16,10 @@ import (
 )
 
 const (
-	sampleCreated       = "cloudtrail-create-access-key.json"
-	sampleCreatedSelf   = "cloudtrail-create-access-key-self.json"
-	sampleCreatedFailed = "cloudtrail-create-access-key-failed.json"
+	sampleCreated           = "cloudtrail-create-access-key.json"
+	sampleCreatedSelf       = "cloudtrail-create-access-key-self.json"
+	sampleCreatedFailed     = "cloudtrail-create-access-key-failed.json"
+	sampleCreatedUnreadable = "cloudtrail-create-access-key-unreadable-date.json"
 )
 
 func creationSample(tb testing.TB, name string) []byte {
@@ -59,6 +60,7 @@ func TestKeyCreationSamples(t *testing.T) {
 		{sampleCreated, "created-key.json", false},
 		{sampleCreatedSelf, "created-self.json", false},
 		{sampleCreatedFailed, "created-failed.json", true},
+		{sampleCreatedUnreadable, "created-unreadable-date.json", false},
 	} {
 		t.Run(tc.sample, func(t *testing.T) {
 			c, err := ParseKeyCreation(creationSample(t, tc.sample))
@@ -193,19 +195,36 @@ func TestKeyCreationCreatedAt(t *testing.T) {
 	at := func(d string) func(_, detail map[string]any) {
 		return func(_, detail map[string]any) { accessKey(detail)["createDate"] = d }
 	}
+	eventTime := time.Date(2024, 9, 5, 18, 4, 50, 0, time.UTC) // the sample's
 	for _, tc := range []struct {
-		name string
-		raw  []byte
-		want time.Time
+		name   string
+		raw    []byte
+		want   time.Time
+		source string
 	}{
-		{"text createDate", creationSample(t, sampleCreated), time.Date(2024, 9, 5, 18, 4, 50, 0, time.UTC)},
-		{"older text createDate", creationSample(t, sampleCreatedSelf), time.Date(2024, 9, 6, 9, 15, 2, 0, time.UTC)},
+		{"text createDate", creationSample(t, sampleCreated), time.Date(2024, 9, 5, 18, 4, 50, 0, time.UTC), ""},
+		{"older text createDate", creationSample(t, sampleCreatedSelf), time.Date(2024, 9, 6, 9, 15, 2, 0, time.UTC), ""},
 		// createDate wins over eventTime when both are there.
-		{"createDate differs from eventTime", mutateCreation(t, sampleCreated, at("2024-09-05T18:04:49.512Z")), time.Date(2024, 9, 5, 18, 4, 49, 512e6, time.UTC)},
+		{"createDate differs from eventTime", mutateCreation(t, sampleCreated, at("2024-09-05T18:04:49.512Z")), time.Date(2024, 9, 5, 18, 4, 49, 512e6, time.UTC), ""},
 		{"no createDate: eventTime", mutateCreation(t, sampleCreated, func(_, d map[string]any) {
 			delete(accessKey(d), "createDate")
 			d["eventTime"] = "2024-09-05T18:04:51Z"
-		}), time.Date(2024, 9, 5, 18, 4, 51, 0, time.UTC)},
+		}), time.Date(2024, 9, 5, 18, 4, 51, 0, time.UTC), "eventTime (no createDate)"},
+		// An unreadable createDate falls back to eventTime, and the record
+		// says so, quoting the text.
+		{"no such day: eventTime", mutateCreation(t, sampleCreated, at("Feb 30, 2024, 1:00:00 PM")), eventTime,
+			`eventTime (createDate unreadable: "Feb 30, 2024, 1:00:00 PM")`},
+		{"free text: eventTime", mutateCreation(t, sampleCreated, at("sometime last week")), eventTime,
+			`eventTime (createDate unreadable: "sometime last week")`},
+		{"epoch milliseconds: eventTime", mutateCreation(t, sampleCreated, at("1725559490000")), eventTime,
+			`eventTime (createDate unreadable: "1725559490000")`},
+		{"24-hour text: eventTime", mutateCreation(t, sampleCreated, at("Sep 5, 2024, 18:04:50")), eventTime,
+			`eventTime (createDate unreadable: "Sep 5, 2024, 18:04:50")`},
+		{"blank: eventTime", mutateCreation(t, sampleCreated, at("   ")), eventTime, `eventTime (createDate unreadable: "   ")`},
+		{"control characters are not copied", mutateCreation(t, sampleCreated, at("Sep 5\r\nBcc: x@example.com")), eventTime,
+			"eventTime (createDate unreadable: \"Sep 5\ufffd\ufffdBcc: x@example.com\")"},
+		{"a long text is cut", mutateCreation(t, sampleCreated, at(strings.Repeat("9", 300))), eventTime,
+			`eventTime (createDate unreadable: "` + strings.Repeat("9", maxQuotedDate-len("…")) + `…")`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := ParseKeyCreation(tc.raw)
@@ -214,6 +233,9 @@ func TestKeyCreationCreatedAt(t *testing.T) {
 			}
 			if !c.CreatedAt.Equal(tc.want) || c.CreatedAt.Location() != time.UTC {
 				t.Errorf("CreatedAt = %v, want %v", c.CreatedAt, tc.want)
+			}
+			if c.CreatedAtSource != tc.source {
+				t.Errorf("CreatedAtSource = %q, want %q", c.CreatedAtSource, tc.source)
 			}
 		})
 	}
@@ -263,7 +285,11 @@ func TestKeyCreationRejects(t *testing.T) {
 		{"recipient account differs", created(func(_, d map[string]any) { d["recipientAccountId"] = "210987654321" }), ErrInvalid, `record of account "210987654321" delivered as account 123456789012`},
 		{"no eventTime", created(func(_, d map[string]any) { delete(d, "eventTime") }), ErrInvalid, "no eventTime"},
 		{"bad eventTime", created(func(_, d map[string]any) { d["eventTime"] = "yesterday" }), ErrInvalid, `eventTime "yesterday"`},
-		{"bad createDate", created(func(_, d map[string]any) { accessKey(d)["createDate"] = "Feb 30, 2024, 1:00:00 PM" }), ErrInvalid, `createDate "Feb 30, 2024, 1:00:00 PM"`},
+		{"createDate and eventTime both unreadable", created(func(_, d map[string]any) {
+			accessKey(d)["createDate"] = "Feb 30, 2024, 1:00:00 PM"
+			d["eventTime"] = "yesterday"
+		}), ErrInvalid, `eventTime "yesterday"`},
+		{"eventTime unreadable, createDate fine", created(func(_, d map[string]any) { d["eventTime"] = "Sep 31, 2024 1:00:00 PM" }), ErrInvalid, "eventTime"},
 		{"createDate and eventTime both missing", created(func(_, d map[string]any) {
 			delete(accessKey(d), "createDate")
 			delete(d, "eventTime")
@@ -285,6 +311,44 @@ func TestKeyCreationRejects(t *testing.T) {
 			}
 			if c != (KeyCreation{}) {
 				t.Errorf("an error came with a result: %+v", c)
+			}
+		})
+	}
+}
+
+// badCreations are the CloudTrail cases of the bad-input corpus.
+func badCreations(tb testing.TB) []string {
+	tb.Helper()
+	names, err := filepath.Glob(filepath.Join("..", "..", "events", "bad", "created-*.json"))
+	if err != nil || len(names) == 0 {
+		tb.Fatalf("no created-*.json in events/bad: %v", err)
+	}
+	return names
+}
+
+// Every CloudTrail sample parses; every CloudTrail case of the bad-input
+// corpus is refused with a named error.
+func TestKeyCreationCorpus(t *testing.T) {
+	samples, _ := filepath.Glob(filepath.Join("..", "..", "events", "samples", "cloudtrail-*.json"))
+	for _, name := range samples {
+		t.Run(filepath.Base(name), func(t *testing.T) {
+			raw, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ParseKeyCreation(raw); err != nil {
+				t.Errorf("a sample is refused: %v", err)
+			}
+		})
+	}
+	for _, name := range badCreations(t) {
+		t.Run(filepath.Base(name), func(t *testing.T) {
+			raw, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ParseKeyCreation(raw); !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrUnsupported) {
+				t.Errorf("err = %v, want a named error", err)
 			}
 		})
 	}
@@ -528,8 +592,15 @@ func TestParseCloudTrailTimeRejects(t *testing.T) {
 }
 
 func FuzzKeyCreation(f *testing.F) {
-	for _, name := range []string{sampleCreated, sampleCreatedSelf, sampleCreatedFailed, "trusted-advisor-exposed-key.json"} {
+	for _, name := range []string{sampleCreated, sampleCreatedSelf, sampleCreatedFailed, sampleCreatedUnreadable, "trusted-advisor-exposed-key.json"} {
 		f.Add(creationSample(f, name))
+	}
+	for _, name := range badCreations(f) {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		c, err := ParseKeyCreation(raw)
@@ -582,10 +653,21 @@ func checkAccepted(t *testing.T, c KeyCreation, raw []byte) {
 	if !c.Failed && c.User == "" {
 		t.Fatal("a created key with no user")
 	}
+	// CreatedAt is the createDate, or eventTime and the record says so.
+	switch {
+	case c.Failed && c.CreatedAtSource != "":
+		t.Fatalf("a failed call with a creation time source %q", c.CreatedAtSource)
+	case c.CreatedAtSource != "" && (!c.CreatedAt.Equal(c.EventTime) || !strings.HasPrefix(c.CreatedAtSource, "eventTime (")):
+		t.Fatalf("CreatedAt %v from %q, eventTime %v", c.CreatedAt, c.CreatedAtSource, c.EventTime)
+	case !c.Failed && c.CreatedAt.IsZero():
+		t.Fatal("a created key without a creation time")
+	case len(c.CreatedAtSource) > len("eventTime (createDate unreadable: )")+2*maxQuotedDate:
+		t.Fatalf("CreatedAtSource is %d bytes", len(c.CreatedAtSource))
+	}
 	if !creatorARNPattern.MatchString(c.CreatorARN) || !accountPattern.MatchString(c.Account) {
 		t.Fatalf("accepted creator %q account %q", c.CreatorARN, c.Account)
 	}
-	for _, s := range []string{c.UserAgent, c.SourceIP, c.CreatorType, c.EventID, c.Region, c.ErrorCode} {
+	for _, s := range []string{c.UserAgent, c.SourceIP, c.CreatorType, c.EventID, c.Region, c.ErrorCode, c.CreatedAtSource} {
 		if strings.ContainsAny(s, "\r\n\x00") {
 			t.Fatalf("accepted control characters: %q", s)
 		}
