@@ -96,12 +96,13 @@ func (h Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, error
 	res := Result{Status: "recorded", KeyID: kc.KeyID, User: kc.User, CreatorARN: kc.CreatorARN}
 	err = h.Ledger.RecordCreation(ctx, ledger.Creation{
 		KeyID: kc.KeyID, User: kc.User, CreatorARN: kc.CreatorARN, SourceIP: kc.SourceIP,
-		UserAgent: kc.UserAgent, CreatedAt: kc.CreatedAt, EventID: kc.EventID,
+		UserAgent: kc.UserAgent, CreatedAt: kc.CreatedAt, CreatedAtSource: kc.CreatedAtSource, EventID: kc.EventID,
 	})
 	if err != nil {
 		return res, err
 	}
-	slog.InfoContext(ctx, "key creation recorded", "accessKeyId", kc.KeyID, "user", kc.User, "creator", kc.CreatorARN, "sourceIp", kc.SourceIP)
+	slog.InfoContext(ctx, "key creation recorded", "accessKeyId", kc.KeyID, "user", kc.User, "creator", kc.CreatorARN, "sourceIp", kc.SourceIP,
+		"createdAt", kc.CreatedAt, "createdAtSource", kc.CreatedAtSource)
 	if h.NoKeysTag == "" || kc.Root {
 		// Root has no IAM user tags (a user named "root" is someone else).
 		return res, nil
@@ -164,7 +165,7 @@ What to do now
       aws iam update-access-key --user-name %s --access-key-id %s --status Inactive
       aws iam delete-access-key --user-name %s --access-key-id %s
   - If the user should hold keys after all, remove or change the tag.
-`, h.NoKeysTag, kc.KeyID, kc.User, kc.Account, kc.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC"),
+`, h.NoKeysTag, kc.KeyID, kc.User, kc.Account, created(kc),
 		kc.CreatorARN, kc.CreatorType, kc.SourceIP, kc.UserAgent, kc.EventID, kc.User, kc.KeyID, kc.User, kc.KeyID)
 	_, err := h.SNS.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(h.Topic), Subject: aws.String(subject), Message: aws.String(body),
 		MessageAttributes: map[string]snstypes.MessageAttributeValue{"kind": {DataType: aws.String("String"), StringValue: aws.String("key-created-against-policy")}}})
@@ -172,4 +173,14 @@ What to do now
 		return step.Classify(fmt.Errorf("alert that key %s was created against policy: %w", kc.KeyID, err))
 	}
 	return nil
+}
+
+// created is the creation time as the alert shows it, saying where it came
+// from when not from the event's createDate.
+func created(kc event.KeyCreation) string {
+	at := kc.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC")
+	if kc.CreatedAtSource != "" {
+		at += " (" + kc.CreatedAtSource + ")"
+	}
+	return at
 }

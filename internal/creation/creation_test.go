@@ -146,3 +146,24 @@ func TestNoKeysTagAsWritten(t *testing.T) {
 		})
 	}
 }
+
+// A createDate that cannot be read no longer rejects the record: the time
+// is the event's, and the record and the alert say so.
+func TestRecordUnreadableCreateDate(t *testing.T) {
+	l, s := &fakeLedger{}, &fakeSNS{}
+	h := Handler{IAM: tags{"bob": {noKeys: "true"}}, Ledger: l, SNS: s, Topic: "t", NoKeysTag: noKeys}
+	res, err := h.Handle(context.Background(), sample(t, "cloudtrail-create-access-key-unreadable-date.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const source = `eventTime (createDate unreadable: "05.09.2024, 18:04:50")`
+	if res.Status != "recorded" || len(l.creations) != 1 {
+		t.Fatalf("%+v, creations %d", res, len(l.creations))
+	}
+	if c := l.creations[0]; c.KeyID != "AKIAKEYWARDENBOB0002" || c.CreatedAtSource != source || !c.CreatedAt.Equal(time.Date(2024, 9, 5, 18, 4, 50, 0, time.UTC)) {
+		t.Errorf("creation %+v", c)
+	}
+	if len(s.published) != 1 || !strings.Contains(aws.ToString(s.published[0].Message), "Created:      2024-09-05 18:04:50 UTC ("+source+")") {
+		t.Errorf("the alert does not say where the time came from: %+v", s.published)
+	}
+}

@@ -54,7 +54,11 @@ type Creation struct {
 	SourceIP   string
 	UserAgent  string
 	CreatedAt  time.Time
-	EventID    string // the CloudTrail event id
+	// CreatedAtSource says where CreatedAt came from when not the event's
+	// createDate, e.g. "eventTime (createDate unreadable: "…")"; empty
+	// when it is the createDate.
+	CreatedAtSource string
+	EventID         string // the CloudTrail event id
 
 	RecordedAt time.Time // set by the ledger
 }
@@ -124,9 +128,11 @@ type creationItem struct {
 	SourceIP   string    `dynamodbav:"sourceIp,omitempty"`
 	UserAgent  string    `dynamodbav:"userAgent,omitempty"`
 	CreatedAt  time.Time `dynamodbav:"createdAt"`
-	EventID    string    `dynamodbav:"eventId"`
-	RecordedAt time.Time `dynamodbav:"recordedAt"`
-	ExpiresAt  int64     `dynamodbav:"expiresAt"`
+	// CreatedAtSource is absent from records written before it existed.
+	CreatedAtSource string    `dynamodbav:"createdAtSource,omitempty"`
+	EventID         string    `dynamodbav:"eventId"`
+	RecordedAt      time.Time `dynamodbav:"recordedAt"`
+	ExpiresAt       int64     `dynamodbav:"expiresAt"`
 }
 
 func (it noticeItem) notice() Notice {
@@ -148,7 +154,7 @@ func (it actionItem) action() Action {
 func (it creationItem) creation() Creation {
 	return Creation{
 		KeyID: it.KeyID, User: it.User, CreatorARN: it.CreatorARN, SourceIP: it.SourceIP, UserAgent: it.UserAgent,
-		CreatedAt: it.CreatedAt, EventID: it.EventID, RecordedAt: it.RecordedAt,
+		CreatedAt: it.CreatedAt, CreatedAtSource: it.CreatedAtSource, EventID: it.EventID, RecordedAt: it.RecordedAt,
 	}
 }
 
@@ -298,8 +304,8 @@ func (l *Ledger) RecordCreation(ctx context.Context, c Creation) error {
 	now := l.now().UTC()
 	item := creationItem{
 		PK: keyPK(c.KeyID), SK: creationSK, KeyID: c.KeyID, User: c.User, CreatorARN: c.CreatorARN,
-		SourceIP: c.SourceIP, UserAgent: c.UserAgent, CreatedAt: c.CreatedAt.UTC(), EventID: c.EventID,
-		RecordedAt: now, ExpiresAt: l.expiresAt(now),
+		SourceIP: c.SourceIP, UserAgent: c.UserAgent, CreatedAt: c.CreatedAt.UTC(), CreatedAtSource: c.CreatedAtSource,
+		EventID: c.EventID, RecordedAt: now, ExpiresAt: l.expiresAt(now),
 	}
 	written, existing, err := l.putOnce(ctx, item, now, false)
 	if err != nil {

@@ -560,6 +560,22 @@ func TestCreation(t *testing.T) {
 	if got, _, _ := e.ledger.Creation(ctx, keyA); got.User != "alice" {
 		t.Errorf("a conflicting event replaced the record: %+v", got)
 	}
+
+	// A creation time taken from eventTime keeps saying so.
+	fallback := Creation{KeyID: keyB, User: "bob", CreatorARN: "arn:aws:iam::123456789012:user/admin", CreatedAt: t0, EventID: "ev-3",
+		CreatedAtSource: `eventTime (createDate unreadable: "05.09.2024, 18:04:50")`}
+	mustOK(t, "RecordCreation", e.ledger.RecordCreation(ctx, fallback))
+	got, ok, err = e.ledger.Creation(ctx, keyB)
+	mustOK(t, "Creation", err)
+	fallback.RecordedAt = *e.now
+	if !ok || got != fallback {
+		t.Errorf("Creation = %+v, %t; want %+v", got, ok, fallback)
+	}
+	h, err := e.ledger.History(ctx, keyB)
+	mustOK(t, "History", err)
+	if h.Creation == nil || h.Creation.CreatedAtSource != fallback.CreatedAtSource {
+		t.Errorf("history's creation = %+v", h.Creation)
+	}
 }
 
 // TestThrottlingIsAbsorbed: with 30% of every DynamoDB call throttled, the
