@@ -54,85 +54,107 @@ func Summary(state string, output json.RawMessage) string {
 func WriteText(w io.Writer, outcomes []Outcome) {
 	passed := 0
 	for _, oc := range outcomes {
-		fmt.Fprintf(w, "\n━━ %s — %s\n", oc.Scenario, oc.Title)
-		for _, p := range oc.Puts {
-			fmt.Fprintf(w, "   sent %s", p.File)
-			if len(p.EntryErrors) > 0 {
-				fmt.Fprintf(w, " — rejected: %s", strings.Join(p.EntryErrors, "; "))
-			}
-			fmt.Fprintln(w)
-			if len(p.Matches) == 0 && !strings.Contains(p.File, "no rule") {
-				fmt.Fprintln(w, "     no rule matched: nothing started")
-			}
-			for _, m := range p.Matches {
-				switch {
-				case m.Error != "":
-					fmt.Fprintf(w, "     rule %s → intake failed: %s\n", m.Rule, m.Error)
-				case m.Duplicate:
-					fmt.Fprintf(w, "     rule %s → intake: %s already exists, duplicate ignored\n", m.Rule, m.Execution)
-				default:
-					fmt.Fprintf(w, "     rule %s → intake started %s\n", m.Rule, m.Execution)
-				}
-			}
-		}
-		for _, x := range oc.Executions {
-			fmt.Fprintf(w, "\n   execution %s  %s", x.Name, x.Status)
-			if x.Error != "" {
-				fmt.Fprintf(w, " %s", x.Error)
-			}
-			fmt.Fprintf(w, "  (%s)\n", round(x.Duration))
-			if x.Cause != "" {
-				fmt.Fprintf(w, "     cause: %s\n", oneLine(x.Cause, 200))
-			}
-			for _, s := range x.States {
-				fmt.Fprintf(w, "     +%-8s %-22s %-7s %8s", round(s.Offset), s.Name, s.Type, round(s.Elapsed))
-				switch {
-				case s.Retries > 0:
-					fmt.Fprintf(w, "  retried %d× (%s)", s.Retries, strings.Join(s.Errors, ", "))
-				case len(s.Errors) > 0:
-					fmt.Fprintf(w, "  failed: %s", strings.Join(s.Errors, ", "))
-				}
-				if sum := Summary(s.Name, s.Output); sum != "" {
-					fmt.Fprintf(w, "  %s", sum)
-				}
-				fmt.Fprintln(w)
-			}
-		}
-		for i, a := range oc.Alerts {
-			fmt.Fprintf(w, "\n   alert %d/%d — Subject: %s\n", i+1, len(oc.Alerts), a.Subject)
-			for _, line := range strings.Split(strings.TrimRight(a.Body, "\n"), "\n") {
-				fmt.Fprintf(w, "   │ %s\n", line)
-			}
-		}
-		for _, e := range oc.Emails {
-			fmt.Fprintf(w, "\n   e-mail to %s — Subject: %s\n", e.To, e.Subject)
-		}
-		if len(oc.Keys) > 0 {
-			fmt.Fprintln(w, "\n   keys after the drill:")
-			for _, k := range oc.Keys {
-				fmt.Fprintf(w, "     %s  %-12s %s\n", k.AccessKeyID, k.UserName, k.Status)
-			}
-		}
-		fmt.Fprintln(w, "\n   expected:")
-		for _, c := range oc.Checks {
-			mark := "✓"
-			if !c.Passed {
-				mark = "✗"
-			}
-			fmt.Fprintf(w, "     %s %s", mark, c.What)
-			if c.Detail != "" {
-				fmt.Fprintf(w, " — %s", c.Detail)
-			}
-			fmt.Fprintln(w)
-		}
-		if oc.Error != "" {
-			fmt.Fprintf(w, "     ✗ the scenario stopped: %s\n", oc.Error)
-		}
+		writeOutcome(w, oc)
 		if oc.Passed {
 			passed++
 		}
 	}
 	fmt.Fprintf(w, "\n%d of %d scenarios ended as expected\n", passed, len(outcomes))
+}
+
+// writeOutcome renders one scenario: what was sent, the executions, the
+// messages, the keys and the expectations.
+func writeOutcome(w io.Writer, oc Outcome) {
+	fmt.Fprintf(w, "\n━━ %s — %s\n", oc.Scenario, oc.Title)
+	for _, p := range oc.Puts {
+		writePut(w, p)
+	}
+	for _, x := range oc.Executions {
+		writeExecution(w, x)
+	}
+	for i, a := range oc.Alerts {
+		fmt.Fprintf(w, "\n   alert %d/%d — Subject: %s\n", i+1, len(oc.Alerts), a.Subject)
+		for _, line := range strings.Split(strings.TrimRight(a.Body, "\n"), "\n") {
+			fmt.Fprintf(w, "   │ %s\n", line)
+		}
+	}
+	for _, e := range oc.Emails {
+		fmt.Fprintf(w, "\n   e-mail to %s — Subject: %s\n", e.To, e.Subject)
+	}
+	if len(oc.Keys) > 0 {
+		fmt.Fprintln(w, "\n   keys after the drill:")
+		for _, k := range oc.Keys {
+			fmt.Fprintf(w, "     %s  %-12s %s\n", k.AccessKeyID, k.UserName, k.Status)
+		}
+	}
+	writeChecks(w, oc)
+}
+
+// writePut renders what was sent and the rules it matched.
+func writePut(w io.Writer, p PutResult) {
+	fmt.Fprintf(w, "   sent %s", p.File)
+	if len(p.EntryErrors) > 0 {
+		fmt.Fprintf(w, " — rejected: %s", strings.Join(p.EntryErrors, "; "))
+	}
+	fmt.Fprintln(w)
+	if len(p.Matches) == 0 && !strings.Contains(p.File, "no rule") {
+		fmt.Fprintln(w, "     no rule matched: nothing started")
+	}
+	for _, m := range p.Matches {
+		switch {
+		case m.Error != "":
+			fmt.Fprintf(w, "     rule %s → intake failed: %s\n", m.Rule, m.Error)
+		case m.Duplicate:
+			fmt.Fprintf(w, "     rule %s → intake: %s already exists, duplicate ignored\n", m.Rule, m.Execution)
+		default:
+			fmt.Fprintf(w, "     rule %s → intake started %s\n", m.Rule, m.Execution)
+		}
+	}
+}
+
+// writeExecution renders an execution's timeline, one row per state.
+func writeExecution(w io.Writer, x ExecutionView) {
+	fmt.Fprintf(w, "\n   execution %s  %s", x.Name, x.Status)
+	if x.Error != "" {
+		fmt.Fprintf(w, " %s", x.Error)
+	}
+	fmt.Fprintf(w, "  (%s)\n", round(x.Duration))
+	if x.Cause != "" {
+		fmt.Fprintf(w, "     cause: %s\n", oneLine(x.Cause, 200))
+	}
+	for _, s := range x.States {
+		fmt.Fprintf(w, "     +%-8s %-22s %-7s %8s", round(s.Offset), s.Name, s.Type, round(s.Elapsed))
+		switch {
+		case s.Retries > 0:
+			fmt.Fprintf(w, "  retried %d× (%s)", s.Retries, strings.Join(s.Errors, ", "))
+		case len(s.Errors) > 0:
+			fmt.Fprintf(w, "  failed: %s", strings.Join(s.Errors, ", "))
+		}
+		if sum := Summary(s.Name, s.Output); sum != "" {
+			fmt.Fprintf(w, "  %s", sum)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// writeChecks renders the expectations, and why the scenario stopped if it
+// did.
+func writeChecks(w io.Writer, oc Outcome) {
+	fmt.Fprintln(w, "\n   expected:")
+	for _, c := range oc.Checks {
+		mark := "✓"
+		if !c.Passed {
+			mark = "✗"
+		}
+		fmt.Fprintf(w, "     %s %s", mark, c.What)
+		if c.Detail != "" {
+			fmt.Fprintf(w, " — %s", c.Detail)
+		}
+		fmt.Fprintln(w)
+	}
+	if oc.Error != "" {
+		fmt.Fprintf(w, "     ✗ the scenario stopped: %s\n", oc.Error)
+	}
 }
 
 func round(d time.Duration) string {
