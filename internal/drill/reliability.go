@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
-
 	"github.com/keywarden/keywarden/internal/localaws"
 	"github.com/keywarden/keywarden/internal/rotation"
 )
@@ -102,6 +100,9 @@ func Reliability(ctx context.Context, o Options, seeds int, progress io.Writer) 
 	return rows, nil
 }
 
+// runChecked runs one scenario of the matrix on a fresh stack and returns
+// the invariants that did not hold and the failed step attempts that were
+// retried or caught.
 func runChecked(ctx context.Context, o Options, sc Scenario, faults map[string]localaws.Fault, check func(*stack, Outcome) []string) ([]string, int, error) {
 	st, err := newStack(ctx, o, faults, sc.Env)
 	if err != nil {
@@ -111,16 +112,8 @@ func runChecked(ctx context.Context, o Options, sc Scenario, faults map[string]l
 	oc := Outcome{Scenario: sc.Name}
 	d := &Driver{st: st, root: o.Root, outcome: &oc}
 	runErr := sc.Run(ctx, d)
-	views, err := Follow(ctx, sfn.NewFromConfig(st.cfg), st.machine, time.Time{}, nil)
-	if err != nil {
+	if err := st.observe(ctx, &oc); err != nil {
 		return nil, 0, err
-	}
-	oc.Executions = views
-	for _, m := range st.aws.Published() {
-		oc.Alerts = append(oc.Alerts, Alert{Subject: m.Subject, Body: m.Message})
-	}
-	for _, e := range st.aws.Emails() {
-		oc.Emails = append(oc.Emails, Email{To: strings.Join(e.To, ", "), Subject: e.Subject, Body: e.Text})
 	}
 	var problems []string
 	if runErr != nil {
@@ -129,7 +122,7 @@ func runChecked(ctx context.Context, o Options, sc Scenario, faults map[string]l
 	problems = append(problems, check(st, oc)...)
 	problems = append(problems, commonInvariants(oc)...)
 	retried := 0
-	for _, x := range views {
+	for _, x := range oc.Executions {
 		for _, s := range x.States {
 			retried += len(s.Errors)
 		}
