@@ -45,65 +45,87 @@ func RunAWS(ctx context.Context, cfg aws.Config, o AWSOptions) ([]Outcome, error
 	eb, states := eventbridge.NewFromConfig(cfg), sfn.NewFromConfig(cfg)
 	var outcomes []Outcome
 	for _, file := range o.Files {
-		oc := Outcome{Scenario: filepath.Base(file), Title: "put-events --entries file://" + file}
-		raw, err := os.ReadFile(filepath.Join(o.Root, file))
+		oc, err := drillFile(ctx, eb, states, o, file)
 		if err != nil {
 			return outcomes, err
-		}
-		entries, err := event.ReadEntries(raw)
-		if err != nil {
-			return outcomes, fmt.Errorf("%s: %w", file, err)
-		}
-		in := &eventbridge.PutEventsInput{}
-		for _, e := range entries {
-			in.Entries = append(in.Entries, ebtypes.PutEventsRequestEntry{Source: aws.String(e.Source), DetailType: aws.String(e.DetailType), Detail: aws.String(e.Detail), Resources: e.Resources})
-		}
-		// Executions started from here on are this file's. Step Functions
-		// stamps them with its own clock, so allow for skew, and leave out
-		// those that already existed.
-		since := time.Now().Add(-time.Minute)
-		before, err := list(ctx, states, o.StateMachineArn, since)
-		if err != nil {
-			return outcomes, err
-		}
-		skip := map[string]bool{}
-		for _, it := range before {
-			skip[aws.ToString(it.ExecutionArn)] = true
-		}
-		out, err := eb.PutEvents(ctx, in)
-		if err != nil {
-			return outcomes, fmt.Errorf("put-events %s: %w", file, err)
-		}
-		put := PutResult{File: file, FailedEntries: int(out.FailedEntryCount)}
-		for _, e := range out.Entries {
-			if e.ErrorCode != nil {
-				put.EntryErrors = append(put.EntryErrors, aws.ToString(e.ErrorCode)+": "+aws.ToString(e.ErrorMessage))
-			}
-		}
-		oc.Puts = append(oc.Puts, put)
-		views, err := waitForExecutions(ctx, states, o, since, skip)
-		if err != nil {
-			return outcomes, err
-		}
-		oc.Executions = views
-		ok := len(views) > 0 && put.FailedEntries == 0
-		detail := "none started within " + o.Wait.String() + ": is the stack deployed with drillSources on, in this region?"
-		oc.Checks = append(oc.Checks, Check{What: "an execution started", Passed: ok, Detail: map[bool]string{true: "", false: detail}[ok]})
-		for _, v := range views {
-			good := v.Status == "SUCCEEDED"
-			c := Check{What: fmt.Sprintf("execution %s ended %s", v.Name, v.Status), Passed: good}
-			if !good {
-				c.Detail = v.Error + ": " + oneLine(v.Cause, 200)
-			}
-			oc.Checks = append(oc.Checks, c)
-		}
-		oc.Passed = true
-		for _, c := range oc.Checks {
-			oc.Passed = oc.Passed && c.Passed
 		}
 		outcomes = append(outcomes, oc)
 	}
 	return outcomes, nil
+}
+
+// drillFile sends one file's entries to EventBridge and follows the
+// executions they started.
+func drillFile(ctx context.Context, eb *eventbridge.Client, states FollowAPI, o AWSOptions, file string) (Outcome, error) {
+	oc := Outcome{Scenario: filepath.Base(file), Title: "put-events --entries file://" + file}
+	in, err := readPutEvents(o.Root, file)
+	if err != nil {
+		return oc, err
+	}
+	// Executions started from here on are this file's. Step Functions
+	// stamps them with its own clock, so allow for skew, and leave out
+	// those that already existed.
+	since := time.Now().Add(-time.Minute)
+	before, err := list(ctx, states, o.StateMachineArn, since)
+	if err != nil {
+		return oc, err
+	}
+	skip := map[string]bool{}
+	for _, it := range before {
+		skip[aws.ToString(it.ExecutionArn)] = true
+	}
+	out, err := eb.PutEvents(ctx, in)
+	if err != nil {
+		return oc, fmt.Errorf("put-events %s: %w", file, err)
+	}
+	put := PutResult{File: file, FailedEntries: int(out.FailedEntryCount), EntryErrors: entryErrors(out.Entries)}
+	oc.Puts = append(oc.Puts, put)
+	views, err := waitForExecutions(ctx, states, o, since, skip)
+	if err != nil {
+		return oc, err
+	}
+	oc.Executions = views
+	oc.Checks = deployedChecks(put, views, o.Wait)
+	oc.Passed = true
+	for _, c := range oc.Checks {
+		oc.Passed = oc.Passed && c.Passed
+	}
+	return oc, nil
+}
+
+// readPutEvents reads a put-events entries file as the input the CLI would
+// send.
+func readPutEvents(root, file string) (*eventbridge.PutEventsInput, error) {
+	raw, err := os.ReadFile(filepath.Join(root, file))
+	if err != nil {
+		return nil, err
+	}
+	entries, err := event.ReadEntries(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	in := &eventbridge.PutEventsInput{}
+	for _, e := range entries {
+		in.Entries = append(in.Entries, ebtypes.PutEventsRequestEntry{Source: aws.String(e.Source), DetailType: aws.String(e.DetailType), Detail: aws.String(e.Detail), Resources: e.Resources})
+	}
+	return in, nil
+}
+
+// deployedChecks are what a deployed stack must do with a file: start an
+// execution, and every execution it started succeeds.
+func deployedChecks(put PutResult, views []ExecutionView, wait time.Duration) []Check {
+	ok := len(views) > 0 && put.FailedEntries == 0
+	detail := "none started within " + wait.String() + ": is the stack deployed with drillSources on, in this region?"
+	checks := []Check{{What: "an execution started", Passed: ok, Detail: map[bool]string{true: "", false: detail}[ok]}}
+	for _, v := range views {
+		good := v.Status == "SUCCEEDED"
+		c := Check{What: fmt.Sprintf("execution %s ended %s", v.Name, v.Status), Passed: good}
+		if !good {
+			c.Detail = v.Error + ": " + oneLine(v.Cause, 200)
+		}
+		checks = append(checks, c)
+	}
+	return checks
 }
 
 // waitForExecutions polls until at least one execution started since then
