@@ -32,8 +32,8 @@ const (
 type KeyCreation struct {
 	// KeyID is empty when the call failed.
 	KeyID string `json:"keyId,omitempty"`
-	// User is the IAM user the key is for; "root" when Root. A failed call
-	// may name no user.
+	// User is the IAM user the key is for; RootUserName ("root") when Root,
+	// however the record spells it. A failed call may name no user.
 	User string `json:"user,omitempty"`
 	// Root is true for a key of the account's root user, made by the root
 	// user for itself.
@@ -234,6 +234,10 @@ func createdAt(createDate string, eventTime time.Time) (time.Time, string) {
 // keyUser names the user a key is (or was to be) made for: the response's
 // userName, else the request's, else, when a caller made a key for itself,
 // the caller. It returns "" when none applies.
+//
+// A root caller that names no user, or names root (any spelling), makes a
+// key of the root user, whatever the response calls the user (CloudTrail
+// has written it Root); root keys are RootUserName, with root set.
 func (r cloudTrailRecord) keyUser(key *createdAccessKey) (user string, root bool, err error) {
 	var fromResponse, fromRequest string
 	if key != nil {
@@ -242,13 +246,16 @@ func (r cloudTrailRecord) keyUser(key *createdAccessKey) (user string, root bool
 	if r.RequestParameters != nil {
 		fromRequest = r.RequestParameters.UserName
 	}
+	callerRoot := IsRootName(r.UserIdentity.Type) || IsRootName(r.UserIdentity.ARN)
+	forItself := fromRequest == "" || IsRootName(fromRequest)
+	if callerRoot && forItself && (fromResponse == "" || IsRootName(fromResponse)) {
+		return RootUserName, true, nil
+	}
 	switch {
 	case fromResponse != "":
 		user = fromResponse
 	case fromRequest != "":
 		user = fromRequest
-	case r.UserIdentity.Type == "Root":
-		return "root", true, nil
 	case r.UserIdentity.Type == "IAMUser":
 		// Only an IAM user's own name can be implied; a role session's
 		// identity names no user.

@@ -20,6 +20,7 @@ const (
 	sampleCreatedSelf       = "cloudtrail-create-access-key-self.json"
 	sampleCreatedFailed     = "cloudtrail-create-access-key-failed.json"
 	sampleCreatedUnreadable = "cloudtrail-create-access-key-unreadable-date.json"
+	sampleCreatedRoot       = "cloudtrail-create-access-key-root.json"
 )
 
 func creationSample(tb testing.TB, name string) []byte {
@@ -61,6 +62,7 @@ func TestKeyCreationSamples(t *testing.T) {
 		{sampleCreatedSelf, "created-self.json", false},
 		{sampleCreatedFailed, "created-failed.json", true},
 		{sampleCreatedUnreadable, "created-unreadable-date.json", false},
+		{sampleCreatedRoot, "created-root.json", false},
 	} {
 		t.Run(tc.sample, func(t *testing.T) {
 			c, err := ParseKeyCreation(creationSample(t, tc.sample))
@@ -189,6 +191,87 @@ func TestKeyCreationUser(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A root caller making a key for itself makes a root key, however the
+// response and the request spell the user; a key it makes for a named IAM
+// user is that user's, and a key made for an IAM user named Root by anyone
+// else is that user's.
+func TestKeyCreationRootSpellings(t *testing.T) {
+	rootCaller := func(arn string) map[string]any {
+		return map[string]any{"type": "Root", "principalId": "123456789012", "arn": arn, "accountId": "123456789012"}
+	}
+	const rootARN = "arn:aws:iam::123456789012:root"
+	// root builds a record from the root sample: caller, response user ("-"
+	// leaves it out) and request user (nil: requestParameters null).
+	root := func(caller map[string]any, response string, request any) []byte {
+		return mutateCreation(t, sampleCreatedRoot, func(_, d map[string]any) {
+			d["userIdentity"] = caller
+			if response == "-" {
+				delete(accessKey(d), "userName")
+			} else {
+				accessKey(d)["userName"] = response
+			}
+			switch request := request.(type) {
+			case nil:
+				d["requestParameters"] = nil
+			case string:
+				d["requestParameters"] = map[string]any{"userName": request}
+			default:
+				d["requestParameters"] = request
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		raw  []byte
+		user string
+		root bool
+	}{
+		{"sample: response Root, no request", creationSample(t, sampleCreatedRoot), RootUserName, true},
+		{"response root", root(rootCaller(rootARN), "root", nil), RootUserName, true},
+		{"response ROOT", root(rootCaller(rootARN), "ROOT", nil), RootUserName, true},
+		{"response <root_account>", root(rootCaller(rootARN), "<root_account>", nil), RootUserName, true},
+		{"response root's ARN", root(rootCaller(rootARN), rootARN, nil), RootUserName, true},
+		{"no user in the response", root(rootCaller(rootARN), "-", nil), RootUserName, true},
+		{"empty requestParameters", root(rootCaller(rootARN), "Root", map[string]any{}), RootUserName, true},
+		{"request names root", root(rootCaller(rootARN), "Root", "root"), RootUserName, true},
+		{"request names Root, response root", root(rootCaller(rootARN), "root", "Root"), RootUserName, true},
+		{"GovCloud root", root(rootCaller("arn:aws-us-gov:iam::123456789012:root"), "Root", nil), RootUserName, true},
+		{"China root", root(rootCaller("arn:aws-cn:iam::123456789012:root"), "Root", nil), RootUserName, true},
+		{"caller known by its ARN alone", root(map[string]any{"arn": rootARN}, "Root", nil), RootUserName, true},
+		{"caller type spelt root", root(map[string]any{"type": "root", "arn": rootARN}, "Root", nil), RootUserName, true},
+		{"root for an IAM user", root(rootCaller(rootARN), "bob", "bob"), "bob", false},
+		{"an IAM user named Root, made by an admin", root(map[string]any{"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/admin-alice", "userName": "admin-alice"}, "Root", "Root"),
+			"Root", false},
+		{"a role session for an IAM user named root", root(map[string]any{"type": "AssumedRole", "arn": "arn:aws:sts::123456789012:assumed-role/admin/alice"}, "root", "root"),
+			"root", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseKeyCreation(tc.raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.User != tc.user || c.Root != tc.root {
+				t.Errorf("user %q root %v, want %q %v", c.User, c.Root, tc.user, tc.root)
+			}
+		})
+	}
+	t.Run("root caller, request and response disagree", func(t *testing.T) {
+		_, err := ParseKeyCreation(root(rootCaller(rootARN), "bob", "root"))
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("err = %v, want ErrInvalid", err)
+		}
+	})
+	t.Run("failed call by root for itself", func(t *testing.T) {
+		c, err := ParseKeyCreation(mutateCreation(t, sampleCreatedFailed, func(_, d map[string]any) {
+			d["userIdentity"] = rootCaller(rootARN)
+			d["requestParameters"] = map[string]any{"userName": "Root"}
+		}))
+		if err != nil || !c.Failed || !c.Root || c.User != RootUserName {
+			t.Errorf("%+v, %v", c, err)
+		}
+	})
 }
 
 func TestKeyCreationCreatedAt(t *testing.T) {
@@ -592,7 +675,7 @@ func TestParseCloudTrailTimeRejects(t *testing.T) {
 }
 
 func FuzzKeyCreation(f *testing.F) {
-	for _, name := range []string{sampleCreated, sampleCreatedSelf, sampleCreatedFailed, sampleCreatedUnreadable, "trusted-advisor-exposed-key.json"} {
+	for _, name := range []string{sampleCreated, sampleCreatedSelf, sampleCreatedFailed, sampleCreatedUnreadable, sampleCreatedRoot, "trusted-advisor-exposed-key.json"} {
 		f.Add(creationSample(f, name))
 	}
 	for _, name := range badCreations(f) {
@@ -647,7 +730,7 @@ func checkAccepted(t *testing.T, c KeyCreation, raw []byte) {
 	if c.Failed && (c.KeyID != "" || !c.CreatedAt.IsZero()) {
 		t.Fatalf("a failed call with a key: %+v", c)
 	}
-	if (c.Root && c.User != "root") || (!c.Root && c.User != "" && !userNamePattern.MatchString(c.User)) {
+	if (c.Root && c.User != RootUserName) || (!c.Root && c.User != "" && !userNamePattern.MatchString(c.User)) {
 		t.Fatalf("accepted user %q (root %v)", c.User, c.Root)
 	}
 	if !c.Failed && c.User == "" {

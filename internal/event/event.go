@@ -232,7 +232,7 @@ func (e Envelope) trustedAdvisorExposure() (Exposure, error) {
 	}
 	if IsRootName(user) {
 		x.Root = true
-		x.UserName = "root"
+		x.UserName = RootUserName
 		return x, checkAccount(x.Account)
 	}
 	if !userNamePattern.MatchString(user) {
@@ -273,11 +273,34 @@ func (e Envelope) healthExposure() (Exposure, error) {
 	return x, checkAccount(x.Account)
 }
 
-// IsRootName reports whether Trusted Advisor's "User Name (IAM or Root)"
-// names the account's root user.
+// RootUserName is how keywarden names the root user in findings, records
+// and execution names, whichever spelling the source used.
+const RootUserName = "root"
+
+// rootARNPattern is the root user's ARN in any partition (aws, aws-cn,
+// aws-us-gov, …) and account.
+var rootARNPattern = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::[0-9]{12}:root$`)
+
+// IsRootName reports whether name is one of the ways AWS sources spell the
+// account's root user:
+//
+//   - root and Root (CloudTrail's userIdentity type), in any case;
+//   - <root>, in any case;
+//   - <root_account> (the credential report's user column), in any case;
+//   - arn:aws:iam::123456789012:root, root's ARN, in any partition
+//     (arn:aws-cn:…, arn:aws-us-gov:…) and for any 12-digit account.
+//
+// White space around the name is ignored. Every decision "is this the root
+// user" goes through it. "root" and "Root" are also names an IAM user may
+// have; where a source can tell the two apart (an IAM user's ARN beside the
+// name), the caller asks that first.
 func IsRootName(name string) bool {
-	n := strings.Trim(strings.ToLower(strings.TrimSpace(name)), "<>")
-	return n == "root"
+	n := strings.TrimSpace(name)
+	switch strings.ToLower(n) {
+	case "root", "<root>", "<root_account>":
+		return true
+	}
+	return rootARNPattern.MatchString(n)
 }
 
 func unmarshalDetail(raw json.RawMessage, v any) error {

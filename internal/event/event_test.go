@@ -127,11 +127,90 @@ func TestHealthRiskCodes(t *testing.T) {
 }
 
 func TestIsRootName(t *testing.T) {
-	for name, want := range map[string]bool{"root": true, "<root>": true, " Root ": true, "rooted": false, "alice": false, "": false} {
-		if got := IsRootName(name); got != want {
-			t.Errorf("IsRootName(%q) = %v, want %v", name, got, want)
+	for _, tc := range []struct {
+		name string
+		want bool
+	}{
+		{"root", true},
+		{"Root", true},
+		{"ROOT", true},
+		{" root ", true},
+		{"<root>", true},
+		{"<ROOT>", true},
+		{"<root_account>", true},
+		{"<Root_Account>", true},
+		{"\t<root_account>\n", true},
+		{"arn:aws:iam::123456789012:root", true},
+		{"arn:aws-cn:iam::123456789012:root", true},
+		{"arn:aws-us-gov:iam::123456789012:root", true},
+		{" arn:aws:iam::210987654321:root ", true},
+		// IAM user names, or nothing of root's.
+		{"", false},
+		{"rooted", false},
+		{"root_account", false},
+		{"root-admin", false},
+		{"alice", false},
+		{"<root", false},
+		{"root>", false},
+		{"<<root>>", false},
+		{"< root >", false},
+		// Not root's ARN.
+		{"arn:aws:iam::123456789012:user/root", false},
+		{"arn:aws:iam::123456789012:root/extra", false},
+		{"arn:aws:iam::12345678901:root", false},
+		{"arn:aws:iam::1234567890123:root", false},
+		{"arn:aws:sts::123456789012:root", false},
+		{"arn:azure:iam::123456789012:root", false},
+		{"arn:aws:iam:us-east-1:123456789012:root", false},
+		{"ARN:AWS:IAM::123456789012:ROOT", false}, // ARNs are written in lower case
+		{"arn:aws:iam::123456789012:root\nSubject: x", false},
+	} {
+		if got := IsRootName(tc.name); got != tc.want {
+			t.Errorf("IsRootName(%q) = %v, want %v", tc.name, got, tc.want)
 		}
 	}
+}
+
+// A Trusted Advisor report of a root key is the root escalation whatever
+// spelling names the user; an IAM user's name is not root.
+func TestParseExposureTrustedAdvisorRootSpellings(t *testing.T) {
+	for _, tc := range []struct {
+		user string
+		root bool
+	}{
+		{"<root>", true},
+		{"root", true},
+		{"Root", true},
+		{"<root_account>", true},
+		{" <ROOT_ACCOUNT> ", true},
+		{"arn:aws:iam::123456789012:root", true},
+		{"arn:aws-cn:iam::123456789012:root", true},
+		{"arn:aws-us-gov:iam::123456789012:root", true},
+		{"rooted", false},
+		{"root_account", false},
+	} {
+		t.Run(tc.user, func(t *testing.T) {
+			x, err := ParseExposure(mutate(t, func(_, _, item map[string]any) { item["User Name (IAM or Root)"] = tc.user }))
+			if err != nil {
+				t.Fatalf("err = %v, want the finding", err)
+			}
+			want := tc.user
+			if tc.root {
+				want = RootUserName
+			}
+			if x.Root != tc.root || x.UserName != want {
+				t.Errorf("root %v user %q, want root %v user %q", x.Root, x.UserName, tc.root, want)
+			}
+		})
+	}
+	t.Run("an ARN that is not root's", func(t *testing.T) {
+		_, err := ParseExposure(mutate(t, func(_, _, item map[string]any) {
+			item["User Name (IAM or Root)"] = "arn:aws:iam::123456789012:user/root"
+		}))
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("err = %v, want ErrInvalid", err)
+		}
+	})
 }
 
 func TestEntriesFiles(t *testing.T) {
@@ -208,6 +287,9 @@ func FuzzParseExposure(f *testing.F) {
 		}
 		if !x.Root && !userNamePattern.MatchString(x.UserName) && x.UserName != "" {
 			t.Fatalf("accepted user name %q", x.UserName)
+		}
+		if x.Root && x.UserName != RootUserName {
+			t.Fatalf("a root key of user %q", x.UserName)
 		}
 		if !keyIDPattern.MatchString(x.AccessKeyID) {
 			t.Fatalf("accepted key id %q", x.AccessKeyID)
