@@ -8,14 +8,23 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/keywarden/keywarden/internal/event"
 )
 
 // ErrMalformedReport is wrapped by every error Parse returns: the report is
 // not the CSV AWS documents, so no key ages can be trusted from it.
 var ErrMalformedReport = errors.New("malformed credential report")
 
-// RootUser is the user column of the root account's row.
+// RootUser is the user column of the root account's row, as AWS writes it.
 const RootUser = "<root_account>"
+
+// isRootRow tells the root account's row: root's ARN, or a user column that
+// spells root (event.IsRootName: <root_account>, root, …) beside an ARN that
+// is not an IAM user's. An IAM user may be named root; its ARN says so.
+func isRootRow(user, arn string) bool {
+	return event.IsRootName(arn) || (event.IsRootName(user) && !strings.Contains(arn, ":user/"))
+}
 
 // Values AWS writes where a field has no value: N/A (no key, never used),
 // not_supported (the root account's password fields), no_information (no
@@ -95,6 +104,7 @@ func Parse(data []byte, generated time.Time) (Report, error) {
 			return Report{}, fmt.Errorf("%w: line %d: user %q already on line %d", ErrMalformedReport, line, user, first)
 		}
 		seen[user] = line
+		root := isRootRow(user, rec[col["arn"]])
 		for i, sc := range slots {
 			k, ok, err := parseSlot(rec, col, sc)
 			if err != nil {
@@ -103,14 +113,14 @@ func Parse(data []byte, generated time.Time) (Report, error) {
 			if !ok {
 				continue
 			}
-			if user == RootUser {
+			if root {
 				rep.RootHasKeys = rep.RootHasKeys || k.Active
 				continue
 			}
 			k.User, k.ARN, k.Slot = user, rec[col["arn"]], i+1
 			rep.Keys = append(rep.Keys, k)
 		}
-		if user != RootUser {
+		if !root {
 			rep.Users++
 		}
 	}

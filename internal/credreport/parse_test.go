@@ -312,3 +312,54 @@ func TestReportByUser(t *testing.T) {
 		t.Errorf("ByUser = %+v", by)
 	}
 }
+
+// The root account's row is known by any spelling of root, in the user
+// column or the ARN; an IAM user named root is known by its ARN.
+func TestParseRootRowSpellings(t *testing.T) {
+	activeKey := map[string]string{"access_key_1_active": "true", "access_key_1_last_rotated": "2019-03-11T09:12:40+00:00"}
+	with := func(fields map[string]string) map[string]string {
+		out := map[string]string{}
+		for k, v := range activeKey {
+			out[k] = v
+		}
+		for k, v := range fields {
+			out[k] = v
+		}
+		return out
+	}
+	const rootARN = "arn:aws:iam::123456789012:root"
+	for _, tc := range []struct {
+		name, user, arn string
+		root            bool
+	}{
+		{"<root_account> as AWS writes it", "<root_account>", rootARN, true},
+		{"<ROOT_ACCOUNT>", "<ROOT_ACCOUNT>", rootARN, true},
+		{"<root>", "<root>", rootARN, true},
+		{"root", "root", rootARN, true},
+		{"Root", "Root", rootARN, true},
+		{"<root_account>, China partition", "<root_account>", "arn:aws-cn:iam::123456789012:root", true},
+		{"<root_account>, GovCloud partition", "<root_account>", "arn:aws-us-gov:iam::123456789012:root", true},
+		{"<root_account> with no ARN", "<root_account>", "", true},
+		{"root's ARN whatever the user column says", "account", "arn:aws-us-gov:iam::123456789012:root", true},
+		{"an IAM user named root", "root", "arn:aws:iam::123456789012:user/root", false},
+		{"an IAM user named Root under a path", "Root", "arn:aws:iam::123456789012:user/ops/Root", false},
+		{"rooted is a user", "rooted", "arn:aws:iam::123456789012:user/rooted", false},
+		{"root_account without brackets is a user", "root_account", "arn:aws:iam::123456789012:user/root_account", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, err := Parse(report(t, nil, row(tc.user, with(map[string]string{"arn": tc.arn}))), generated)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.root {
+				if !rep.RootHasKeys || rep.Users != 0 || len(rep.Keys) != 0 {
+					t.Errorf("root row read as %+v", rep)
+				}
+				return
+			}
+			if rep.RootHasKeys || rep.Users != 1 || len(rep.Keys) != 1 || rep.Keys[0].User != tc.user {
+				t.Errorf("user row read as %+v", rep)
+			}
+		})
+	}
+}
