@@ -108,14 +108,15 @@ func isAccessDenied(err error) bool {
 	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "AccessDenied"
 }
 
-
 // ResolveOwner returns the IAM user that owns the key, or "" when IAM does
 // not know the key (deleted, or not of this account). For a key it does not
 // know, IAM answers GetAccessKeyLastUsed with AccessDenied ("not authorized
 // to perform iam:GetAccessKeyLastUsed on resource: access key …"), not
 // NoSuchEntity; both mean unknown here. Were the role itself missing the
 // permission, every key would read as unknown: the steps that follow then
-// act on the reported user or alert that no owner was found.
+// act on the reported user or alert that no owner was found. An owner
+// spelt as the root user (event.IsRootName) is returned as
+// event.RootUserName, so that every report of a root key reads alike.
 func ResolveOwner(ctx context.Context, api OwnerAPI, keyID string) (string, error) {
 	out, err := api.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(keyID)})
 	if step.IsNoSuchEntity(err) || isAccessDenied(err) {
@@ -124,7 +125,11 @@ func ResolveOwner(ctx context.Context, api OwnerAPI, keyID string) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("find the owner of key %s: %w", keyID, err)
 	}
-	return aws.ToString(out.UserName), nil
+	owner := aws.ToString(out.UserName)
+	if event.IsRootName(owner) {
+		return event.RootUserName, nil
+	}
+	return owner, nil
 }
 
 // FindingHandler reads the event into a finding and makes sure the owner is
@@ -150,6 +155,18 @@ func (h FindingHandler) Handle(ctx context.Context, raw json.RawMessage) (event.
 	owner, err := ResolveOwner(ctx, h.IAM, x.AccessKeyID)
 	if err != nil {
 		return x, step.Classify(err)
+	}
+	if owner == event.RootUserName {
+		// A Health report names no user: IAM's answer is the only sign of
+		// a root key, and no IAM call can contain one. The root escalation
+		// it is, not a containment that would find no such user.
+		slog.WarnContext(ctx, "IAM names the root user as the key's owner", "accessKeyId", x.AccessKeyID, "account", x.Account,
+			"signal", x.Signal, "reported", x.UserName)
+		if x.UserName != "" {
+			x.ReportedUserName = x.UserName
+		}
+		x.Root, x.UserName, x.OwnerVerified = true, event.RootUserName, true
+		return x, nil
 	}
 	switch {
 	case owner == "" && x.UserName == "":
@@ -250,7 +267,6 @@ func keyStatus(ctx context.Context, api ContainAPI, user, keyID string) (string,
 	}
 	return "", nil
 }
-
 
 // RevokeHandler denies every action to the user's sessions issued before
 // now. Requests signed with long-term keys carry no aws:TokenIssueTime, so

@@ -150,6 +150,42 @@ func TestFindingHandler(t *testing.T) {
 	}
 }
 
+// A Health report names no user, so IAM's answer is what says a key is
+// root's: every spelling of root ends as the root escalation, with no IAM
+// write, never as InvalidEvent or a containment of a user named "root".
+func TestFindingHandlerRootOwnerSpellings(t *testing.T) {
+	for _, owner := range []string{"root", "Root", "<root>", "<root_account>", "arn:aws:iam::123456789012:root", "arn:aws-us-gov:iam::123456789012:root"} {
+		for _, name := range []string{"health-credentials-exposed.json", "trusted-advisor-exposed-key.json"} {
+			t.Run(name+" "+owner, func(t *testing.T) {
+				api := &fakeIAM{owner: map[string]string{key: owner}}
+				x, err := FindingHandler{IAM: api}.Handle(context.Background(), sample(t, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !x.Root || x.UserName != event.RootUserName || !x.OwnerVerified {
+					t.Errorf("finding %+v", x)
+				}
+				if strings.HasPrefix(name, "trusted-advisor") && x.ReportedUserName != "ci-deployer" {
+					t.Errorf("the reported user is lost: %+v", x)
+				}
+				equalCalls(t, api.calls, "GetAccessKeyLastUsed "+key)
+				if err := requireUserKey(x); step.Name(err) != step.InvalidEvent {
+					t.Errorf("an IAM step would act on the root key: %v", err)
+				}
+			})
+			owner, err := ResolveOwner(context.Background(), &fakeIAM{owner: map[string]string{key: owner}}, key)
+			if err != nil || owner != event.RootUserName {
+				t.Errorf("ResolveOwner = %q, %v; want %q", owner, err, event.RootUserName)
+			}
+		}
+	}
+	// An IAM user's name that merely starts like root is a user.
+	x, err := FindingHandler{IAM: &fakeIAM{owner: map[string]string{key: "rooted"}}}.Handle(context.Background(), sample(t, "health-credentials-exposed.json"))
+	if err != nil || x.Root || x.UserName != "rooted" {
+		t.Errorf("finding %+v, %v", x, err)
+	}
+}
+
 func TestContain(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
