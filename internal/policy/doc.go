@@ -93,8 +93,9 @@
 // NotifyOnlyUserTypes ("*" there makes everyone notify-only), or when
 // EnforcedUserTypes holds neither "*" nor the type: untagged users are
 // enforced only under "*". A misspelt type is therefore notified, not
-// enforced; the Reason names the type so the digest shows it. Notify-only keys
-// get every notice (warnings, final) and are never deactivated or deleted.
+// enforced; the Reason names the type, so notices and `keywarden report`
+// show it. Notify-only keys get every notice (warnings, final) and are never
+// deactivated or deleted.
 //
 // # Exemptions
 //
