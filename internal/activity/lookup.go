@@ -54,7 +54,6 @@ func (l *limiter) wait(ctx context.Context, region string) error {
 	return nil
 }
 
-
 // query is one search: what to look up, over which window, how far.
 type query struct {
 	keyID, user string

@@ -177,4 +177,3 @@ func isCode(err error, codes ...string) bool {
 	}
 	return false
 }
-

@@ -164,7 +164,6 @@ func resolveUser(ctx context.Context, api UserAPI, name string) (UserDetail, err
 	return d, nil
 }
 
-
 // Matched is a key of the credential report paired with the key IAM lists.
 type Matched struct {
 	Key
