@@ -166,11 +166,13 @@ func startMoto(t *testing.T) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start moto: %v", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited closes when moto ends; waitErr then holds why.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		_ = <-exited // moto killed: its exit status says nothing
+		<-exited // killed: its exit status says nothing
 	})
 
 	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
@@ -182,8 +184,8 @@ func startMoto(t *testing.T) string {
 			return endpoint
 		}
 		select {
-		case err := <-exited:
-			t.Fatalf("moto exited before serving: %v\n%s", err, logs.String())
+		case <-exited:
+			t.Fatalf("moto exited before serving: %v\n%s", waitErr, logs.String())
 		case <-time.After(200 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
