@@ -248,8 +248,8 @@ func (l *Ledger) ConfirmNotice(ctx context.Context, keyID, stage string, at time
 	return it.notice(), nil
 }
 
-// RecordAction records action (ActionDeactivate, ActionDelete, ActionRotate
-// or ActionRotated) on keyID, unless it is already recorded (a real action
+// RecordAction records action (ActionDeactivate, ActionDelete, ActionRotate,
+// ActionRotated or ActionContain) on keyID, unless it is already recorded (a real action
 // replaces a dry run's). recorded false means "already recorded, do not
 // announce it again" — not "already done": callers deactivate and delete
 // regardless, since both are idempotent in IAM (see the package
@@ -261,13 +261,13 @@ func (l *Ledger) RecordAction(ctx context.Context, keyID, action string, a Actio
 		return false, err
 	}
 	switch action {
-	case ActionDeactivate, ActionDelete, ActionRotate:
+	case ActionDeactivate, ActionDelete, ActionRotate, ActionContain:
 	case ActionRotated:
 		if a.NewKeyID == "" || a.SecretARN == "" {
 			return false, invalid(what, "a rotation needs the new key's id and its secret's ARN")
 		}
 	default:
-		return false, invalid(what, "action %q: want %s, %s, %s or %s", action, ActionDeactivate, ActionDelete, ActionRotate, ActionRotated)
+		return false, invalid(what, "action %q: want %s, %s, %s, %s or %s", action, ActionDeactivate, ActionDelete, ActionRotate, ActionRotated, ActionContain)
 	}
 	if a.At.IsZero() {
 		return false, invalid(what, "no At time")

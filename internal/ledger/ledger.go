@@ -8,12 +8,14 @@
 // One table with partition key pk (S), sort key sk (S) and the TTL attribute
 // expiresAt (N, epoch seconds):
 //
-//	pk              sk               what
-//	key#<keyID>     notice#<stage>   a notice to the key's owner (Notice)
-//	key#<keyID>     action#<action>  an action on the key (Action)
-//	key#<keyID>     created          who created the key (Creation)
-//	run#<runID>     run              a daily run (Run)
-//	run#<runID>     chunk#<n>        a chunk of the run's decisions
+//	pk                  sk               what
+//	key#<keyID>         notice#<stage>   a notice to the key's owner (Notice)
+//	key#<keyID>         action#<action>  an action on the key (Action)
+//	key#<keyID>         created          who created the key (Creation)
+//	user#<user>         revocation       the user's latest session revocation (Revocation)
+//	flags#<kind>#<day>  <time>#<key>…    a line for the next digest (Flag)
+//	run#<runID>         run              a daily run (Run)
+//	run#<runID>         chunk#<n>        a chunk of the run's decisions
 //
 // A key's whole history is one partition, read with one Query; a run and
 // its chunks are another. Every item expires Retention (default 400 days)
@@ -107,6 +109,10 @@ const (
 	// its secret, and starts the old key's retirement.
 	ActionRotate  = "rotate"
 	ActionRotated = "rotated"
+	// ActionContain is the exposed-key branch's deactivation of a key
+	// reported exposed: the tamper watch sets such a key Inactive again
+	// if anyone re-activates it.
+	ActionContain = "contain"
 )
 
 // Errors callers can test with errors.Is. Every error the ledger returns is
