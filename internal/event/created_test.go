@@ -412,7 +412,7 @@ func badCreations(tb testing.TB) []string {
 // Every CloudTrail sample parses; every CloudTrail case of the bad-input
 // corpus is refused with a named error.
 func TestKeyCreationCorpus(t *testing.T) {
-	samples, _ := filepath.Glob(filepath.Join("..", "..", "events", "samples", "cloudtrail-*.json"))
+	samples, _ := filepath.Glob(filepath.Join("..", "..", "events", "samples", "cloudtrail-create-access-key*.json"))
 	for _, name := range samples {
 		t.Run(filepath.Base(name), func(t *testing.T) {
 			raw, err := os.ReadFile(name)
