@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 )
@@ -32,12 +34,47 @@ const (
 	CheckExposedAccessKeys = "Exposed Access Keys"
 )
 
-// HealthRiskCodes are the AWS Health event type codes that mean a key leaked.
-var HealthRiskCodes = []string{
-	"AWS_RISK_CREDENTIALS_EXPOSED",
-	"AWS_RISK_CREDENTIALS_COMPROMISED",
-	"AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED",
+// AWS Health event type codes about IAM credentials. docs/exposed-key.md
+// gives the source of each and what keywarden does with it.
+const (
+	HealthCredentialsExposed             = "AWS_RISK_CREDENTIALS_EXPOSED"
+	HealthCredentialsExposureSuspected   = "AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED"
+	HealthCredentialsCompromised         = "AWS_RISK_CREDENTIALS_COMPROMISED"
+	HealthCredentialsCompromiseSuspected = "AWS_RISK_CREDENTIALS_COMPROMISE_SUSPECTED"
+	HealthIAMQuarantine                  = "AWS_RISK_IAM_QUARANTINE"
+	HealthConsoleCompromise              = "AWS_RISK_ACCOUNT_CONSOLE_COMPROMISE"
+)
+
+// HealthKeyCodes are the Health codes whose affected entities are access
+// key ids: each key gets the exposed-key response.
+var HealthKeyCodes = []string{
+	HealthCredentialsExposed,
+	HealthCredentialsExposureSuspected,
+	HealthCredentialsCompromised,
+	HealthCredentialsCompromiseSuspected,
 }
+
+// HealthNoticeCodes are the Health codes about IAM credentials that name no
+// key to contain: they are alerted (what AWS reported, what to check).
+var HealthNoticeCodes = []string{
+	HealthIAMQuarantine,
+	HealthConsoleCompromise,
+}
+
+// HealthRiskCodes are every Health code keywarden routes: the Health rule
+// matches exactly these.
+var HealthRiskCodes = slices.Concat(HealthKeyCodes, HealthNoticeCodes)
+
+// MaxKeysPerEvent bounds the keys of one Health event that get a response
+// each. A Health event is at most 256 KB, room for thousands of entities;
+// the intake starts one execution per key within its 30 s, so beyond the
+// bound it starts one more execution that fails with InvalidEvent and
+// alerts, naming the keys left without a response.
+const MaxKeysPerEvent = 50
+
+// EntityField is the top-level field the intake adds to a Health event's
+// execution input: the affected entity (key id) that execution handles.
+const EntityField = "keywardenEntity"
 
 // ErrInvalid is wrapped by every parse error: the event is malformed or is
 // missing what keywarden needs from it.
@@ -63,6 +100,9 @@ type Envelope struct {
 	Region     string          `json:"region"`
 	Resources  []string        `json:"resources"`
 	Detail     json.RawMessage `json:"detail"`
+	// Entity is the affected entity this execution handles, when the
+	// intake split a Health event listing several (EntityField).
+	Entity string `json:"keywardenEntity,omitempty"`
 }
 
 // TrustedAdvisorDetail is the detail of a Trusted Advisor check item refresh.
@@ -86,20 +126,37 @@ const (
 	taLocation  = "Location"
 )
 
-// HealthDetail is the detail of an AWS Health event.
+// HealthDetail is the detail of an AWS Health event, as the AWS Health
+// User Guide's "AWS Health events Amazon EventBridge schema" describes it.
 type HealthDetail struct {
 	EventArn          string `json:"eventArn"`
 	Service           string `json:"service"`
 	EventTypeCode     string `json:"eventTypeCode"`
 	EventTypeCategory string `json:"eventTypeCategory"`
-	StartTime         string `json:"startTime"`
-	EventDescription  []struct {
+	StatusCode        string `json:"statusCode"`
+	// EventRegion is the region the event is about ("global" for IAM);
+	// the envelope's region is where it was delivered.
+	EventRegion      string `json:"eventRegion"`
+	StartTime        string `json:"startTime"`
+	EventDescription []struct {
 		Language          string `json:"language"`
 		LatestDescription string `json:"latestDescription"`
 	} `json:"eventDescription"`
-	AffectedEntities []struct {
-		EntityValue string `json:"entityValue"`
-	} `json:"affectedEntities"`
+	AffectedEntities []HealthEntity `json:"affectedEntities"`
+	// AffectedAccount is the account the event is about. Through the
+	// organizational view (received in the management or delegated
+	// administrator account) it differs from the envelope's account.
+	AffectedAccount string `json:"affectedAccount"`
+	// EventMetadata is documented as a string map, without its keys per
+	// event type. It is kept raw: an optional field of an unexpected shape
+	// must not stop a key's response (see metadata).
+	EventMetadata json.RawMessage `json:"eventMetadata"`
+}
+
+// HealthEntity is one affected entity: for the credential codes, a key id.
+type HealthEntity struct {
+	EntityValue string `json:"entityValue"`
+	Status      string `json:"status,omitempty"`
 }
 
 // Exposure is what keywarden knows about an exposed key once the event is
@@ -134,6 +191,21 @@ type Exposure struct {
 	// HealthEventType is the AWS Health event type code, for Health signals.
 	HealthEventType string `json:"healthEventType,omitempty"`
 	Description     string `json:"description,omitempty"`
+	// ReceivedIn is the account the event was delivered to when it names
+	// another as the key's (Health's organizational view reports the
+	// member account in detail.affectedAccount); Account is then the
+	// affected account.
+	ReceivedIn string `json:"receivedIn,omitempty"`
+	// KeysInEvent is how many keys the Health event listed, when more than
+	// one: each has its own execution.
+	KeysInEvent int `json:"keysInEvent,omitempty"`
+	// HealthMetadata is the event's detail.eventMetadata, bounded.
+	HealthMetadata map[string]string `json:"healthMetadata,omitempty"`
+	// ForeignAccount is set by the finding step when Account is not the
+	// account this deployment acts in (ActsIn): no IAM call is made for
+	// the key, and the state machine alerts it.
+	ForeignAccount bool   `json:"foreignAccount,omitempty"`
+	ActsIn         string `json:"actsIn,omitempty"`
 }
 
 // Access key ids are 16 to 128 word characters (IAM's documented limits);
@@ -243,34 +315,282 @@ func (e Envelope) trustedAdvisorExposure() (Exposure, error) {
 }
 
 func (e Envelope) healthExposure() (Exposure, error) {
-	var d HealthDetail
-	if err := unmarshalDetail(e.Detail, &d); err != nil {
+	d, err := e.healthDetail()
+	if err != nil {
 		return Exposure{}, err
 	}
-	known := false
-	for _, c := range HealthRiskCodes {
-		known = known || d.EventTypeCode == c
+	if slices.Contains(HealthNoticeCodes, d.EventTypeCode) {
+		return Exposure{}, fmt.Errorf("%w: Health event type %q names no key to contain: it is alerted as a notice", ErrUnsupported, d.EventTypeCode)
 	}
-	if !known {
-		return Exposure{}, fmt.Errorf("%w: Health event type %q is not a credential risk", ErrUnsupported, d.EventTypeCode)
+	if !slices.Contains(HealthKeyCodes, d.EventTypeCode) {
+		return Exposure{}, fmt.Errorf("%w: Health event type %q is not a credential risk", ErrUnsupported, truncate(d.EventTypeCode, 80))
 	}
-	if len(d.AffectedEntities) == 0 {
+	keys := d.entityValues()
+	var key string
+	switch chosen := strings.TrimSpace(e.Entity); {
+	case chosen != "":
+		if !slices.Contains(keys, chosen) {
+			return Exposure{}, fmt.Errorf("%w: %s %q is not one of the event's affected entities", ErrInvalid, EntityField, truncate(chosen, 40))
+		}
+		key = chosen
+	case len(keys) == 0:
 		return Exposure{}, fmt.Errorf("%w: Health event has no affected entity (the key id)", ErrInvalid)
+	case len(keys) == 1:
+		key = keys[0]
+	default:
+		return Exposure{}, manyKeys(keys)
 	}
 	x := e.base("health")
+	if d.AffectedAccount != "" && d.AffectedAccount != e.Account {
+		x.Account, x.ReceivedIn = d.AffectedAccount, e.Account
+	}
 	x.HealthEventType = d.EventTypeCode
-	x.AccessKeyID = strings.TrimSpace(d.AffectedEntities[0].EntityValue)
+	x.AccessKeyID = key
 	x.CaseID = d.EventArn
+	if len(keys) > 1 {
+		x.KeysInEvent = len(keys)
+	}
 	for _, desc := range d.EventDescription {
 		if desc.Language == "" || desc.Language == "en_US" {
 			x.Description = desc.LatestDescription
 			break
 		}
 	}
+	x.HealthMetadata = metadata(d.EventMetadata)
+	x.Location = metadataValue(x.HealthMetadata, metadataLocationKeys)
 	if err := checkKeyID(x.AccessKeyID); err != nil {
 		return Exposure{}, err
 	}
+	// The user the metadata names, if any, is the reported user: IAM's
+	// owner still wins in the finding step. A name that is no IAM user
+	// name is not used (it stays quoted in HealthMetadata): the key's
+	// response does not depend on an optional field.
+	switch user := metadataValue(x.HealthMetadata, metadataUserKeys); {
+	case IsRootName(user):
+		x.Root, x.UserName = true, RootUserName
+	case userNamePattern.MatchString(user):
+		x.UserName = user
+	}
+	if x.ReceivedIn != "" {
+		if err := checkAccount(x.ReceivedIn); err != nil {
+			return Exposure{}, err
+		}
+	}
 	return x, checkAccount(x.Account)
+}
+
+// manyKeys is the error for a Health event of several keys read without
+// EntityField: the intake starts one execution per key, so this one is
+// either started by hand or the execution for the keys past
+// MaxKeysPerEvent, which it names.
+func manyKeys(keys []string) error {
+	if len(keys) <= MaxKeysPerEvent {
+		return fmt.Errorf("%w: the Health event lists %d keys (%s); each is answered by its own execution, whose input names it in %s",
+			ErrInvalid, len(keys), listed(keys, 10), EntityField)
+	}
+	rest := keys[MaxKeysPerEvent:]
+	return fmt.Errorf("%w: the Health event lists %d keys, more than the %d keywarden answers per event; the first %d each have an execution, "+
+		"these %d have none and need containing by hand: %s", ErrInvalid, len(keys), MaxKeysPerEvent, MaxKeysPerEvent, len(rest), listed(rest, 30))
+}
+
+func listed(keys []string, n int) string {
+	if len(keys) <= n {
+		return strings.Join(keys, ", ")
+	}
+	return strings.Join(keys[:n], ", ") + fmt.Sprintf(" and %d more (see the execution input)", len(keys)-n)
+}
+
+func (e Envelope) healthDetail() (HealthDetail, error) {
+	var d HealthDetail
+	err := unmarshalDetail(e.Detail, &d)
+	return d, err
+}
+
+// entityValues are the event's affected entities, trimmed, without empty
+// values and repeats, in the event's order.
+func (d HealthDetail) entityValues() []string {
+	var out []string
+	for _, en := range d.AffectedEntities {
+		v := strings.TrimSpace(en.EntityValue)
+		if v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// HealthKeys returns the affected entities of a Health event whose code
+// names keys (HealthKeyCodes): trimmed, without empty values and repeats.
+// They are not checked as key ids: the execution for each does that, so a
+// bad entity is alerted, not dropped. ok is false for every other event.
+func (e Envelope) HealthKeys() (keys []string, ok bool) {
+	if !e.IsHealth() {
+		return nil, false
+	}
+	d, err := e.healthDetail()
+	if err != nil || !slices.Contains(HealthKeyCodes, d.EventTypeCode) {
+		return nil, false
+	}
+	return d.entityValues(), true
+}
+
+// IsHealthNotice reports whether the envelope is a Health event whose code
+// is one of HealthNoticeCodes.
+func (e Envelope) IsHealthNotice() bool {
+	if !e.IsHealth() {
+		return false
+	}
+	d, err := e.healthDetail()
+	return err == nil && slices.Contains(HealthNoticeCodes, d.EventTypeCode)
+}
+
+// HealthIdentity identifies a Health event across its deliveries: the same
+// event delivered twice, or once more from its backup region, has another
+// envelope id and region but the same event ARN and affected account.
+// (An event ARN alone is not unique to an account.)
+func (e Envelope) HealthIdentity() string {
+	d, _ := e.healthDetail()
+	account := d.AffectedAccount
+	if account == "" {
+		account = e.Account
+	}
+	return d.EventArn + "|" + account + "|" + d.EventTypeCode
+}
+
+// HealthNotice is what a Health notice (or any Health event) reported, for
+// the alert.
+type HealthNotice struct {
+	EventTypeCode string
+	Category      string
+	StatusCode    string
+	EventArn      string
+	// Account is the affected account; ReceivedIn the account the event
+	// was delivered to, when another (organizational view).
+	Account     string
+	ReceivedIn  string
+	EventRegion string
+	Region      string
+	StartTime   string
+	ReportedAt  time.Time
+	Description string
+	Entities    []HealthEntity
+	Metadata    map[string]string
+}
+
+// HealthNotice reads a Health event for the notice alert. With an
+// unreadable detail it returns the envelope's fields and the error.
+func (e Envelope) HealthNotice() (HealthNotice, error) {
+	if !e.IsHealth() {
+		return HealthNotice{}, fmt.Errorf("%w: source %q detail-type %q is not AWS Health", ErrUnsupported, e.Source, e.DetailType)
+	}
+	n := HealthNotice{Account: e.Account, Region: e.Region, ReportedAt: e.Time}
+	d, err := e.healthDetail()
+	if err != nil {
+		// What the envelope says is still worth quoting.
+		return n, err
+	}
+	n.EventTypeCode, n.Category, n.StatusCode, n.EventArn = d.EventTypeCode, d.EventTypeCategory, d.StatusCode, d.EventArn
+	n.EventRegion, n.StartTime, n.Metadata = d.EventRegion, d.StartTime, metadata(d.EventMetadata)
+	if d.AffectedAccount != "" && d.AffectedAccount != e.Account {
+		n.Account, n.ReceivedIn = d.AffectedAccount, e.Account
+	}
+	for _, desc := range d.EventDescription {
+		if desc.Language == "" || desc.Language == "en_US" {
+			n.Description = desc.LatestDescription
+			break
+		}
+	}
+	for _, en := range d.AffectedEntities {
+		if strings.TrimSpace(en.EntityValue) != "" {
+			n.Entities = append(n.Entities, HealthEntity{EntityValue: strings.TrimSpace(en.EntityValue), Status: en.Status})
+		}
+	}
+	return n, nil
+}
+
+// Bounds on the metadata kept from an event.
+const (
+	maxMetadataEntries = 20
+	maxMetadataKey     = 100
+	maxMetadataValue   = 1000
+)
+
+// metadata turns detail.eventMetadata into strings, bounded: the first
+// entries by key, keys and values cut; values of other JSON types are kept
+// as their JSON text, and metadata that is not an object as one entry.
+func metadata(doc json.RawMessage) map[string]string {
+	if len(doc) == 0 || string(doc) == "null" {
+		return nil
+	}
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(doc, &raw) != nil {
+		return map[string]string{"(eventMetadata)": truncate(string(doc), maxMetadataValue)}
+	}
+	if len(raw) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := map[string]string{}
+	for _, k := range keys {
+		if len(out) == maxMetadataEntries {
+			break
+		}
+		v := raw[k]
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			s = string(v)
+		}
+		out[truncate(k, maxMetadataKey)] = truncate(s, maxMetadataValue)
+	}
+	return out
+}
+
+// AWS documents eventMetadata as a string map without naming its keys for
+// the credential risk events. These are the keys read as the user and as
+// where the key was exposed, compared without regard to case, "_" or "-";
+// every entry is quoted in the finding and the alert either way.
+var (
+	metadataUserKeys     = []string{"username", "iamusername", "user"}
+	metadataLocationKeys = []string{"exposurelocation", "exposedlocation", "exposureurl", "exposedurl", "location", "url"}
+)
+
+func metadataValue(m map[string]string, names []string) string {
+	norm := func(k string) string {
+		return strings.ToLower(strings.NewReplacer("_", "", "-", "", " ", "").Replace(k))
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, name := range names {
+		for _, k := range keys {
+			if v := strings.TrimSpace(m[k]); norm(k) == name && v != "" {
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+// WithEntity returns the event with EntityField set to entity: the input of
+// the execution that handles that one affected entity. A field of that
+// name the event already had is replaced, so the input names exactly one.
+func WithEntity(raw []byte, entity string) ([]byte, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		return nil, fmt.Errorf("%w: not a JSON object", ErrInvalid)
+	}
+	v, err := json.Marshal(entity)
+	if err != nil {
+		return nil, err
+	}
+	obj[EntityField] = v
+	return json.Marshal(obj)
 }
 
 // RootUserName is how keywarden names the root user in findings, records
