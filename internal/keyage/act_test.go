@@ -72,6 +72,9 @@ func (m *memStore) Creator(context.Context, string) (Creator, bool, error) {
 func (m *memStore) CreatedAgainstPolicy(context.Context, time.Time, time.Time) ([]UserKey, error) {
 	return nil, nil
 }
+func (m *memStore) Tampering(context.Context, time.Time, time.Time) (tags, undone []UserKey, err error) {
+	return nil, nil, nil
+}
 
 // fakeRotator returns res and err, and counts its calls.
 type fakeRotator struct {

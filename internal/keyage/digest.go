@@ -101,6 +101,8 @@ func ComposeDigest(in DigestInput, consoleRegion string) alert.Message {
 	list("Tag values that could not be read, judged as if absent", s.TagProblems)
 	list("Keys that could not be judged", s.Problems)
 	list("Keys created in the last day for users not allowed long-term keys", s.CreatedAgainstPolicy)
+	list("Policy tags changed in the last day (tamper watch): who changed what", s.PolicyTagChanges)
+	list("Tampering with keywarden's responses in the last day (tamper watch): who, and what keywarden did", s.Tampered)
 	if len(s.GoneUsers) > 0 {
 		fmt.Fprintf(&b, "\nUsers deleted since the report: %s\n", strings.Join(s.GoneUsers, ", "))
 	}

@@ -64,6 +64,9 @@ type Store interface {
 	// CreatedAgainstPolicy lists keys created between since and now for
 	// users whose tags forbid long-term keys.
 	CreatedAgainstPolicy(ctx context.Context, since, now time.Time) ([]UserKey, error)
+	// Tampering lists what the tamper watch recorded between since and now:
+	// changes to the tags the policy reads, and keywarden responses undone.
+	Tampering(ctx context.Context, since, now time.Time) (tags, undone []UserKey, err error)
 }
 
 const dryRunPrefix = "dryrun-"

@@ -87,7 +87,9 @@ func TestDigestGolden(t *testing.T) {
 		TagProblems: []UserKey{{User: "svc-etl", KeyID: "AKIAKEYWARDENSVCE001",
 			Detail: `tag keywarden:rotate is "yes", neither true nor false: not rotated; only "true" opts in`}},
 		Problems: []UserKey{}, RootHasKeys: true,
-		CreatedAgainstPolicy: []UserKey{{User: "ivan", KeyID: "AKIAKEYWARDENIVAN001", Detail: "created 2026-11-30 10:00 UTC by arn:aws:iam::123456789012:user/admin-alice from 192.0.2.10 although tag keywarden:no-access-keys is true"}}}
+		CreatedAgainstPolicy: []UserKey{{User: "ivan", KeyID: "AKIAKEYWARDENIVAN001", Detail: "created 2026-11-30 10:00 UTC by arn:aws:iam::123456789012:user/admin-alice from 192.0.2.10 although tag keywarden:no-access-keys is true"}},
+		PolicyTagChanges:     []UserKey{{User: "erin", Detail: `tags of erin the key-age policy reads were changed: keywarden:exempt set to "2027-06-30 vendor migration" by arn:aws:iam::123456789012:user/admin-mallory from 203.0.113.50 at 2026-11-30 10:11 UTC; not undone`}},
+		Tampered:             []UserKey{{User: "ci-deployer", KeyID: "AKIAKEYWARDENDRILL01", Detail: "key AKIAKEYWARDENDRILL01 of ci-deployer was contained as exposed on 2026-11-20 and has been set Active again by arn:aws:iam::123456789012:user/admin-mallory from 203.0.113.50 at 2026-11-30 10:02 UTC; undone: deactivated"}}}
 	results := []ChunkResult{{Chunk: 0, Decisions: 7, Notices: 6, AlreadyNotified: 1,
 		Deactivated: []UserKey{{User: "dave", KeyID: "AKIAKEYWARDENDAVE001", Detail: "deactivated"}},
 		Rotated: []UserKey{{User: "svc-reports", KeyID: "AKIAKEYWARDENSVCR001",

@@ -173,6 +173,11 @@ type ScanResult struct {
 	// CreatedAgainstPolicy lists keys created in the last day for users
 	// whose tags forbid long-term keys (the key-creation record's flags).
 	CreatedAgainstPolicy []UserKey `json:"createdAgainstPolicy"`
+	// PolicyTagChanges and Tampered list what the tamper watch recorded in
+	// the last day: changes to the tags the policy reads, and keywarden
+	// responses undone (a contained key re-activated, …).
+	PolicyTagChanges []UserKey `json:"policyTagChanges"`
+	Tampered         []UserKey `json:"tampered"`
 }
 
 // ScanHandler is the first step of the daily run.
@@ -239,6 +244,16 @@ func (h ScanHandler) Handle(ctx context.Context, in ScanInput) (ScanResult, erro
 	for _, f := range flagged {
 		add(&res.CreatedAgainstPolicy, f)
 	}
+	tags, undone, err := h.Store.Tampering(ctx, env.Time.Add(-24*time.Hour), env.Time)
+	if err != nil {
+		return res, step.Classify(err)
+	}
+	for _, f := range tags {
+		add(&res.PolicyTagChanges, f)
+	}
+	for _, f := range undone {
+		add(&res.Tampered, f)
+	}
 	var due []policy.Decision
 	for _, d := range ev.Decisions {
 		if d.Notice != "" || d.Action == policy.ActionDeactivate || d.Action == policy.ActionDelete {
@@ -268,7 +283,8 @@ func (h ScanHandler) Handle(ctx context.Context, in ScanInput) (ScanResult, erro
 func Summarise(ev Evaluation, cfg policy.Config) ScanResult {
 	res := ScanResult{Now: ev.Now, ReportGenerated: ev.ReportGenerated, Users: ev.Users, Keys: ev.Keys,
 		RootHasKeys: ev.RootHasKeys, GoneUsers: capped(ev.GoneUsers), NoContact: []UserKey{},
-		ExpiringExemptions: []UserKey{}, ExemptionProblems: []UserKey{}, TagProblems: []UserKey{}, Problems: []UserKey{}, CreatedAgainstPolicy: []UserKey{}}
+		ExpiringExemptions: []UserKey{}, ExemptionProblems: []UserKey{}, TagProblems: []UserKey{}, Problems: []UserKey{}, CreatedAgainstPolicy: []UserKey{},
+		PolicyTagChanges: []UserKey{}, Tampered: []UserKey{}}
 	counts := map[policy.Stage]int{policy.StageOK: ev.Keys - len(ev.Decisions)}
 	noContact := map[string]bool{}
 	for _, d := range ev.Decisions {

@@ -95,6 +95,24 @@ func (s LedgerStore) CreatedAgainstPolicy(ctx context.Context, since, now time.T
 	return out, nil
 }
 
+// Tampering reads the tamper watch's flags (internal/tamper): policy-tag
+// changes, and every other undoing of a response.
+func (s LedgerStore) Tampering(ctx context.Context, since, now time.Time) (tags, undone []UserKey, err error) {
+	read := func(kind string) ([]UserKey, error) {
+		flags, err := s.L.FlagsSince(ctx, kind, since, now)
+		out := make([]UserKey, 0, len(flags))
+		for _, f := range flags {
+			out = append(out, UserKey{User: f.User, KeyID: f.KeyID, Detail: f.Detail})
+		}
+		return out, err
+	}
+	if tags, err = read(ledger.FlagPolicyTagChanged); err != nil {
+		return nil, nil, err
+	}
+	undone, err = read(ledger.FlagTampered)
+	return tags, undone, err
+}
+
 // Replacement returns the key that replaced keyID in a rotation, for the
 // exposed-key alert.
 func (s LedgerStore) Replacement(ctx context.Context, keyID string) (alert.Replacement, bool, error) {
