@@ -42,6 +42,11 @@ const (
 	EnvRotationWriter  = "KEYWARDEN_ROTATION_WRITER_ROLE" // ARN of the act function's role
 	EnvSecurityRoleArn = "KEYWARDEN_SECURITY_ROLE_ARN"
 	EnvPartition       = "KEYWARDEN_PARTITION"
+	// Tamper watch (the tamper function; the intake reads the roles too).
+	EnvOwnRoleArns      = "KEYWARDEN_OWN_ROLE_ARNS" // comma-separated ARNs of keywarden's roles that write to IAM
+	EnvWatchedTags      = "KEYWARDEN_WATCHED_TAGS"  // comma-separated user tag keys the key-age policy reads
+	EnvTamperUndo       = "KEYWARDEN_TAMPER_UNDO"
+	EnvIncidentOpenDays = "KEYWARDEN_INCIDENT_OPEN_DAYS"
 )
 
 // Settings are keywarden's deployment settings (cdk.json "context").
@@ -84,6 +89,14 @@ type Settings struct {
 	// rotation writes, besides each secret's own user (break-glass for the
 	// security team). Empty: only the user.
 	SecurityRoleArn string `json:"securityRoleArn"`
+	// TamperUndo makes the tamper watch set a re-activated exposed key
+	// Inactive again and put a deleted or changed revoke policy back while
+	// its incident is open; false alerts only. Default true.
+	TamperUndo bool `json:"tamperUndo"`
+	// IncidentOpenDays is how long after keywarden revoked a user's
+	// sessions (an exposed key's containment) the incident is open: the
+	// revoke policy is put back, and a new key for the user alerts.
+	IncidentOpenDays int `json:"incidentOpenDays"`
 }
 
 // Default returns the settings used where cdk.json says nothing.
@@ -98,6 +111,8 @@ func Default() Settings {
 		DryRun:              true,
 		Schedule:            "cron(0 8 * * ? *)",
 		NoAccessKeysTag:     "keywarden:no-access-keys",
+		TamperUndo:          true,
+		IncidentOpenDays:    30,
 	}
 }
 
@@ -160,6 +175,11 @@ func (s Settings) Validate() error {
 	if s.SecurityRoleArn != "" && !roleArnPattern.MatchString(s.SecurityRoleArn) {
 		bad("securityRoleArn is %q; use an IAM role ARN such as arn:aws:iam::123456789012:role/security-responder, or leave it empty", s.SecurityRoleArn)
 	}
+	// The ledger keeps a revocation 400 days; an incident open longer
+	// would outlive its record.
+	if s.IncidentOpenDays < 1 || s.IncidentOpenDays > 365 {
+		bad("incidentOpenDays is %d; use 1 to 365 (days after an exposed key's containment that its incident stays open)", s.IncidentOpenDays)
+	}
 	if !retentionDays[s.LogRetentionDays] {
 		bad("logRetentionDays is %d; use a CloudWatch Logs retention such as 90, 365 or 3653", s.LogRetentionDays)
 	}
@@ -194,6 +214,8 @@ func FromContext(get func(key string) any) (Settings, error) {
 	read("noticeSender", func(v any) error { return asString(v, &s.NoticeSender) })
 	read("noAccessKeysTag", func(v any) error { return asString(v, &s.NoAccessKeysTag) })
 	read("securityRoleArn", func(v any) error { return asString(v, &s.SecurityRoleArn) })
+	read("tamperUndo", func(v any) error { return asBool(v, &s.TamperUndo) })
+	read("incidentOpenDays", func(v any) error { return asInt(v, &s.IncidentOpenDays) })
 	if err := errors.Join(errs...); err != nil {
 		return s, err
 	}
