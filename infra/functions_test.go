@@ -116,10 +116,11 @@ func TestFunctionEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]map[string]any{
-		lambdafn.Intake:   {settings.EnvStateMachineArn: ref(machine)},
-		lambdafn.Finding:  nil,
-		lambdafn.Contain:  nil,
-		lambdafn.Revoke:   nil,
+		lambdafn.Intake: {settings.EnvStateMachineArn: ref(machine), settings.EnvAccount: ref("AWS::AccountId"),
+			settings.EnvOwnRoleArns: ownRoleArnsJoin(t, defaultTmpl)},
+		lambdafn.Finding:  {settings.EnvAccount: ref("AWS::AccountId")},
+		lambdafn.Contain:  {settings.EnvLedgerTable: ref(table)},
+		lambdafn.Revoke:   {settings.EnvLedgerTable: ref(table)},
 		lambdafn.Activity: {settings.EnvActivityWindow: "24", settings.EnvActivityRegions: ref("AWS::Region"), settings.EnvActivityMaxEvents: "500"},
 		lambdafn.Remove:   {settings.EnvExposedKeyAction: "delete"},
 		lambdafn.Alert:    {settings.EnvAlertTopicArn: ref(topic), settings.EnvConsoleRegion: ref("AWS::Region"), settings.EnvLedgerTable: ref(table)},
@@ -132,6 +133,7 @@ func TestFunctionEnvironment(t *testing.T) {
 			settings.EnvRotationWriter: getAtt(defaultTmpl.id(t, "ActFunctionRole/Resource"), "Arn")},
 		lambdafn.Digest: {settings.EnvAlertTopicArn: ref(topic), settings.EnvConsoleRegion: ref("AWS::Region")},
 		lambdafn.Record: {settings.EnvLedgerTable: ref(table), settings.EnvAlertTopicArn: ref(topic), settings.EnvNoKeysTag: "keywarden:no-access-keys"},
+		lambdafn.Tamper: tamperEnv(t, defaultTmpl, "UserType,keywarden:exempt,keywarden:rotate,keywarden:no-access-keys", "true", "30"),
 	}
 	if len(want) != len(functionSpecs) {
 		t.Errorf("expectations for %d functions, the stack has %d", len(want), len(functionSpecs))
@@ -152,8 +154,8 @@ func TestFunctionEnvironment(t *testing.T) {
 func TestLogGroupsRetention(t *testing.T) {
 	check := func(t *testing.T, tmpl *cfnTemplate, days float64) {
 		groups := tmpl.ofType("AWS::Logs::LogGroup")
-		if len(groups) != 12 {
-			t.Errorf("%d log groups, want 12", len(groups))
+		if len(groups) != 13 {
+			t.Errorf("%d log groups, want 13", len(groups))
 		}
 		for id, g := range groups {
 			if g.Properties["RetentionInDays"] != days {
@@ -206,8 +208,8 @@ func TestIntakeAsyncFailures(t *testing.T) {
 var wantActions = map[string][]string{
 	lambdafn.Intake:   {"iam:GetAccessKeyLastUsed", "sqs:SendMessage", "states:DescribeExecution", "states:ListExecutions", "states:StartExecution"},
 	lambdafn.Finding:  {"iam:GetAccessKeyLastUsed"},
-	lambdafn.Contain:  {"iam:ListAccessKeys", "iam:UpdateAccessKey"},
-	lambdafn.Revoke:   {"iam:PutUserPolicy"},
+	lambdafn.Contain:  {"dynamodb:PutItem", "iam:ListAccessKeys", "iam:UpdateAccessKey"}, // the containment recorded
+	lambdafn.Revoke:   {"dynamodb:PutItem", "iam:PutUserPolicy"},                         // the revocation recorded
 	lambdafn.Activity: {"cloudtrail:LookupEvents"},
 	lambdafn.Remove:   {"iam:DeleteAccessKey"},
 	// The alert reads the key's creator from the ledger.
@@ -221,6 +223,9 @@ var wantActions = map[string][]string{
 	// noAccessKeysTag set: the user's tags, and the alert on a key created
 	// against them.
 	lambdafn.Record: append(append([]string{"iam:ListUserTags"}, recordLedger...), publishing...),
+	// tamperUndo on: a re-activated exposed key set Inactive again and
+	// read back, the revoke policy put back.
+	lambdafn.Tamper: {"dynamodb:GetItem", "dynamodb:PutItem", "iam:ListAccessKeys", "iam:PutUserPolicy", "iam:UpdateAccessKey"},
 }
 
 func TestFunctionRoles(t *testing.T) {

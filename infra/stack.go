@@ -50,12 +50,21 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 		fns[name] = newFunction(stack, props.RepoRoot, s, specNamed(name), functionOptions{env: env, statements: statements})
 		return fns[name]
 	}
-	add(lambdafn.Finding, nil,
+	// The finding step and the intake compare the key's account (Health's
+	// organizational view names a member account) with the deployment's:
+	// a key of another account is alerted, never looked up here.
+	thisAccount := awscdk.Aws_ACCOUNT_ID()
+	add(lambdafn.Finding, map[string]*string{settings.EnvAccount: thisAccount},
 		allow("ReadKeyLastUsed", []string{"iam:GetAccessKeyLastUsed"}, users))
-	add(lambdafn.Contain, nil,
-		allow("DeactivateAndReadKeys", []string{"iam:UpdateAccessKey", "iam:ListAccessKeys"}, users))
-	add(lambdafn.Revoke, nil,
-		allow("DenyOlderSessions", []string{"iam:PutUserPolicy"}, users))
+	// The containment and the revocation are recorded in the ledger, from
+	// which the tamper watch undoes their undoing.
+	recordResponse := map[string]*string{settings.EnvLedgerTable: ledger.TableName()}
+	add(lambdafn.Contain, recordResponse,
+		allow("DeactivateAndReadKeys", []string{"iam:UpdateAccessKey", "iam:ListAccessKeys"}, users),
+		allow("RecordContainment", responseLedgerActions, ledger.TableArn()))
+	add(lambdafn.Revoke, recordResponse,
+		allow("DenyOlderSessions", []string{"iam:PutUserPolicy"}, users),
+		allow("RecordRevocation", responseLedgerActions, ledger.TableArn()))
 	add(lambdafn.Activity, activityEnvironment(s),
 		allow("LookupCloudTrailEvents", []string{"cloudtrail:LookupEvents"}, jsii.String("*")))
 	var removeStatements []awsiam.PolicyStatement
@@ -74,6 +83,7 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 		allow("ReadKeyCreator", alertLedgerActions, ledger.TableArn()))...)
 	addKeyAgeFunctions(stack, s, alerting, ledger, add)
 	addRecordFunction(stack, s, alerting, ledger, add)
+	addTamperFunction(stack, s, ledger, fns, add)
 
 	machine := newStateMachine(stack, s, fns)
 	alerting.alertOnFailedExecutions(stack, machine, dlq)
@@ -83,7 +93,9 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 	// The intake starts executions; the state machine does not reference
 	// it, so its ARN can reach the intake without a cycle.
 	fns[lambdafn.Intake] = newFunction(stack, props.RepoRoot, s, specNamed(lambdafn.Intake), functionOptions{
-		env: map[string]*string{settings.EnvStateMachineArn: machine.StateMachineArn()},
+		env: map[string]*string{settings.EnvStateMachineArn: machine.StateMachineArn(), settings.EnvAccount: thisAccount,
+			// keywarden's own writes start no tamper execution.
+			settings.EnvOwnRoleArns: ownRoleArns(fns)},
 		statements: []awsiam.PolicyStatement{
 			// ListExecutions finds an earlier response to a key IAM no
 			// longer knows (internal/intake).

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keywarden/keywarden/internal/alert"
+	"github.com/keywarden/keywarden/internal/event"
 	"github.com/keywarden/keywarden/internal/step"
 )
 
@@ -137,8 +139,15 @@ func TestEveryStateIsReachableAndEveryNextExists(t *testing.T) {
 // the finding and containing the key.
 func TestContainmentIsTheFirstWrite(t *testing.T) {
 	_, states := definitionStates(t)
-	if states["ReadFinding"].Next != "IsRootKey" || states["IsRootKey"].Default != "ContainKey" {
-		t.Errorf("ReadFinding → IsRootKey → ContainKey expected")
+	if states["ReadFinding"].Next != "IsKeyOfThisAccount" || states["IsKeyOfThisAccount"].Default != "IsRootKey" || states["IsRootKey"].Default != "ContainKey" {
+		t.Errorf("ReadFinding → IsKeyOfThisAccount → IsRootKey → ContainKey expected")
+	}
+	// A key of another account goes to its alert, and from there nowhere
+	// near IAM.
+	foreign := states["IsKeyOfThisAccount"].Choices
+	if len(foreign) != 1 || foreign[0].Next != "AlertForeignAccountKey" || states["AlertForeignAccountKey"].Next != "ForeignAccountKeyAlerted" ||
+		states["ForeignAccountKeyAlerted"].Type != "Succeed" {
+		t.Errorf("IsKeyOfThisAccount must send a key of another account to AlertForeignAccountKey, then succeed")
 	}
 	if states["ContainKey"].Next != "RevokeSessions" || states["RevokeSessions"].Next != "LookUpActivity" {
 		t.Errorf("ContainKey must come before the session revocation and the CloudTrail lookup")
@@ -178,5 +187,62 @@ func TestASLValidator(t *testing.T) {
 	out, err := exec.Command(validator, "--json-path", "keywarden.asl.json").CombinedOutput()
 	if err != nil {
 		t.Fatalf("asl-validator: %v\n%s", err, out)
+	}
+}
+
+// The Health notice codes the routing Choice sends to AlertHealthNotice are
+// exactly event.HealthNoticeCodes (the Health rule matches those and the
+// key codes), and every alert task's kind is one the alert step composes.
+func TestHealthNoticeRouteAndAlertKinds(t *testing.T) {
+	var def struct {
+		States map[string]json.RawMessage
+	}
+	if err := json.Unmarshal([]byte(Definition()), &def); err != nil {
+		t.Fatal(err)
+	}
+	var route struct {
+		Choices []json.RawMessage
+	}
+	_ = json.Unmarshal(def.States["RouteEvent"], &route)
+	var codes []string
+	for _, c := range route.Choices {
+		var choice struct{ Next string }
+		_ = json.Unmarshal(c, &choice)
+		if choice.Next != "AlertHealthNotice" {
+			continue
+		}
+		var visit func(json.RawMessage)
+		visit = func(raw json.RawMessage) {
+			var r struct {
+				Variable     string
+				StringEquals *string
+				And, Or      []json.RawMessage
+			}
+			_ = json.Unmarshal(raw, &r)
+			if r.Variable == "$.detail.eventTypeCode" && r.StringEquals != nil {
+				codes = append(codes, *r.StringEquals)
+			}
+			for _, sub := range append(r.And, r.Or...) {
+				visit(sub)
+			}
+		}
+		visit(c)
+	}
+	if !slices.Equal(codes, event.HealthNoticeCodes) {
+		t.Errorf("AlertHealthNotice routes %v, want event.HealthNoticeCodes %v", codes, event.HealthNoticeCodes)
+	}
+	for name, raw := range def.States {
+		var task struct {
+			Resource   string
+			Parameters map[string]any
+		}
+		_ = json.Unmarshal(raw, &task)
+		if task.Resource != "${AlertFunctionArn}" {
+			continue
+		}
+		kind, _ := task.Parameters["kind"].(string)
+		if !slices.Contains(alert.Kinds, kind) {
+			t.Errorf("%s sends kind %q, which the alert step does not compose (%v)", name, kind, alert.Kinds)
+		}
 	}
 }

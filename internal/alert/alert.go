@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -20,6 +22,7 @@ import (
 	"github.com/keywarden/keywarden/internal/event"
 	"github.com/keywarden/keywarden/internal/exposure"
 	"github.com/keywarden/keywarden/internal/step"
+	"github.com/keywarden/keywarden/internal/tamper"
 )
 
 // Kinds of alert, chosen by the state machine.
@@ -28,7 +31,19 @@ const (
 	KindRootKey          = "root-key"
 	KindManualAction     = "manual-action"
 	KindUnsupportedEvent = "unsupported-event"
+	// KindHealthNotice: an AWS Health event about IAM credentials that
+	// names no key to contain (event.HealthNoticeCodes).
+	KindHealthNotice = "health-notice"
+	// KindForeignAccountKey: a key of an account this deployment does not
+	// act in (Health's organizational view); no IAM call was made.
+	KindForeignAccountKey = "foreign-account-key"
+	// KindTamper: the tamper watch found a keywarden response undone or
+	// bent (internal/tamper).
+	KindTamper = "tamper"
 )
+
+// Kinds lists every alert kind, for the state machine's tests.
+var Kinds = []string{KindExposedKey, KindRootKey, KindManualAction, KindUnsupportedEvent, KindHealthNotice, KindForeignAccountKey, KindTamper}
 
 // Request is the alert step's input: the whole execution state as Incident.
 type Request struct {
@@ -45,6 +60,9 @@ type Incident struct {
 	DetailType  string                `json:"detail-type"`
 	EventID     string                `json:"id"`
 	Account     string                `json:"account"`
+	Region      string                `json:"region"`
+	Time        string                `json:"time"`
+	Detail      json.RawMessage       `json:"detail,omitempty"`
 	Finding     *event.Exposure       `json:"finding,omitempty"`
 	Containment *exposure.Containment `json:"containment,omitempty"`
 	Revocation  *exposure.Revocation  `json:"revocation,omitempty"`
@@ -59,6 +77,12 @@ type Incident struct {
 	// Replacement, also from the ledger, is the key a rotation issued to
 	// replace the exposed one, if any.
 	Replacement *Replacement `json:"-"`
+
+	// Tamper and TamperResponse are the tamper branch's check and
+	// response; Creation is set once a key's creation was recorded.
+	Tamper         *tamper.Assessment `json:"tamper,omitempty"`
+	TamperResponse *tamper.Response   `json:"tamperResponse,omitempty"`
+	Creation       json.RawMessage    `json:"creation,omitempty"`
 }
 
 // Replacement is a rotation's record of the key that replaced another.
@@ -127,7 +151,7 @@ type Handler struct {
 
 // Handle composes the alert for the request and publishes it.
 func (h Handler) Handle(ctx context.Context, req Request) (Result, error) {
-	if f := req.Incident.Finding; h.Creators != nil && f != nil && f.AccessKeyID != "" && !f.Root {
+	if f := req.Incident.Finding; h.Creators != nil && f != nil && f.AccessKeyID != "" && !f.Root && !f.ForeignAccount {
 		// Best effort: an alert without the creator beats no alert.
 		c, ok, err := h.Creators(ctx, f.AccessKeyID)
 		if err != nil {
@@ -136,7 +160,7 @@ func (h Handler) Handle(ctx context.Context, req Request) (Result, error) {
 			req.Incident.Creator = &c
 		}
 	}
-	if f := req.Incident.Finding; h.Replacements != nil && f != nil && f.AccessKeyID != "" && !f.Root {
+	if f := req.Incident.Finding; h.Replacements != nil && f != nil && f.AccessKeyID != "" && !f.Root && !f.ForeignAccount {
 		r, ok, err := h.Replacements(ctx, f.AccessKeyID)
 		if err != nil {
 			slog.WarnContext(ctx, "replacement not read", "accessKeyId", f.AccessKeyID, "error", err.Error())
@@ -180,9 +204,14 @@ func Compose(req Request, consoleRegion string) (Message, error) {
 		return manualAction(req, consoleRegion), nil
 	case KindUnsupportedEvent:
 		return unsupportedEvent(req, consoleRegion), nil
+	case KindHealthNotice:
+		return healthNotice(req, consoleRegion), nil
+	case KindForeignAccountKey:
+		return foreignAccountKey(req, consoleRegion), nil
+	case KindTamper:
+		return tamperAlert(req, consoleRegion), nil
 	}
-	return Message{}, step.Errorf(step.InvalidEvent, "alert kind %q is not one of %s, %s, %s, %s",
-		clean(req.Kind, 40), KindExposedKey, KindRootKey, KindManualAction, KindUnsupportedEvent)
+	return Message{}, step.Errorf(step.InvalidEvent, "alert kind %q is not one of %s", clean(req.Kind, 40), strings.Join(Kinds, ", "))
 }
 
 func exposedKey(req Request, region string) Message {
@@ -262,6 +291,8 @@ func manualAction(req Request, region string) Message {
 		b.WriteString("\nWhat to do now\n  - Fix the cause above, then start a new execution with this one's input (under a new name):\n")
 		b.WriteString("    notices and actions already recorded are skipped.\n")
 		subj = "keywarden: Daily Key-Age Run Failed (" + name + ")"
+	} else if s, ok := tamperManual(&b, req, name); ok {
+		subj = s
 	} else {
 		fmt.Fprintf(&b, "\nEvent:        source %s, detail-type %s, id %s\n", quoted(inc.Source), quoted(inc.DetailType), quoted(inc.EventID))
 		fmt.Fprintf(&b, "Account:      %s\n", orUnknown(clean(inc.Account, 12)))
@@ -313,7 +344,13 @@ func writeFinding(b *strings.Builder, x event.Exposure) {
 		fmt.Fprintf(b, "              (the report named %s; IAM says the key is %s's)\n", clean(x.ReportedUserName, 64), user)
 	}
 	fmt.Fprintf(b, "Account:      %s\n", orUnknown(clean(x.Account, 12)))
+	if x.ReceivedIn != "" {
+		fmt.Fprintf(b, "              (the key's account, named by AWS Health's organizational view; received in %s)\n", clean(x.ReceivedIn, 12))
+	}
 	fmt.Fprintf(b, "Reported by:  %s\n", signalText(x))
+	if x.KeysInEvent > 1 {
+		fmt.Fprintf(b, "Same report:  AWS Health listed %d keys in this event; each has its own execution\n", x.KeysInEvent)
+	}
 	if !x.ReportedAt.IsZero() {
 		fmt.Fprintf(b, "Reported at:  %s\n", stamp(x.ReportedAt))
 	}
@@ -328,6 +365,16 @@ func writeFinding(b *strings.Builder, x event.Exposure) {
 	}
 	if x.Description != "" {
 		fmt.Fprintf(b, "AWS says:     %s\n", clean(x.Description, 600))
+	}
+	writeMetadata(b, x.HealthMetadata)
+}
+
+// writeMetadata quotes a Health event's eventMetadata, one entry a line.
+func writeMetadata(b *strings.Builder, m map[string]string) {
+	label := "AWS metadata: "
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		fmt.Fprintf(b, "%s%s: %s\n", label, clean(k, 100), clean(m[k], 300))
+		label = "              "
 	}
 }
 
@@ -383,6 +430,9 @@ func writeSteps(b *strings.Builder, inc Incident) {
 		default:
 			line("Containment: %s.", clean(c.Status, 40))
 		}
+		if c.LedgerError != "" {
+			line("The containment was NOT recorded in the ledger (%s): the tamper watch will not set the key Inactive again if it is re-activated.", clean(c.LedgerError, 300))
+		}
 	}
 	if r := inc.Revocation; r != nil {
 		switch r.Status {
@@ -392,6 +442,9 @@ func writeSteps(b *strings.Builder, inc Incident) {
 			line("Sessions: user %s no longer exists; no sessions to revoke.", clean(r.UserName, 64))
 		default:
 			line("Sessions: %s.", clean(r.Status, 40))
+		}
+		if r.LedgerError != "" {
+			line("The revocation was NOT recorded in the ledger (%s): the tamper watch will not put the policy back if it is deleted.", clean(r.LedgerError, 300))
 		}
 	}
 	if a := inc.Activity; a != nil {

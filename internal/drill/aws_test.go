@@ -26,7 +26,7 @@ func TestRunAWSFollowsExecutions(t *testing.T) {
 	}
 	report(t, outcomes[0])
 	x := outcomes[0].Executions
-	if len(x) != 1 || x[0].Name != exposedName || len(x[0].States) != 9 {
+	if len(x) != 1 || x[0].Name != exposedName || len(x[0].States) != 10 {
 		t.Errorf("exposed-key: %d executions, first %s", len(x), names(x))
 	}
 	// The malformed payload's execution fails, so --aws reports a failure.

@@ -14,6 +14,8 @@
 //   - stack.go: setting up a scenario's emulated account and keywarden in it;
 //   - driver.go: what a scenario does to that stack (put, deliver, tag, …);
 //   - scenarios.go and expect.go: the scenario table and its expectations;
+//     scenarios_health.go: the AWS Health scenarios; scenarios_tamper.go:
+//     the tamper watch's, with the tampering they do by hand;
 //   - reliability.go: the fault matrix and its invariants;
 //   - outcome.go and render.go: what a drill reports, and the text timeline;
 //   - aws.go: drilling a deployed stack (RunAWS);

@@ -213,6 +213,18 @@ func (e *Expectations) NoIAMWrite() {
 	e.check(len(w) == 0, "no IAM write", "got %d, first %s", len(w), firstOp(w))
 }
 
+// NoIAMCall: no IAM call at all, reads included: for a key of another
+// account, not even the lookup of its owner.
+func (e *Expectations) NoIAMCall() {
+	var ops []string
+	for _, c := range e.st.aws.Calls() {
+		if c.Service == "iam" {
+			ops = append(ops, c.Operation)
+		}
+	}
+	e.check(len(ops) == 0, "no IAM call", "got %d: %s", len(ops), strings.Join(ops, ", "))
+}
+
 // FirstIAMWrite: the first IAM write (attempted) was op — containment first.
 func (e *Expectations) FirstIAMWrite(op string) {
 	w := e.iamWriteCalls()
@@ -322,4 +334,36 @@ func putFile(p []PutResult, i int) string {
 		return p[i].File
 	}
 	return "put"
+}
+
+// Ignored: n deliveries started nothing because the intake recognised
+// keywarden's own write.
+func (e *Expectations) Ignored(n int) {
+	got := 0
+	for _, p := range e.outcome.Puts {
+		for _, m := range p.Matches {
+			if m.Ignored != "" {
+				got++
+			}
+		}
+	}
+	e.check(got == n, fmt.Sprintf("%d deliveries recognised as keywarden's own writes, nothing started", n), "got %d", got)
+}
+
+// NoExecutionPrefix: no execution's name starts with prefix.
+func (e *Expectations) NoExecutionPrefix(prefix string) {
+	for _, x := range e.outcome.Executions {
+		if strings.HasPrefix(x.Name, prefix) {
+			e.check(false, "no execution named "+prefix+"…", "started %s", x.Name)
+			return
+		}
+	}
+	e.check(true, "no execution named "+prefix+"…", "")
+}
+
+// UserPolicyIs: the user has the inline policy, with exactly this document.
+func (e *Expectations) UserPolicyIs(user, policy, doc string) {
+	got, ok := e.st.aws.UserPolicies(user)[policy]
+	e.check(ok && doc != "" && got == doc, fmt.Sprintf("%s has inline policy %s as keywarden wrote it", user, policy),
+		"present %v, document %s, want %s", ok, got, doc)
 }

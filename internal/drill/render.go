@@ -14,6 +14,7 @@ var resultKeys = map[string]string{
 	"ReadFinding": "finding", "ContainKey": "containment", "RevokeSessions": "revocation",
 	"LookUpActivity": "activity", "RemoveKey": "removal",
 	"AlertExposedKey": "alert", "AlertRootKey": "alert", "AlertManualAction": "alert", "AlertUnsupportedEvent": "alert",
+	"CheckTamper": "tamper", "RespondToTamper": "tamperResponse", "AlertTamper": "alert",
 }
 
 // Summary is a one-line reading of a state's result.
@@ -34,6 +35,9 @@ func Summary(state string, output json.RawMessage) string {
 	n := func(k string) int { v, _ := r[k].(float64); return int(v) }
 	switch key {
 	case "finding":
+		if b, _ := r["foreignAccount"].(bool); b {
+			return fmt.Sprintf("key %s of account %s, not %s: no IAM call", s("accessKeyId"), s("account"), s("actsIn"))
+		}
 		if b, _ := r["root"].(bool); b {
 			return fmt.Sprintf("root key %s in %s", s("accessKeyId"), s("account"))
 		}
@@ -46,6 +50,23 @@ func Summary(state string, output json.RawMessage) string {
 		return fmt.Sprintf("%d events, %d high-risk, %d requests", n("totalEvents"), n("highRiskTotal"), n("requests"))
 	case "alert":
 		return fmt.Sprintf("published %q", s("subject"))
+	case "tamper":
+		if b, _ := r["tamper"].(bool); !b {
+			return "not tampering: " + s("reason")
+		}
+		if s("undo") != "" {
+			return fmt.Sprintf("tampering (%s): undo %s", s("kind"), s("undo"))
+		}
+		return fmt.Sprintf("tampering (%s): %s", s("kind"), s("noUndo"))
+	case "tamperResponse":
+		flagged := "listed for the digest"
+		if b, _ := r["flagged"].(bool); !b {
+			flagged = "NOT listed for the digest"
+		}
+		if s("status") == "" {
+			return flagged
+		}
+		return s("status") + ", " + flagged
 	}
 	return s("status")
 }
@@ -106,6 +127,8 @@ func writePut(w io.Writer, p PutResult) {
 			fmt.Fprintf(w, "     rule %s → intake failed: %s\n", m.Rule, m.Error)
 		case m.Duplicate:
 			fmt.Fprintf(w, "     rule %s → intake: %s already exists, duplicate ignored\n", m.Rule, m.Execution)
+		case m.Ignored != "":
+			fmt.Fprintf(w, "     rule %s → intake: %s; no execution (it would be %s)\n", m.Rule, m.Ignored, m.Execution)
 		default:
 			fmt.Fprintf(w, "     rule %s → intake started %s\n", m.Rule, m.Execution)
 		}

@@ -40,6 +40,14 @@ func Scenarios() []Scenario {
 		malformedReport(),
 		rootKeyReport(),
 		unsupportedEvent(),
+		tamperReactivatedKey(),
+		tamperRevokePolicyDeleted(),
+		tamperOwnWrites(),
+		tamperPolicyTag(),
+		healthTwoKeys(),
+		healthOrganizationalView(),
+		healthCompromiseSuspected(),
+		healthNotice(),
 	}
 }
 
@@ -116,7 +124,7 @@ func exposedKeyUnderFaults() Scenario {
 func exposedKeyContained(e *Expectations) {
 	e.Executions(1)
 	e.Status(exposedName, "SUCCEEDED", "")
-	e.StateOrder(exposedName, "RouteEvent", "ReadFinding", "IsRootKey", "ContainKey", "RevokeSessions", "LookUpActivity", "RemoveKey", "AlertExposedKey", "Contained")
+	e.StateOrder(exposedName, "RouteEvent", "ReadFinding", "IsKeyOfThisAccount", "IsRootKey", "ContainKey", "RevokeSessions", "LookUpActivity", "RemoveKey", "AlertExposedKey", "Contained")
 	e.FirstIAMWrite("UpdateAccessKey")
 	e.Key(demoKey, "deleted")
 	e.Key(demoOtherKey, "Active")
@@ -425,7 +433,7 @@ func rootKeyReport() Scenario {
 		Expect: func(e *Expectations) {
 			e.Executions(1)
 			e.Status("exposed-root-"+rootKey, "SUCCEEDED", "")
-			e.StateOrder("exposed-root-"+rootKey, "RouteEvent", "ReadFinding", "IsRootKey", "AlertRootKey", "EscalatedRootKey")
+			e.StateOrder("exposed-root-"+rootKey, "RouteEvent", "ReadFinding", "IsKeyOfThisAccount", "IsRootKey", "AlertRootKey", "EscalatedRootKey")
 			e.NoIAMWrite()
 			e.Alerts(1)
 			e.AlertContains("Exposed Root Access Key", "Sign in to the AWS console as the root user", rootKey)

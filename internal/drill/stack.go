@@ -52,6 +52,9 @@ type matchRecord struct {
 	Execution string
 	Duplicate bool
 	Error     string
+	// Ignored says why the intake started nothing: keywarden's own write
+	// (Execution is the name it would have had).
+	Ignored string `json:",omitempty"`
 }
 
 // newStack seeds a fresh account and deploys keywarden into it as the
@@ -150,6 +153,7 @@ func (st *stack) references(fixture localaws.Fixture) map[string]string {
 		// localaws does not emulate KMS; the secret records the key's ARN.
 		settings.EnvRotationKMSKey: fmt.Sprintf("arn:aws:kms:%s:%s:key/00000000-0000-4000-8000-000000000001", region, account),
 		settings.EnvRotationWriter: fmt.Sprintf("arn:aws:iam::%s:role/keywarden-ActFunctionRole", account),
+		settings.EnvOwnRoleArns:    ownRoleArns(account),
 	}
 }
 
@@ -237,11 +241,11 @@ func (st *stack) routeRules() error {
 
 // intakeTarget invokes the intake as EventBridge does, asynchronously:
 // Lambda retries a failed invocation twice (retryAttempts in infra), then
-// sends the event to the dead-letter queue. Each delivery is recorded in
-// st.matched.
+// sends the event to the dead-letter queue. Each execution a delivery
+// started or found (a Health event of several keys starts one per key) is
+// recorded in st.matched; a delivery that failed, once.
 func (st *stack) intakeTarget(rule string) func(ctx context.Context, ev []byte) error {
 	return func(ctx context.Context, ev []byte) error {
-		rec := matchRecord{Rule: rule}
 		var out []byte
 		var err error
 		for attempt := 1; attempt <= intakeAttempts; attempt++ {
@@ -249,17 +253,32 @@ func (st *stack) intakeTarget(rule string) func(ctx context.Context, ev []byte) 
 				break
 			}
 		}
-		var res struct {
+		if err != nil {
+			st.matched = append(st.matched, matchRecord{Rule: rule,
+				Error: fmt.Sprintf("%s after %d attempts, sent to the dead-letter queue: %v", lambdafn.ErrorType(err), intakeAttempts, err)})
+			return err
+		}
+		type execution struct {
 			Name      string `json:"name"`
 			Duplicate bool   `json:"duplicate"`
 		}
-		if err != nil {
-			rec.Error = fmt.Sprintf("%s after %d attempts, sent to the dead-letter queue: %v", lambdafn.ErrorType(err), intakeAttempts, err)
-		} else if json.Unmarshal(out, &res) == nil {
-			rec.Execution, rec.Duplicate = res.Name, res.Duplicate
+		var res struct {
+			execution
+			Executions []execution `json:"executions"`
+			Ignored    string      `json:"ignored"`
 		}
-		st.matched = append(st.matched, rec)
-		return err
+		_ = json.Unmarshal(out, &res)
+		if res.Ignored != "" {
+			st.matched = append(st.matched, matchRecord{Rule: rule, Execution: res.Name, Ignored: res.Ignored})
+			return nil
+		}
+		if len(res.Executions) == 0 {
+			res.Executions = []execution{res.execution}
+		}
+		for _, x := range res.Executions {
+			st.matched = append(st.matched, matchRecord{Rule: rule, Execution: x.Name, Duplicate: x.Duplicate})
+		}
+		return nil
 	}
 }
 

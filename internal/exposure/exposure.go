@@ -19,6 +19,7 @@ import (
 
 	"github.com/keywarden/keywarden/internal/clock"
 	"github.com/keywarden/keywarden/internal/event"
+	"github.com/keywarden/keywarden/internal/ledger"
 	"github.com/keywarden/keywarden/internal/settings"
 	"github.com/keywarden/keywarden/internal/step"
 )
@@ -48,6 +49,9 @@ const RevokePolicyName = "keywarden-revoke-older-sessions"
 type Input struct {
 	Finding     event.Exposure `json:"finding"`
 	Containment *Containment   `json:"containment,omitempty"`
+	// Execution is the execution's name, recorded in the ledger with the
+	// containment and the revocation.
+	Execution string `json:"execution,omitempty"`
 }
 
 // Containment is the outcome of ContainKey.
@@ -57,6 +61,10 @@ type Containment struct {
 	UserName    string    `json:"userName"`
 	KeyStatus   string    `json:"keyStatus,omitempty"`
 	At          time.Time `json:"at"`
+	// Recorded is true once the ledger holds the containment, so that the
+	// tamper watch knows the key; LedgerError says why it does not.
+	Recorded    bool   `json:"recorded"`
+	LedgerError string `json:"ledgerError,omitempty"`
 }
 
 // Revocation is the outcome of RevokeSessions.
@@ -65,7 +73,26 @@ type Revocation struct {
 	UserName     string    `json:"userName"`
 	PolicyName   string    `json:"policyName,omitempty"`
 	IssuedBefore time.Time `json:"issuedBefore"`
+	// Recorded and LedgerError: as for Containment; the tamper watch puts
+	// the policy back from the ledger's record.
+	Recorded    bool   `json:"recorded"`
+	LedgerError string `json:"ledgerError,omitempty"`
 }
+
+// ContainLedger records a containment (the ledger's RecordAction).
+type ContainLedger interface {
+	RecordAction(ctx context.Context, keyID, action string, a ledger.Action) (bool, error)
+}
+
+// RevokeLedger records a revocation (the ledger's RecordRevocation).
+type RevokeLedger interface {
+	RecordRevocation(ctx context.Context, r ledger.Revocation) (bool, error)
+}
+
+var (
+	_ ContainLedger = (*ledger.Ledger)(nil)
+	_ RevokeLedger  = (*ledger.Ledger)(nil)
+)
 
 // Removal is the outcome of RemoveKey.
 type Removal struct {
@@ -137,6 +164,11 @@ func ResolveOwner(ctx context.Context, api OwnerAPI, keyID string) (string, erro
 // Advisor report could name one IAM no longer agrees with.
 type FindingHandler struct {
 	IAM OwnerAPI
+	// Account is the account this deployment acts in. A finding of
+	// another account (Health's organizational view) is returned with
+	// ForeignAccount set and no IAM call: this account's IAM cannot
+	// answer for it, and the state machine alerts it.
+	Account string
 }
 
 // Handle parses the raw EventBridge event (the execution's input).
@@ -147,6 +179,12 @@ func (h FindingHandler) Handle(ctx context.Context, raw json.RawMessage) (event.
 		return x, &step.Error{Name: step.UnsupportedEvent, Err: err}
 	case err != nil:
 		return x, &step.Error{Name: step.InvalidEvent, Err: err}
+	}
+	if x.Account != h.Account {
+		slog.WarnContext(ctx, "key of another account reported; no IAM call", "accessKeyId", x.AccessKeyID, "account", x.Account,
+			"actsIn", h.Account, "receivedIn", x.ReceivedIn, "signal", x.Signal)
+		x.ForeignAccount, x.ActsIn = true, h.Account
+		return x, nil
 	}
 	if x.Root {
 		slog.InfoContext(ctx, "root key reported", "accessKeyId", x.AccessKeyID, "account", x.Account, "signal", x.Signal)
@@ -187,7 +225,11 @@ func (h FindingHandler) Handle(ctx context.Context, raw json.RawMessage) (event.
 // write of the branch; nothing slow runs before it.
 type ContainHandler struct {
 	IAM ContainAPI
-	Now func() time.Time
+	// Ledger, when set, records the containment (ledger.ActionContain)
+	// once the key reads back Inactive: the tamper watch sets the key
+	// Inactive again if anyone re-activates it.
+	Ledger ContainLedger
+	Now    func() time.Time
 	// ReadBackAttempts and ReadBackDelay cover IAM's eventual consistency.
 	ReadBackAttempts int
 	ReadBackDelay    time.Duration
@@ -198,7 +240,12 @@ func NewContainHandler(api ContainAPI) ContainHandler {
 	return ContainHandler{IAM: api, Now: time.Now, ReadBackAttempts: 5, ReadBackDelay: time.Second}
 }
 
-// Handle contains the finding's key.
+// Handle contains the finding's key, then records the containment. The
+// record comes after the deactivation, not before as the ledger's other
+// actions do: containment is the branch's first write, and a ledger that
+// cannot be written must not keep the key active. A record that fails
+// after the SDK's retries is reported in the outcome (and the alert), not
+// thrown: the response goes on.
 func (h ContainHandler) Handle(ctx context.Context, in Input) (Containment, error) {
 	x := in.Finding
 	if err := requireUserKey(x); err != nil {
@@ -208,7 +255,19 @@ func (h ContainHandler) Handle(ctx context.Context, in Input) (Containment, erro
 	var err error
 	c.Status, c.KeyStatus, err = Deactivate(ctx, h.IAM, x.UserName, x.AccessKeyID, h.ReadBackAttempts, h.ReadBackDelay)
 	c.At = h.Now().UTC()
-	return c, err
+	if err != nil || c.Status != StatusDeactivated || h.Ledger == nil {
+		return c, err
+	}
+	_, lerr := h.Ledger.RecordAction(ctx, x.AccessKeyID, ledger.ActionContain, ledger.Action{
+		User: x.UserName, At: c.At, RunID: in.Execution, Reason: "reported exposed by " + x.Signal,
+	})
+	if lerr != nil {
+		c.LedgerError = lerr.Error()
+		slog.ErrorContext(ctx, "containment not recorded in the ledger", "accessKeyId", x.AccessKeyID, "user", x.UserName, "error", lerr.Error())
+		return c, nil
+	}
+	c.Recorded = true
+	return c, nil
 }
 
 // Deactivate sets a key Inactive and reads it back until it says so: it
@@ -274,7 +333,10 @@ func keyStatus(ctx context.Context, api ContainAPI, user, keyID string) (string,
 // minted with the exposed key (GetSessionToken, GetFederationToken) stop.
 type RevokeHandler struct {
 	IAM RevokeAPI
-	Now func() time.Time
+	// Ledger, when set, records the revocation and its cut-off, from which
+	// the tamper watch puts a deleted or changed policy back.
+	Ledger RevokeLedger
+	Now    func() time.Time
 }
 
 // Handle writes the deny policy; a newer incident overwrites it with a later
@@ -301,6 +363,19 @@ func (h RevokeHandler) Handle(ctx context.Context, in Input) (Revocation, error)
 	}
 	r.Status = StatusRevoked
 	slog.InfoContext(ctx, "sessions revoked", "user", x.UserName, "accessKeyId", x.AccessKeyID, "issuedBefore", now)
+	if h.Ledger == nil {
+		return r, nil
+	}
+	// As for the containment: recorded after the write, a failure
+	// reported rather than thrown.
+	if _, err := h.Ledger.RecordRevocation(ctx, ledger.Revocation{
+		User: x.UserName, KeyID: x.AccessKeyID, IssuedBefore: now, At: h.Now().UTC(), Execution: in.Execution,
+	}); err != nil {
+		r.LedgerError = err.Error()
+		slog.ErrorContext(ctx, "revocation not recorded in the ledger", "user", x.UserName, "accessKeyId", x.AccessKeyID, "error", err.Error())
+		return r, nil
+	}
+	r.Recorded = true
 	return r, nil
 }
 

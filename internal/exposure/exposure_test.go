@@ -82,7 +82,10 @@ func (f *fakeIAM) DeleteAccessKey(_ context.Context, in *iam.DeleteAccessKeyInpu
 	return &iam.DeleteAccessKeyOutput{}, f.deleteErr
 }
 
-const key = "AKIAKEYWARDENDRILL01"
+const (
+	key         = "AKIAKEYWARDENDRILL01"
+	thisAccount = "123456789012"
+)
 
 var (
 	finding   = event.Exposure{AccessKeyID: key, UserName: "ci-deployer", Account: "123456789012"}
@@ -127,9 +130,16 @@ func TestFindingHandler(t *testing.T) {
 		{name: "root makes no IAM call", sample: "trusted-advisor-root-key.json", iam: &fakeIAM{}, wantUser: "root", wantRoot: true},
 		{name: "unsupported", sample: "unsupported-event.json", iam: &fakeIAM{}, wantErr: step.UnsupportedEvent},
 		{name: "owner lookup throttled", sample: "health-credentials-exposed.json", iam: &fakeIAM{ownerErr: throttled}, wantErr: step.Throttled, wantCalls: 1},
+		// eventMetadata names the user: IAM's owner still wins when IAM
+		// knows the key; when it does not, the reported user is acted on.
+		{name: "health metadata user confirmed", sample: "health-credentials-exposed-metadata.json", iam: &fakeIAM{owner: map[string]string{key: "ci-deployer"}}, wantUser: "ci-deployer", verified: true, wantCalls: 1},
+		{name: "health metadata user differs", sample: "health-credentials-exposed-metadata.json", iam: &fakeIAM{owner: map[string]string{key: "build-bot"}}, wantUser: "build-bot", reported: "ci-deployer", verified: true, wantCalls: 1},
+		{name: "health metadata user, key unknown", sample: "health-credentials-exposed-metadata.json", iam: &fakeIAM{}, wantUser: "ci-deployer", wantCalls: 1},
+		{name: "health compromise suspected", sample: "health-credentials-compromise-suspected.json", iam: &fakeIAM{owner: map[string]string{key: "ci-deployer"}}, wantUser: "ci-deployer", verified: true, wantCalls: 1},
+		{name: "health notice is not a finding", sample: "health-iam-quarantine.json", iam: &fakeIAM{}, wantErr: step.UnsupportedEvent},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			x, err := FindingHandler{IAM: tc.iam}.Handle(context.Background(), sample(t, tc.sample))
+			x, err := FindingHandler{IAM: tc.iam, Account: thisAccount}.Handle(context.Background(), sample(t, tc.sample))
 			if got := step.Name(err); got != tc.wantErr {
 				t.Fatalf("error %q (%v), want %q", got, err, tc.wantErr)
 			}
@@ -144,9 +154,26 @@ func TestFindingHandler(t *testing.T) {
 			}
 		})
 	}
-	_, err := FindingHandler{IAM: &fakeIAM{}}.Handle(context.Background(), json.RawMessage(`{"source":"aws.trustedadvisor"}`))
+	_, err := FindingHandler{IAM: &fakeIAM{}, Account: thisAccount}.Handle(context.Background(), json.RawMessage(`{"source":"aws.trustedadvisor"}`))
 	if step.Name(err) != step.InvalidEvent {
 		t.Errorf("malformed event: %v", err)
+	}
+}
+
+// Health's organizational view names a member account: the finding says
+// so, and this account's IAM is not asked about the key.
+func TestFindingOfAnotherAccount(t *testing.T) {
+	api := &fakeIAM{owner: map[string]string{"AKIAMEMBERACCOUNT001": "someone-here"}}
+	x, err := FindingHandler{IAM: api, Account: thisAccount}.Handle(context.Background(), sample(t, "health-organizational-view.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !x.ForeignAccount || x.Account != "111122223333" || x.ActsIn != thisAccount || x.ReceivedIn != thisAccount || x.OwnerVerified || x.UserName != "" {
+		t.Errorf("finding %+v", x)
+	}
+	equalCalls(t, api.calls)
+	if x, err := (FindingHandler{IAM: api, Account: "111122223333"}).Handle(context.Background(), sample(t, "health-organizational-view.json")); err != nil || x.ForeignAccount {
+		t.Errorf("deployed in the member account itself: %+v, %v", x, err)
 	}
 }
 
@@ -158,7 +185,7 @@ func TestFindingHandlerRootOwnerSpellings(t *testing.T) {
 		for _, name := range []string{"health-credentials-exposed.json", "trusted-advisor-exposed-key.json"} {
 			t.Run(name+" "+owner, func(t *testing.T) {
 				api := &fakeIAM{owner: map[string]string{key: owner}}
-				x, err := FindingHandler{IAM: api}.Handle(context.Background(), sample(t, name))
+				x, err := FindingHandler{IAM: api, Account: thisAccount}.Handle(context.Background(), sample(t, name))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -180,7 +207,7 @@ func TestFindingHandlerRootOwnerSpellings(t *testing.T) {
 		}
 	}
 	// An IAM user's name that merely starts like root is a user.
-	x, err := FindingHandler{IAM: &fakeIAM{owner: map[string]string{key: "rooted"}}}.Handle(context.Background(), sample(t, "health-credentials-exposed.json"))
+	x, err := FindingHandler{IAM: &fakeIAM{owner: map[string]string{key: "rooted"}}, Account: thisAccount}.Handle(context.Background(), sample(t, "health-credentials-exposed.json"))
 	if err != nil || x.Root || x.UserName != "rooted" {
 		t.Errorf("finding %+v, %v", x, err)
 	}

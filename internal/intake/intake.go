@@ -1,6 +1,7 @@
 // Package intake is the EventBridge rules' target. It names an execution
 // after what the event is about — exposed-<user>-<key>, daily-<date>,
-// created-<user>-<key> — and starts it. Step Functions refuses a
+// created-<user>-<key>, foreign-<account>-<key>, notice-<code>-<account>-…
+// — and starts it; a Health event listing several keys starts one per key. Step Functions refuses a
 // second execution of the same name for 90 days after the first closes
 // (ExecutionAlreadyExists), so a key reported twice - by Trusted Advisor and
 // by Health, or by one event delivered twice - gets one response: the name
@@ -44,10 +45,18 @@ type Handler struct {
 	SFN             StartAPI
 	IAM             exposure.OwnerAPI
 	StateMachineArn string
+	// Account is the account this deployment acts in. A key an event puts
+	// in another account (Health's organizational view) is never looked up
+	// in this account's IAM: its execution is named foreign-<account>-<key>
+	// and alerts.
+	Account string
+	// OwnRoles are keywarden's roles that write to IAM: their writes of
+	// calls the tamper branch answers start no execution (OwnWrite).
+	OwnRoles []string
 }
 
-// Result says which execution the event started, or that it was a duplicate.
-type Result struct {
+// Execution is one execution an event started, or found already started.
+type Execution struct {
 	Name         string `json:"name"`
 	ExecutionArn string `json:"executionArn,omitempty"`
 	Duplicate    bool   `json:"duplicate"`
@@ -56,23 +65,64 @@ type Result struct {
 	Taken string `json:"taken,omitempty"`
 }
 
-// Handle names and starts the execution for an EventBridge event. Events
+// Result says which executions the event started, or that they were
+// duplicates. Most events start one: its fields are the first execution's,
+// and Duplicate is true only when every execution was a duplicate. A Health
+// event listing several keys starts one per key: Executions lists them all.
+type Result struct {
+	Execution
+	Executions []Execution `json:"executions"`
+	// Ignored says why no execution was started: keywarden's own write of
+	// a call the tamper branch answers (Name is the one it would have had).
+	Ignored string `json:"ignored,omitempty"`
+}
+
+// Handle names and starts the executions for an EventBridge event. Events
 // intake cannot read still start an execution, which fails with a named
-// error and alerts: nothing delivered is dropped silently.
+// error and alerts: nothing delivered is dropped silently. If starting one
+// of several fails, Handle returns the error: Lambda's retry starts the
+// rest, and those already started are duplicates.
 func (h Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, error) {
-	name, err := h.executionName(ctx, raw)
+	if res, own := h.ignoreOwnWrite(ctx, raw); own {
+		return res, nil
+	}
+	plans, err := h.plan(ctx, raw)
 	if err != nil {
 		return Result{}, err
 	}
-	res, exists, err := h.start(ctx, name, raw)
+	var res Result
+	for _, p := range plans {
+		ex, err := h.startOne(ctx, p)
+		if err != nil {
+			return res, err
+		}
+		res.Executions = append(res.Executions, ex)
+	}
+	res.Execution = res.Executions[0]
+	for _, ex := range res.Executions {
+		res.Duplicate = res.Duplicate && ex.Duplicate
+	}
+	return res, nil
+}
+
+// planned is one execution to start: its name and input.
+type planned struct {
+	name  string
+	input json.RawMessage
+}
+
+// startOne starts one planned execution. When the name is taken by an
+// exposure report's execution, it makes sure what holds it is a response to
+// the same key: anyone allowed to start executions could otherwise take
+// exposed-<user>-<key> first, with a harmless input, and the real report
+// would be dropped as its duplicate.
+func (h Handler) startOne(ctx context.Context, p planned) (Execution, error) {
+	name, input := p.name, p.input
+	res, exists, err := h.start(ctx, name, input)
 	if err != nil || !exists {
 		return res, err
 	}
-	// The name is taken. For an exposure report, make sure what holds it
-	// is a response to the same key: anyone allowed to start executions
-	// could otherwise take exposed-<user>-<key> first, with a harmless
-	// input, and the real report would be dropped as its duplicate.
-	x, isExposure := exposureOf(raw)
+	x, isExposure := exposureOf(input)
 	same := true
 	if isExposure {
 		if same, err = h.respondsTo(ctx, name, x.AccessKeyID); err != nil {
@@ -85,7 +135,7 @@ func (h Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, error
 		return res, nil
 	}
 	// Deterministic, so a redelivery of this event is still a duplicate.
-	sum := sha256.Sum256(raw)
+	sum := sha256.Sum256(input)
 	alt := name
 	if len(alt) > maxName-9 {
 		alt = alt[:maxName-9]
@@ -93,7 +143,7 @@ func (h Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, error
 	alt += "-" + hex.EncodeToString(sum[:4])
 	slog.WarnContext(ctx, "execution name taken by an execution that is not a response to this key; responding under another name",
 		"taken", name, "execution", alt, "accessKeyId", x.AccessKeyID)
-	res, exists, err = h.start(ctx, alt, raw)
+	res, exists, err = h.start(ctx, alt, input)
 	res.Taken = name
 	if exists {
 		res.Duplicate = true
@@ -102,10 +152,10 @@ func (h Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, error
 }
 
 // start starts the execution; exists reports that the name was taken.
-func (h Handler) start(ctx context.Context, name string, raw json.RawMessage) (res Result, exists bool, err error) {
-	res = Result{Name: name}
+func (h Handler) start(ctx context.Context, name string, input json.RawMessage) (res Execution, exists bool, err error) {
+	res = Execution{Name: name}
 	out, err := h.SFN.StartExecution(ctx, &sfn.StartExecutionInput{
-		StateMachineArn: aws.String(h.StateMachineArn), Name: aws.String(name), Input: aws.String(executionInput(raw)),
+		StateMachineArn: aws.String(h.StateMachineArn), Name: aws.String(name), Input: aws.String(string(input)),
 	})
 	var taken *sfntypes.ExecutionAlreadyExists
 	if errors.As(err, &taken) {
@@ -145,32 +195,92 @@ func (h Handler) respondsTo(ctx context.Context, name, keyID string) (bool, erro
 	return ok && x.AccessKeyID == keyID, nil
 }
 
-func (h Handler) executionName(ctx context.Context, raw json.RawMessage) (string, error) {
+// plan names the executions an event starts, with their inputs.
+func (h Handler) plan(ctx context.Context, raw json.RawMessage) ([]planned, error) {
+	one := func(name string) []planned { return []planned{{name, executionInput(raw)}} }
 	env, err := event.ParseEnvelope(raw)
 	if err != nil {
-		return OtherName("invalid", "", raw), nil
+		return one(OtherName("invalid", "", raw)), nil
 	}
 	if env.IsScheduled() {
 		if env.Time.IsZero() {
-			return OtherName("invalid", env.ID, raw), nil
+			return one(OtherName("invalid", env.ID, raw)), nil
 		}
 		// One run per day: the schedule firing twice starts one execution.
-		return "daily-" + env.Time.UTC().Format("2006-01-02"), nil
+		return one("daily-" + env.Time.UTC().Format("2006-01-02")), nil
+	}
+	if name, ok := tamperPlan(env, raw); ok {
+		// One response per CloudTrail event (tamper-…).
+		return one(name), nil
 	}
 	if env.IsKeyCreation() {
 		kc, err := env.KeyCreation()
 		switch {
 		case err != nil:
-			return OtherName("invalid", env.ID, raw), nil
+			return one(OtherName("invalid", env.ID, raw)), nil
 		case kc.Failed || kc.KeyID == "":
-			return OtherName("created-failed", env.ID, raw), nil
+			return one(OtherName("created-failed", env.ID, raw)), nil
 		}
 		// One record per key: a redelivered event is a duplicate.
-		return kindName("created", kc.User, kc.KeyID), nil
+		return one(kindName("created", kc.User, kc.KeyID)), nil
+	}
+	if env.IsHealthNotice() {
+		// Named after the event, not the delivery: the same notice from
+		// the backup region is a duplicate.
+		return one(noticeName(env)), nil
+	}
+	if keys, ok := env.HealthKeys(); ok && len(keys) > 0 {
+		return h.planHealthKeys(ctx, env, raw, keys)
 	}
 	x, err := env.Exposure()
 	if err != nil {
-		return OtherName("invalid", env.ID, raw), nil
+		return one(OtherName("invalid", env.ID, raw)), nil
+	}
+	name, err := h.exposureName(ctx, x)
+	if err != nil {
+		return nil, err
+	}
+	return one(name), nil
+}
+
+// planHealthKeys plans one execution per key of a Health event, up to
+// event.MaxKeysPerEvent, each input naming its key (event.EntityField).
+// Past the bound, one more execution with the event as delivered fails
+// with InvalidEvent and alerts, naming the keys left without a response.
+// An entity that is no key id gets its own execution too, which fails and
+// alerts: none is dropped.
+func (h Handler) planHealthKeys(ctx context.Context, env event.Envelope, raw json.RawMessage, keys []string) ([]planned, error) {
+	var plans []planned
+	for _, key := range keys[:min(len(keys), event.MaxKeysPerEvent)] {
+		input, err := event.WithEntity(raw, key)
+		if err != nil {
+			return nil, fmt.Errorf("name the execution for entity %s: %w", key, err)
+		}
+		x, err := event.ParseExposure(input)
+		if err != nil {
+			// Named after the event and entity, not the delivery.
+			plans = append(plans, planned{OtherName("invalid", "", []byte(env.HealthIdentity()+"|"+key)), input})
+			continue
+		}
+		name, err := h.exposureName(ctx, x)
+		if err != nil {
+			return nil, err
+		}
+		plans = append(plans, planned{name, input})
+	}
+	if len(keys) > event.MaxKeysPerEvent {
+		slog.WarnContext(ctx, "Health event lists more keys than answered per event", "keys", len(keys), "bound", event.MaxKeysPerEvent)
+		plans = append(plans, planned{OtherName("too-many-keys", "", []byte(env.HealthIdentity())), executionInput(raw)})
+	}
+	return plans, nil
+}
+
+// exposureName names the execution for an exposure report.
+func (h Handler) exposureName(ctx context.Context, x event.Exposure) (string, error) {
+	if h.Account != "" && x.Account != h.Account {
+		// Not this deployment's account: no IAM call here can be about
+		// the key. One execution per account and key.
+		return kindName("foreign", x.Account, x.AccessKeyID), nil
 	}
 	if x.Root {
 		return ExposedName("root", x.AccessKeyID), nil
@@ -198,6 +308,24 @@ func (h Handler) executionName(ctx context.Context, raw json.RawMessage) (string
 		owner = "unknown"
 	}
 	return ExposedName(owner, x.AccessKeyID), nil
+}
+
+// noticeName is notice-<code>-<account>-<hash of the event's identity>.
+func noticeName(env event.Envelope) string {
+	n, _ := env.HealthNotice()
+	code := strings.TrimPrefix(n.EventTypeCode, "AWS_RISK_")
+	if len(code) > 30 {
+		code = code[:30]
+	}
+	sum := sha256.Sum256([]byte(env.HealthIdentity()))
+	return "notice-" + sanitize(code) + "-" + sanitize(truncate(n.Account, 12)) + "-" + hex.EncodeToString(sum[:4])
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 // earlierExecution returns the name of a recent exposed-key execution for
@@ -228,17 +356,17 @@ const maxInvalidInput = 4096
 // EventBridge always delivers. Anything else (a hand-made payload) is kept,
 // cut short, as a string in an object, so the state machine's paths work
 // and the Choice routes it to the unsupported-event alert.
-func executionInput(raw json.RawMessage) string {
+func executionInput(raw json.RawMessage) json.RawMessage {
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(raw, &obj) == nil && obj != nil {
-		return string(raw)
+		return raw
 	}
 	kept := string(raw)
 	if len(kept) > maxInvalidInput {
 		kept = kept[:maxInvalidInput]
 	}
 	b, _ := json.Marshal(map[string]string{"detail-type": "(not a JSON object)", "invalidInput": kept})
-	return string(b)
+	return b
 }
 
 // maxName is Step Functions' limit on execution names.

@@ -32,6 +32,8 @@ var complete = map[string]string{
 	settings.EnvLedgerTable:     "keywarden-ledger",
 	settings.EnvKeyAgePolicy:    `{"warnDays":[30],"limitDays":37,"rotationDays":25}`,
 	settings.EnvDryRun:          "false",
+	settings.EnvAccount:         "123456789012",
+	settings.EnvOwnRoleArns:     "arn:aws:iam::123456789012:role/keywarden-RevokeFunctionRole,arn:aws:iam::123456789012:role/keywarden-TamperFunctionRole",
 }
 
 func TestEveryFunctionBuilds(t *testing.T) {
@@ -51,6 +53,10 @@ func TestBadSettingsAreNamed(t *testing.T) {
 		want string
 	}{
 		{lambdafn.Intake, nil, settings.EnvStateMachineArn + " is not set"},
+		{lambdafn.Intake, map[string]string{settings.EnvStateMachineArn: "arn:sm"}, settings.EnvAccount + " is not set"},
+		{lambdafn.Finding, nil, settings.EnvAccount + " is not set"},
+		{lambdafn.Tamper, map[string]string{settings.EnvLedgerTable: "t1x"}, settings.EnvOwnRoleArns + " is not set"},
+		{lambdafn.Tamper, map[string]string{settings.EnvOwnRoleArns: "arn:aws:iam::123456789012:role/r", settings.EnvIncidentOpenDays: "0"}, settings.EnvIncidentOpenDays + " is 0"},
 		{lambdafn.Alert, nil, settings.EnvAlertTopicArn + " is not set"},
 		{lambdafn.Remove, map[string]string{settings.EnvExposedKeyAction: "shred"}, `is "shred"`},
 		{lambdafn.Activity, map[string]string{settings.EnvActivityWindow: "forever"}, settings.EnvActivityWindow},

@@ -40,6 +40,7 @@ func TestHandlersAgainstLocalAWS(t *testing.T) {
 		settings.EnvAlertTopicArn:   aws.ToString(topic.TopicArn),
 		settings.EnvStateMachineArn: "arn:aws:states:us-east-1:123456789012:stateMachine:K",
 		settings.EnvActivityRegions: "us-east-1,eu-west-1",
+		settings.EnvAccount:         srv.AccountID(),
 	})
 	for _, key := range []string{"iam:*", "cloudtrail:*"} {
 		if err := srv.SetFault(key, localaws.Fault{ThrottleRate: 0.3}); err != nil {

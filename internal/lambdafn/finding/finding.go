@@ -16,7 +16,12 @@ import (
 
 var _ lambdafn.Build = New
 
-// New builds the handler with the IAM client.
-func New(cfg aws.Config, _ settings.Lookup, _ func() time.Time) (lambda.Handler, error) {
-	return lambdafn.Wrap(exposure.FindingHandler{IAM: iam.NewFromConfig(cfg)}.Handle), nil
+// New builds the handler with the IAM client and the account the
+// deployment acts in.
+func New(cfg aws.Config, env settings.Lookup, _ func() time.Time) (lambda.Handler, error) {
+	account, err := env.Required(settings.EnvAccount)
+	if err != nil {
+		return nil, err
+	}
+	return lambdafn.Wrap(exposure.FindingHandler{IAM: iam.NewFromConfig(cfg), Account: account}.Handle), nil
 }

@@ -13,15 +13,22 @@ import (
 	"github.com/keywarden/keywarden/internal/intake"
 	"github.com/keywarden/keywarden/internal/lambdafn"
 	"github.com/keywarden/keywarden/internal/settings"
+	"github.com/keywarden/keywarden/internal/tamper"
 )
 
 var _ lambdafn.Build = New
 
-// New builds the handler with the Step Functions and IAM clients.
+// New builds the handler with the Step Functions and IAM clients and the
+// account the deployment acts in.
 func New(cfg aws.Config, env settings.Lookup, _ func() time.Time) (lambda.Handler, error) {
 	arn, err := env.Required(settings.EnvStateMachineArn)
 	if err != nil {
 		return nil, err
 	}
-	return lambdafn.Wrap(intake.Handler{SFN: sfn.NewFromConfig(cfg), IAM: iam.NewFromConfig(cfg), StateMachineArn: arn}.Handle), nil
+	account, err := env.Required(settings.EnvAccount)
+	if err != nil {
+		return nil, err
+	}
+	return lambdafn.Wrap(intake.Handler{SFN: sfn.NewFromConfig(cfg), IAM: iam.NewFromConfig(cfg), StateMachineArn: arn, Account: account,
+		OwnRoles: tamper.OwnRolesFromEnv(env)}.Handle), nil
 }
