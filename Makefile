@@ -59,7 +59,7 @@ test-infra: $(TOOLS)/.installed
 ## synth: the CloudFormation template to cdk.out/ (cdk-nag errors fail it).
 synth: $(TEMPLATE)
 
-$(TEMPLATE): $(TOOLS)/.installed cdk.json go.mod $(wildcard infra/*.go statemachine/* internal/settings/*.go internal/event/*.go)
+$(TEMPLATE): $(TOOLS)/.installed cdk.json go.mod $(wildcard infra/*.go statemachine/* internal/settings/*.go internal/event/*.go internal/tamper/*.go)
 	$(CDK) synth -q
 	@touch $@
 

@@ -48,6 +48,7 @@ var functionSpecs = []functionSpec{
 	{lambdafn.Act, "keywarden act: notifies owners of aging keys once per stage, deactivates or deletes keys where due, rotates opted-in users' keys", 900, 256},
 	{lambdafn.Digest, "keywarden digest: publishes the summary of the daily key-age run", 60, 256},
 	{lambdafn.Record, "keywarden record: records who created each access key, when and from where, from CloudTrail CreateAccessKey", 60, 256},
+	{lambdafn.Tamper, "keywarden tamper: watches CloudTrail for a keywarden response undone (a contained key re-activated, the revoke policy deleted, a policy tag changed) and undoes it", 30, 256},
 }
 
 func specNamed(name string) functionSpec {

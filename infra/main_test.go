@@ -106,6 +106,9 @@ var variantSettings = map[string]any{
 	"noticeSender": "keywarden@example.com",
 	// The record's noAccessKeysTag check off.
 	"noAccessKeysTag": "",
+	// The tamper watch reports only, and closes incidents after 14 days.
+	"tamperUndo":       false,
+	"incidentOpenDays": 14,
 }
 
 func variant(t *testing.T) (awscdk.Stack, *cfnTemplate) {

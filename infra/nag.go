@@ -50,6 +50,10 @@ func suppressFindings(s settings.Settings, fns map[string]*function, machine aws
 			"known only at run time and may be any IAM user.",
 		lambdafn.Record: "iam:ListUserTags reads the tags of the user an access key was just created for, to tell whether noAccessKeysTag " +
 			"forbids long-term keys; that user is named only by the CloudTrail event at run time and may be any IAM user.",
+		lambdafn.Tamper: "iam:UpdateAccessKey and iam:ListAccessKeys set a re-activated exposed key Inactive again and read it back, and " +
+			"iam:PutUserPolicy puts keywarden's session-revoking policy back on a user whose incident is open; the user is named only by the " +
+			"CloudTrail event at run time and may be any IAM user. IAM has no condition key for a key's new status or an inline policy's " +
+			"name, so the statement cannot be narrowed further; the function decides both from the ledger (internal/tamper).",
 	}
 	for name, reason := range userScoped {
 		// The remove function has no IAM action with exposedKeyAction
@@ -57,6 +61,9 @@ func suppressFindings(s settings.Settings, fns map[string]*function, machine aws
 		// empty; a suppression there would cover nothing.
 		if name == lambdafn.Record && s.NoAccessKeysTag == "" {
 			continue
+		}
+		if name == lambdafn.Tamper && !s.TamperUndo {
+			continue // reports only: no IAM action
 		}
 		if f, ok := fns[name]; ok && f.granted {
 			suppress(f.role, "AwsSolutions-IAM5", reason, nagUsersWildcard)

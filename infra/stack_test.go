@@ -20,7 +20,7 @@ func TestResourceCounts(t *testing.T) {
 		counts[r.Type]++
 	}
 	want := map[string]int{
-		"AWS::Lambda::Function":            11,
+		"AWS::Lambda::Function":            12,
 		"AWS::StepFunctions::StateMachine": 1,
 		"AWS::SNS::Topic":                  1,
 		// The alert topic's and rotation's secrets'.
@@ -29,11 +29,12 @@ func TestResourceCounts(t *testing.T) {
 		"AWS::DynamoDB::Table": 1,
 		// Three exposed-key triggers (with drill sources), the
 		// failed-execution alert, the daily schedule and its drill rule,
-		// key creation and its drill rule.
-		"AWS::Events::Rule": 8,
+		// key creation and its drill rule, four tamper-watch rules and
+		// their drill rules.
+		"AWS::Events::Rule": 16,
 		// One per function and the state machine's.
-		"AWS::Logs::LogGroup": 12,
-		"AWS::IAM::Role":      12,
+		"AWS::Logs::LogGroup": 13,
+		"AWS::IAM::Role":      13,
 		// The default context has no alert e-mail addresses.
 		"AWS::SNS::Subscription": 0,
 		// Daily run missing, dead-letter queue, failed executions.
@@ -128,8 +129,10 @@ func TestVariantSettings(t *testing.T) {
 	for id := range tmpl.ofType("AWS::Events::Rule") {
 		rules = append(rules, id)
 	}
-	if len(rules) != 5 { // two exposed-key triggers, key creation, the schedule and the failed-execution alert
-		t.Errorf("with drillSources=false: rules %v, want 5", rules)
+	// Two exposed-key triggers, key creation, four tamper-watch rules, the
+	// schedule and the failed-execution alert.
+	if len(rules) != 9 {
+		t.Errorf("with drillSources=false: rules %v, want 9", rules)
 	}
 	if _, ok := tmpl.Resources[tmpl.id(t, "KeyCreationRule/Resource")]; !ok {
 		t.Error("with drillSources=false: no KeyCreationRule")

@@ -114,6 +114,13 @@ func (st *stack) put(ctx context.Context, root, file string) (PutResult, error) 
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", file, err)
 	}
+	return st.putEntries(ctx, file, entries)
+}
+
+// putEntries sends put-events entries through EventBridge and waits for the
+// executions they started; file names them in the result.
+func (st *stack) putEntries(ctx context.Context, file string, entries []event.Entry) (PutResult, error) {
+	res := PutResult{File: file}
 	in := &eventbridge.PutEventsInput{}
 	for _, e := range entries {
 		entry := ebtypes.PutEventsRequestEntry{Source: aws.String(e.Source), DetailType: aws.String(e.DetailType), Detail: aws.String(e.Detail), Resources: e.Resources}

@@ -16,8 +16,8 @@ import (
 var clients = map[string][]string{
 	Intake:   {"iam", "sfn"},
 	Finding:  {"iam"},
-	Contain:  {"iam"},
-	Revoke:   {"iam"},
+	Contain:  {"dynamodb", "iam"},
+	Revoke:   {"dynamodb", "iam"},
 	Activity: {"cloudtrail"},
 	Remove:   {"iam"},
 	Alert:    {"dynamodb", "sns"},
@@ -25,6 +25,7 @@ var clients = map[string][]string{
 	Act:      {"dynamodb", "iam", "secretsmanager", "sesv2", "sns"},
 	Digest:   {"sns"},
 	Record:   {"dynamodb", "iam", "sns"},
+	Tamper:   {"dynamodb", "iam"},
 }
 
 // credentialChain are the clients the SDK's default configuration links into

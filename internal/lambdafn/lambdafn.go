@@ -39,11 +39,12 @@ const (
 	Act      = "act"
 	Digest   = "digest"
 	Record   = "record"
+	Tamper   = "tamper"
 )
 
 // Names lists every function: the one list the drill, the infra and the
 // tests take (a test checks that lambdas/ holds exactly these directories).
-var Names = []string{Intake, Finding, Contain, Revoke, Activity, Remove, Alert, Scan, Act, Digest, Record}
+var Names = []string{Intake, Finding, Contain, Revoke, Activity, Remove, Alert, Scan, Act, Digest, Record, Tamper}
 
 // Build makes a function's handler from an AWS config, the environment and a
 // clock (time.Now in Lambda; the emulated account's clock in drills, so

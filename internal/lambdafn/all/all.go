@@ -22,6 +22,7 @@ import (
 	"github.com/keywarden/keywarden/internal/lambdafn/remove"
 	"github.com/keywarden/keywarden/internal/lambdafn/revoke"
 	"github.com/keywarden/keywarden/internal/lambdafn/scan"
+	"github.com/keywarden/keywarden/internal/lambdafn/tamper"
 	"github.com/keywarden/keywarden/internal/settings"
 )
 
@@ -38,6 +39,7 @@ var Builds = map[string]lambdafn.Build{
 	lambdafn.Act:      act.New,
 	lambdafn.Digest:   digest.New,
 	lambdafn.Record:   record.New,
+	lambdafn.Tamper:   tamper.New,
 }
 
 // New builds the named function's handler with the given clock.

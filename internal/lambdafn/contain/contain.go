@@ -1,5 +1,5 @@
 // Package contain builds the contain function: it deactivates the exposed
-// key and reads it back.
+// key, reads it back and records the containment in the ledger.
 package contain
 
 import (
@@ -11,12 +11,23 @@ import (
 
 	"github.com/keywarden/keywarden/internal/exposure"
 	"github.com/keywarden/keywarden/internal/lambdafn"
+	"github.com/keywarden/keywarden/internal/ledger"
 	"github.com/keywarden/keywarden/internal/settings"
 )
 
 var _ lambdafn.Build = New
 
-// New builds the handler with the IAM client.
-func New(cfg aws.Config, _ settings.Lookup, _ func() time.Time) (lambda.Handler, error) {
-	return lambdafn.Wrap(exposure.NewContainHandler(iam.NewFromConfig(cfg)).Handle), nil
+// New builds the handler with the IAM client and, when the ledger table is
+// set, the DynamoDB client.
+func New(cfg aws.Config, env settings.Lookup, now func() time.Time) (lambda.Handler, error) {
+	h := exposure.NewContainHandler(iam.NewFromConfig(cfg))
+	h.Now = now
+	if _, set := env(settings.EnvLedgerTable); set {
+		l, err := ledger.Open(cfg, env, now)
+		if err != nil {
+			return nil, err
+		}
+		h.Ledger = l
+	}
+	return lambdafn.Wrap(h.Handle), nil
 }

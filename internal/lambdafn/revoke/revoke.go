@@ -1,5 +1,6 @@
 // Package revoke builds the revoke function: it denies the exposed key's
-// user every session issued before now.
+// user every session issued before now, and records the cut-off in the
+// ledger.
 package revoke
 
 import (
@@ -11,12 +12,22 @@ import (
 
 	"github.com/keywarden/keywarden/internal/exposure"
 	"github.com/keywarden/keywarden/internal/lambdafn"
+	"github.com/keywarden/keywarden/internal/ledger"
 	"github.com/keywarden/keywarden/internal/settings"
 )
 
 var _ lambdafn.Build = New
 
-// New builds the handler with the IAM client.
-func New(cfg aws.Config, _ settings.Lookup, now func() time.Time) (lambda.Handler, error) {
-	return lambdafn.Wrap(exposure.RevokeHandler{IAM: iam.NewFromConfig(cfg), Now: now}.Handle), nil
+// New builds the handler with the IAM client and, when the ledger table is
+// set, the DynamoDB client.
+func New(cfg aws.Config, env settings.Lookup, now func() time.Time) (lambda.Handler, error) {
+	h := exposure.RevokeHandler{IAM: iam.NewFromConfig(cfg), Now: now}
+	if _, set := env(settings.EnvLedgerTable); set {
+		l, err := ledger.Open(cfg, env, now)
+		if err != nil {
+			return nil, err
+		}
+		h.Ledger = l
+	}
+	return lambdafn.Wrap(h.Handle), nil
 }
