@@ -3,6 +3,7 @@ package event
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -26,12 +27,7 @@ var TamperEventNames = []string{
 
 // IsTamperEventName reports whether name is one of TamperEventNames.
 func IsTamperEventName(name string) bool {
-	for _, n := range TamperEventNames {
-		if n == name {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(TamperEventNames, name)
 }
 
 // Access key statuses as UpdateAccessKey's request names them.
