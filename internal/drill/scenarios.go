@@ -39,6 +39,7 @@ func Scenarios() []Scenario {
 		dailyRunIAMDenied(),
 		malformedReport(),
 		rootKeyReport(),
+		rootAccountSpelling(),
 		unsupportedEvent(),
 		tamperReactivatedKey(),
 		tamperRevokePolicyDeleted(),
@@ -67,7 +68,9 @@ const (
 	demoOtherKey = "AKIAKEYWARDENDRILL02"
 	attackerIP   = "198.51.100.23"
 	rootKey      = "AKIAROOTKEYDRILL0001"
-	exposedName  = "exposed-" + demoUser + "-" + demoKey
+	// rootKey2 is reported with the credential report's spelling of root.
+	rootKey2    = "AKIAROOTKEYDRILL0002"
+	exposedName = "exposed-" + demoUser + "-" + demoKey
 )
 
 // The demo account's rotation user (keywarden:rotate=true), its 61-day-old
@@ -437,6 +440,25 @@ func rootKeyReport() Scenario {
 			e.NoIAMWrite()
 			e.Alerts(1)
 			e.AlertContains("Exposed Root Access Key", "Sign in to the AWS console as the root user", rootKey)
+		},
+	}
+}
+
+// rootAccountSpelling: AWS sources spell the root user several ways; the
+// credential report's <root_account> is the root escalation too, never an
+// IAM user to look up or an invalid event.
+func rootAccountSpelling() Scenario {
+	return Scenario{
+		Name:  "root-key-root-account",
+		Title: "Trusted Advisor reports a root key with the user spelled <root_account> (events/exposed-root-key-root-account.json)",
+		Run:   putEach("events/exposed-root-key-root-account.json"),
+		Expect: func(e *Expectations) {
+			e.Executions(1)
+			e.Status("exposed-root-"+rootKey2, "SUCCEEDED", "")
+			e.StateOrder("exposed-root-"+rootKey2, "RouteEvent", "ReadFinding", "IsKeyOfThisAccount", "IsRootKey", "AlertRootKey", "EscalatedRootKey")
+			e.NoIAMWrite()
+			e.Alerts(1)
+			e.AlertContains("Exposed Root Access Key", "Sign in to the AWS console as the root user", rootKey2)
 		},
 	}
 }
