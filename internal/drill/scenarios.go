@@ -429,36 +429,31 @@ func malformedReport() Scenario {
 }
 
 func rootKeyReport() Scenario {
-	return Scenario{
-		Name:  "root-key",
-		Title: "Trusted Advisor reports a root-user key (events/exposed-root-key.json)",
-		Run:   putEach("events/exposed-root-key.json"),
-		Expect: func(e *Expectations) {
-			e.Executions(1)
-			e.Status("exposed-root-"+rootKey, "SUCCEEDED", "")
-			e.StateOrder("exposed-root-"+rootKey, "RouteEvent", "ReadFinding", "IsKeyOfThisAccount", "IsRootKey", "AlertRootKey", "EscalatedRootKey")
-			e.NoIAMWrite()
-			e.Alerts(1)
-			e.AlertContains("Exposed Root Access Key", "Sign in to the AWS console as the root user", rootKey)
-		},
-	}
+	return rootKeyScenario("root-key", "Trusted Advisor reports a root-user key", "events/exposed-root-key.json", rootKey)
 }
 
 // rootAccountSpelling: AWS sources spell the root user several ways; the
 // credential report's <root_account> is the root escalation too, never an
 // IAM user to look up or an invalid event.
 func rootAccountSpelling() Scenario {
+	return rootKeyScenario("root-key-root-account", "Trusted Advisor reports a root key with the user spelled <root_account>",
+		"events/exposed-root-key-root-account.json", rootKey2)
+}
+
+// rootKeyScenario puts a report of a root key, which escalates with no IAM
+// write.
+func rootKeyScenario(name, title, file, key string) Scenario {
 	return Scenario{
-		Name:  "root-key-root-account",
-		Title: "Trusted Advisor reports a root key with the user spelled <root_account> (events/exposed-root-key-root-account.json)",
-		Run:   putEach("events/exposed-root-key-root-account.json"),
+		Name:  name,
+		Title: title + " (" + file + ")",
+		Run:   putEach(file),
 		Expect: func(e *Expectations) {
 			e.Executions(1)
-			e.Status("exposed-root-"+rootKey2, "SUCCEEDED", "")
-			e.StateOrder("exposed-root-"+rootKey2, "RouteEvent", "ReadFinding", "IsKeyOfThisAccount", "IsRootKey", "AlertRootKey", "EscalatedRootKey")
+			e.Status("exposed-root-"+key, "SUCCEEDED", "")
+			e.StateOrder("exposed-root-"+key, "RouteEvent", "ReadFinding", "IsKeyOfThisAccount", "IsRootKey", "AlertRootKey", "EscalatedRootKey")
 			e.NoIAMWrite()
 			e.Alerts(1)
-			e.AlertContains("Exposed Root Access Key", "Sign in to the AWS console as the root user", rootKey2)
+			e.AlertContains("Exposed Root Access Key", "Sign in to the AWS console as the root user", key)
 		},
 	}
 }
