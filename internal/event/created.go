@@ -111,6 +111,46 @@ var creatorARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}
 
 const maxARN = 2048
 
+// checkIAMSource refuses a CloudTrail record that is not IAM's.
+func checkIAMSource(eventSource string) error {
+	switch {
+	case eventSource == "":
+		return fmt.Errorf("%w: CloudTrail record has no eventSource", ErrInvalid)
+	case eventSource != EventSourceIAM:
+		return fmt.Errorf("%w: CloudTrail eventSource %q is not %s", ErrUnsupported, truncate(eventSource, 64), EventSourceIAM)
+	}
+	return nil
+}
+
+// checkOrigin checks what every IAM record keywarden reads must say of where
+// it comes from and who called: a valid account it was delivered as, the
+// same account in the record (real events only), and an IAM or STS caller.
+func (e Envelope) checkOrigin(recipientAccountID, callerARN, eventName string) error {
+	if err := checkAccount(e.Account); err != nil {
+		return err
+	}
+	// A drill replays a sample into whichever account runs it, so only a
+	// real event must agree with the account its record names.
+	if e.Source == SourceIAM && recipientAccountID != "" && recipientAccountID != e.Account {
+		return fmt.Errorf("%w: record of account %q delivered as account %s", ErrInvalid, truncate(recipientAccountID, 40), e.Account)
+	}
+	if callerARN == "" {
+		return fmt.Errorf("%w: userIdentity has no arn, so nothing names who called %s", ErrInvalid, eventName)
+	}
+	if len(callerARN) > maxARN || !creatorARNPattern.MatchString(callerARN) {
+		return fmt.Errorf("%w: userIdentity arn %q is not an IAM or STS ARN", ErrInvalid, truncate(callerARN, 80))
+	}
+	return nil
+}
+
+// recordRegion is the record's awsRegion, else the region it was delivered in.
+func (e Envelope) recordRegion(awsRegion string) string {
+	if awsRegion == "" {
+		return e.Region
+	}
+	return awsRegion
+}
+
 // ParseKeyCreation reads a CloudTrail CreateAccessKey event (real or drill).
 func ParseKeyCreation(raw []byte) (KeyCreation, error) {
 	env, err := ParseEnvelope(raw)
@@ -139,36 +179,20 @@ func (e Envelope) KeyCreation() (KeyCreation, error) {
 	if err := unmarshalDetail(e.Detail, &r); err != nil {
 		return KeyCreation{}, err
 	}
-	switch {
-	case r.EventSource == "":
-		return KeyCreation{}, fmt.Errorf("%w: CloudTrail record has no eventSource", ErrInvalid)
-	case r.EventSource != EventSourceIAM:
-		return KeyCreation{}, fmt.Errorf("%w: CloudTrail eventSource %q is not %s", ErrUnsupported, truncate(r.EventSource, 64), EventSourceIAM)
-	case r.EventName != EventNameCreateAccessKey:
-		return KeyCreation{}, fmt.Errorf("%w: CloudTrail event %q is not %s", ErrUnsupported, truncate(r.EventName, 64), EventNameCreateAccessKey)
-	}
-	if err := checkAccount(e.Account); err != nil {
+	if err := checkIAMSource(r.EventSource); err != nil {
 		return KeyCreation{}, err
 	}
-	// A drill replays a sample into whichever account runs it, so only a
-	// real event must agree with the account its record names.
-	if e.Source == SourceIAM && r.RecipientAccountID != "" && r.RecipientAccountID != e.Account {
-		return KeyCreation{}, fmt.Errorf("%w: record of account %q delivered as account %s", ErrInvalid, truncate(r.RecipientAccountID, 40), e.Account)
+	if r.EventName != EventNameCreateAccessKey {
+		return KeyCreation{}, fmt.Errorf("%w: CloudTrail event %q is not %s", ErrUnsupported, truncate(r.EventName, 64), EventNameCreateAccessKey)
 	}
-	if r.UserIdentity.ARN == "" {
-		return KeyCreation{}, fmt.Errorf("%w: userIdentity has no arn, so nothing names who called %s", ErrInvalid, EventNameCreateAccessKey)
-	}
-	if len(r.UserIdentity.ARN) > maxARN || !creatorARNPattern.MatchString(r.UserIdentity.ARN) {
-		return KeyCreation{}, fmt.Errorf("%w: userIdentity arn %q is not an IAM or STS ARN", ErrInvalid, truncate(r.UserIdentity.ARN, 80))
+	if err := e.checkOrigin(r.RecipientAccountID, r.UserIdentity.ARN, r.EventName); err != nil {
+		return KeyCreation{}, err
 	}
 	eventTime, err := timeField("eventTime", r.EventTime)
 	if err != nil {
 		return KeyCreation{}, err
 	}
-	region := r.AWSRegion
-	if region == "" {
-		region = e.Region
-	}
+	region := e.recordRegion(r.AWSRegion)
 	c := KeyCreation{
 		CreatorARN:  r.UserIdentity.ARN,
 		CreatorType: printable(r.UserIdentity.Type, maxShortText),

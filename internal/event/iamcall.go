@@ -170,11 +170,10 @@ func (e Envelope) IAMCall() (IAMCall, error) {
 	if err := unmarshalDetail(e.Detail, &r); err != nil {
 		return IAMCall{}, err
 	}
+	if err := checkIAMSource(r.EventSource); err != nil {
+		return IAMCall{}, err
+	}
 	switch {
-	case r.EventSource == "":
-		return IAMCall{}, fmt.Errorf("%w: CloudTrail record has no eventSource", ErrInvalid)
-	case r.EventSource != EventSourceIAM:
-		return IAMCall{}, fmt.Errorf("%w: CloudTrail eventSource %q is not %s", ErrUnsupported, truncate(r.EventSource, 64), EventSourceIAM)
 	case r.EventName == EventNameCreateAccessKey:
 		return e.createdKeyCall()
 	case !IsTamperEventName(r.EventName):
@@ -212,20 +211,9 @@ func (e Envelope) IAMCall() (IAMCall, error) {
 // callHeader reads what every record carries: account, caller, time,
 // addresses.
 func (e Envelope) callHeader(r iamCallRecord) (IAMCall, error) {
-	if err := checkAccount(e.Account); err != nil {
-		return IAMCall{}, err
-	}
-	// A drill replays a sample into whichever account runs it, so only a
-	// real event must agree with the account its record names.
-	if e.Source == SourceIAM && r.RecipientAccountID != "" && r.RecipientAccountID != e.Account {
-		return IAMCall{}, fmt.Errorf("%w: record of account %q delivered as account %s", ErrInvalid, truncate(r.RecipientAccountID, 40), e.Account)
-	}
 	id := r.UserIdentity
-	if id.ARN == "" {
-		return IAMCall{}, fmt.Errorf("%w: userIdentity has no arn, so nothing names who called %s", ErrInvalid, r.EventName)
-	}
-	if len(id.ARN) > maxARN || !creatorARNPattern.MatchString(id.ARN) {
-		return IAMCall{}, fmt.Errorf("%w: userIdentity arn %q is not an IAM or STS ARN", ErrInvalid, truncate(id.ARN, 80))
+	if err := e.checkOrigin(r.RecipientAccountID, id.ARN, r.EventName); err != nil {
+		return IAMCall{}, err
 	}
 	caller := Caller{
 		Type: printable(id.Type, maxShortText), ARN: id.ARN, UserName: printable(id.UserName, maxShortText),
@@ -245,10 +233,7 @@ func (e Envelope) callHeader(r iamCallRecord) (IAMCall, error) {
 	if err != nil {
 		return IAMCall{}, err
 	}
-	region := r.AWSRegion
-	if region == "" {
-		region = e.Region
-	}
+	region := e.recordRegion(r.AWSRegion)
 	eventID := r.EventID
 	if eventID == "" {
 		eventID = e.ID
