@@ -52,17 +52,7 @@ func TestBadSettingsSayWhatToFix(t *testing.T) {
 		{"alertEmails", []any{"not-an-address"}, `alertEmails has "not-an-address"`},
 		{"logRetentionDays", 42.0, "logRetentionDays is 42"},
 	} {
-		t.Run(tc.key, func(t *testing.T) {
-			_, err := FromContext(func(k string) any {
-				if k == tc.key {
-					return tc.val
-				}
-				return nil
-			})
-			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("err = %v, want it to contain %q", err, tc.want)
-			}
-		})
+		t.Run(tc.key, func(t *testing.T) { wantInvalid(t, tc.key, tc.val, tc.want) })
 	}
 }
 
@@ -111,15 +101,7 @@ func TestKeyAgeSettings(t *testing.T) {
 		{"schedule", "every day", `schedule is "every day"`},
 		{"noticeSender", "keywarden", `noticeSender is "keywarden"`},
 	} {
-		_, err := FromContext(func(k string) any {
-			if k == tc.key {
-				return tc.val
-			}
-			return nil
-		})
-		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s=%v: err %v, want it to say %q", tc.key, tc.val, err, tc.want)
-		}
+		wantInvalid(t, tc.key, tc.val, tc.want)
 	}
 	if d := Default(); !d.DryRun || d.KeyAge.LimitDays != 90 {
 		t.Errorf("the default must be a dry run with the 90-day limit: %+v", d)
@@ -153,4 +135,19 @@ func FuzzFromContext(f *testing.F) {
 			t.Fatalf("accepted settings that do not validate: %v", err)
 		}
 	})
+}
+
+// wantInvalid sets one context key to val, the others unset, and wants
+// ErrInvalid with a message that says want.
+func wantInvalid(t *testing.T, key string, val any, want string) {
+	t.Helper()
+	_, err := FromContext(func(k string) any {
+		if k == key {
+			return val
+		}
+		return nil
+	})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) {
+		t.Errorf("%s=%v: err %v, want it to say %q", key, val, err, want)
+	}
 }

@@ -1,10 +1,6 @@
 package settings
 
-import (
-	"errors"
-	"strings"
-	"testing"
-)
+import "testing"
 
 // The tamper watch undoes by default and keeps an incident open 30 days;
 // both read from cdk.json, and a bad value says what to fix.
@@ -27,15 +23,7 @@ func TestTamperSettings(t *testing.T) {
 		{"incidentOpenDays", 366.0, "incidentOpenDays is 366; use 1 to 365"},
 		{"incidentOpenDays", "a month", `incidentOpenDays: want a whole number, got "a month"`},
 	} {
-		_, err := FromContext(func(k string) any {
-			if k == tc.key {
-				return tc.val
-			}
-			return nil
-		})
-		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s=%v: err %v, want it to say %q", tc.key, tc.val, err, tc.want)
-		}
+		wantInvalid(t, tc.key, tc.val, tc.want)
 	}
 	for _, ok := range []int{1, 30, 365} {
 		s := Default()
