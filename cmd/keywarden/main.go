@@ -4,6 +4,7 @@
 //	keywarden drill [--json] [--only a,b] [--fault 'iam:*=throttle:0.2,5xx:0.05'] [--seed N]
 //	keywarden drill --aws --state-machine-arn ARN [events/exposed-key.json …]
 //	keywarden report [--format table|csv|json] [--at TIME] [--cdk-json cdk.json]
+//	keywarden doctor [--stack Keywarden] [--region us-east-1] [--json]
 package main
 
 import (
@@ -37,6 +38,8 @@ const usage = `usage:
   keywarden drill [flags]          run the drill scenarios offline (no AWS account)
   keywarden report [flags]         the daily key-age run's decisions, without acting (your AWS credentials)
   keywarden reliability [--seeds N] the offline fault matrix: scenarios × faults × seeds, invariants checked
+  keywarden doctor [--stack S] [--region R] [--json]
+                                   check a deployed stack for silent misconfigurations (your AWS credentials)
   keywarden drill --aws [flags] [events/FILE.json ...]
                                    send the payloads to a deployed keywarden and follow its executions
 run 'keywarden drill -h' for the flags`
@@ -47,6 +50,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if len(args) > 0 && args[0] == "reliability" {
 		return reliability(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "doctor" {
+		return doctor(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "drill" {
 		fmt.Fprintln(stderr, usage)
