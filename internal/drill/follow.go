@@ -41,9 +41,12 @@ type StateView struct {
 	Offset  time.Duration `json:"offsetNs"` // since the execution started
 	Elapsed time.Duration `json:"elapsedNs"`
 	// Retries counts failed attempts that were retried; Errors names them.
-	Retries int             `json:"retries"`
-	Errors  []string        `json:"errors,omitempty"`
-	Output  json.RawMessage `json:"output,omitempty"`
+	Retries int      `json:"retries"`
+	Errors  []string `json:"errors,omitempty"`
+	// Input is the state's input as it entered (the console's "Input"
+	// tab); Output what it passed on when it exited.
+	Input  json.RawMessage `json:"input,omitempty"`
+	Output json.RawMessage `json:"output,omitempty"`
 }
 
 // Follow lists the state machine's executions started at or after since
@@ -125,7 +128,11 @@ func statesOf(events []sfntypes.HistoryEvent, start time.Time) []StateView {
 		case e.StateEnteredEventDetails != nil:
 			typ := string(e.Type)
 			typ = typ[:len(typ)-len("StateEntered")]
-			states = append(states, StateView{Name: aws.ToString(e.StateEnteredEventDetails.Name), Type: typ, Offset: t.Sub(start)})
+			s := StateView{Name: aws.ToString(e.StateEnteredEventDetails.Name), Type: typ, Offset: t.Sub(start)}
+			if in := aws.ToString(e.StateEnteredEventDetails.Input); in != "" {
+				s.Input = json.RawMessage(in)
+			}
+			states = append(states, s)
 			current = len(states) - 1
 		case e.StateExitedEventDetails != nil && current >= 0:
 			s := &states[current]
