@@ -27,6 +27,7 @@ type Resource struct {
 type trailState struct {
 	events []*trailEvent
 	seq    int64
+	trails map[string]*Trail // by name
 }
 
 // trailEvent is one CloudTrail management event, recorded or seeded.
@@ -147,7 +148,10 @@ func cloudTrailService() *service {
 		protocol:       jsonProtocol,
 		targetPrefixes: cloudTrailTargetPrefixes,
 		ops: map[string]operation{
-			"LookupEvents": {fn: (*Server).cloudTrailLookupEvents},
+			"LookupEvents":      {fn: (*Server).cloudTrailLookupEvents},
+			"DescribeTrails":    {fn: (*Server).cloudTrailDescribeTrails},
+			"GetTrailStatus":    {fn: (*Server).cloudTrailGetTrailStatus},
+			"GetEventSelectors": {fn: (*Server).cloudTrailGetEventSelectors},
 		},
 		throttleErr:     awsError{Code: "ThrottlingException", Message: "Rate exceeded", Status: http.StatusBadRequest},
 		serverErr:       awsError{Code: "InternalFailure", Message: "An internal error occurred.", Status: http.StatusInternalServerError},

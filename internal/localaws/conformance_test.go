@@ -80,6 +80,12 @@ type conformanceEnv struct {
 	account string
 	// verifySender makes an SES identity verified, however the target needs it.
 	verifySender func(ctx context.Context, identity string) error
+	// srv is the localaws server, nil on moto: doctor's scenarios seed
+	// localaws with its setters and moto through its APIs
+	// (conformance_doctor_test.go).
+	srv *Server
+	// endpoint is the target's URL, for the few raw requests seeding needs.
+	endpoint string
 }
 
 // conformanceTarget starts a fresh env for each scenario.
@@ -112,8 +118,10 @@ func TestConformanceLocalAWS(t *testing.T) {
 		fresh: func(t *testing.T) conformanceEnv {
 			s := newTestServer(t, Options{Now: time.Now})
 			return conformanceEnv{
-				cfg:     configFor(s.URL()),
-				account: s.AccountID(),
+				cfg:      configFor(s.URL()),
+				account:  s.AccountID(),
+				srv:      s,
+				endpoint: s.URL(),
 				verifySender: func(_ context.Context, identity string) error {
 					return s.VerifyEmailIdentity(identity)
 				},
@@ -135,8 +143,9 @@ func TestConformanceMoto(t *testing.T) {
 			resp.Body.Close()
 			cfg := configFor(endpoint)
 			return conformanceEnv{
-				cfg:     cfg,
-				account: "123456789012",
+				cfg:      cfg,
+				account:  "123456789012",
+				endpoint: endpoint,
 				verifySender: func(ctx context.Context, identity string) error {
 					_, err := sesv2.NewFromConfig(cfg).CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(identity)})
 					return err

@@ -31,6 +31,11 @@ type eventsState struct {
 	rules      map[string]*eventRule
 	matcher    *quamina.Quamina
 	deliveries []Delivery
+	// defined are rules known to DescribeRule only (DefineRule): their
+	// targets are outside localaws.
+	defined map[string]RuleDefinition
+	// disabled names the rules, of either kind, that are DISABLED.
+	disabled map[string]bool
 }
 
 type eventRule struct {
@@ -41,6 +46,8 @@ type eventRule struct {
 
 func (st *eventsState) init() error {
 	st.rules = map[string]*eventRule{}
+	st.defined = map[string]RuleDefinition{}
+	st.disabled = map[string]bool{}
 	q, err := quamina.New()
 	if err != nil {
 		return fmt.Errorf("localaws: create event matcher: %w", err)
@@ -172,7 +179,8 @@ func eventsService() *service {
 		protocol:       jsonProtocol,
 		targetPrefixes: []string{eventsTargetPrefix},
 		ops: map[string]operation{
-			"PutEvents": {fn: (*Server).eventsPutEvents, unlocked: true},
+			"PutEvents":    {fn: (*Server).eventsPutEvents, unlocked: true},
+			"DescribeRule": {fn: (*Server).eventsDescribeRule},
 		},
 		throttleErr:     awsError{Code: "ThrottlingException", Message: "Rate exceeded", Status: http.StatusBadRequest},
 		serverErr:       awsError{Code: "InternalException", Message: "An internal error occurred.", Status: http.StatusInternalServerError},
@@ -286,7 +294,7 @@ func (s *Server) eventsPutEvents(req *request) (any, *awsError) {
 		}
 		names := make([]string, 0, len(matched))
 		for _, m := range matched {
-			if n, ok := m.(string); ok {
+			if n, ok := m.(string); ok && !s.events.disabled[n] {
 				names = append(names, n)
 			}
 		}
@@ -351,4 +359,98 @@ func validateEntry(e putEventsEntry) (string, string) {
 		}
 	}
 	return "", ""
+}
+
+// RuleDefinition is a rule on the default bus that DescribeRule shows but
+// whose target lies outside localaws, such as a schedule that starts a
+// function: a test sets what was deployed. AddRule's rules, which deliver
+// events, are described too.
+type RuleDefinition struct {
+	Name               string
+	Description        string
+	EventPattern       string // a JSON event pattern, or
+	ScheduleExpression string // cron(…) or rate(…)
+}
+
+// DefineRule adds (or replaces) a rule that DescribeRule shows, ENABLED.
+func (s *Server) DefineRule(d RuleDefinition) error {
+	if !ruleNamePattern.MatchString(d.Name) {
+		return fmt.Errorf("localaws: rule name %q: want 1-64 of letters, digits, '.', '-', '_'", d.Name)
+	}
+	if (d.EventPattern == "") == (d.ScheduleExpression == "") {
+		return fmt.Errorf("localaws: rule %s: want an event pattern or a schedule expression, not both or neither", d.Name)
+	}
+	if d.EventPattern != "" {
+		if _, err := preparePattern(d.EventPattern); err != nil {
+			return fmt.Errorf("localaws: rule %s: %w", d.Name, err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events.defined[d.Name] = d
+	delete(s.events.disabled, d.Name)
+	return nil
+}
+
+// SetRuleEnabled enables or disables a rule added with AddRule or
+// DefineRule. A disabled AddRule rule receives no events, as in AWS.
+func (s *Server) SetRuleEnabled(name string, enabled bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, added := s.events.rules[name]
+	_, defined := s.events.defined[name]
+	if !added && !defined {
+		return fmt.Errorf("localaws: no rule %s (AddRule or DefineRule first)", name)
+	}
+	if enabled {
+		delete(s.events.disabled, name)
+	} else {
+		s.events.disabled[name] = true
+	}
+	return nil
+}
+
+type describeRuleInput struct {
+	Name         string
+	EventBusName string
+}
+
+type describeRuleOutput struct {
+	Name               string
+	Arn                string
+	EventPattern       string `json:",omitempty"`
+	ScheduleExpression string `json:",omitempty"`
+	State              string
+	Description        string `json:",omitempty"`
+	EventBusName       string
+	CreatedBy          string
+}
+
+// eventsDescribeRule describes a rule of the default bus.
+func (s *Server) eventsDescribeRule(req *request) (any, *awsError) {
+	var in describeRuleInput
+	if aerr := decodeJSON(req.svc, req.body, &in); aerr != nil {
+		return nil, aerr
+	}
+	if in.Name == "" || !ruleNamePattern.MatchString(in.Name) {
+		return nil, &awsError{Code: "ValidationException", Message: fmt.Sprintf("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+", in.Name), Status: http.StatusBadRequest}
+	}
+	if aerr := s.checkEventBus(in.EventBusName); aerr != nil {
+		return nil, aerr
+	}
+	out := &describeRuleOutput{
+		Name: in.Name, Arn: fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", s.region, s.account, in.Name),
+		State: "ENABLED", EventBusName: "default", CreatedBy: s.account,
+	}
+	if r, ok := s.events.rules[in.Name]; ok {
+		out.EventPattern = r.pattern
+	} else if d, ok := s.events.defined[in.Name]; ok {
+		out.EventPattern, out.ScheduleExpression, out.Description = d.EventPattern, d.ScheduleExpression, d.Description
+	} else {
+		return nil, &awsError{Code: "ResourceNotFoundException", Message: fmt.Sprintf("Rule %s does not exist on EventBus default.", in.Name), Status: http.StatusBadRequest}
+	}
+	if s.events.disabled[in.Name] {
+		out.State = "DISABLED"
+	}
+	return out, nil
 }

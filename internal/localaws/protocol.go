@@ -12,6 +12,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/aws/smithy-go/encoding/cbor"
 )
 
 // awsError is an error answer in AWS's vocabulary: the code the SDK maps to a
@@ -34,6 +37,7 @@ const (
 	queryProtocol protocol = iota // form-encoded Action, XML answers (IAM, STS, SNS)
 	jsonProtocol                  // X-Amz-Target, JSON 1.1 or 1.0 (CloudTrail, EventBridge, Secrets Manager, DynamoDB)
 	restProtocol                  // method and path, JSON (SES v2, Lambda)
+	cborProtocol                  // Smithy RPC v2 CBOR: POST /service/S/operation/Op (CloudWatch)
 )
 
 // opFunc serves one operation. It returns what to answer (encoded by the
@@ -76,10 +80,21 @@ type service struct {
 	// crc32Header adds X-Amz-Crc32 (the body's IEEE CRC32) to every JSON
 	// answer, as DynamoDB does; its SDK client checks it.
 	crc32Header bool
+	// queryCompatible services (SQS, CloudWatch) moved from the query
+	// protocol to JSON or CBOR and still send the old error code in
+	// X-Amzn-Query-Error ("code;Sender"), which the SDK reports as the
+	// error's code. queryCodes maps a code to its old name where they
+	// differ (SQS: QueueDoesNotExist is AWS.SimpleQueueService.NonExistentQueue).
+	queryCompatible bool
+	queryCodes      map[string]string
+	// cborService is the RPC v2 CBOR service name in the request path,
+	// e.g. "GraniteServiceVersion20100801" for CloudWatch.
+	cborService string
 }
 
 func newServices() map[string]*service {
-	list := []*service{iamService(), stsService(), snsService(), cloudTrailService(), eventsService(), sesService(), lambdaService(), dynamoDBService(), secretsManagerService()}
+	list := []*service{iamService(), stsService(), snsService(), cloudTrailService(), eventsService(), sesService(), lambdaService(), dynamoDBService(), secretsManagerService(),
+		cloudFormationService(), sqsService(), cloudWatchService(), statesService()}
 	m := make(map[string]*service, len(list))
 	for _, svc := range list {
 		m[svc.name] = svc
@@ -152,6 +167,15 @@ func (svc *service) operation(req *request) (string, *awsError) {
 			return op, &awsError{Code: "UnknownOperationException", Message: fmt.Sprintf("unknown operation %s", op), Status: http.StatusBadRequest}
 		}
 		return op, nil
+	case cborProtocol:
+		op, ok := strings.CutPrefix(r.URL.Path, "/service/"+svc.cborService+"/operation/")
+		if !ok || r.Method != http.MethodPost {
+			return "", &awsError{Code: "UnknownOperationException", Message: fmt.Sprintf("no operation for %s %s", r.Method, r.URL.Path), Status: http.StatusNotFound}
+		}
+		if _, ok := svc.ops[op]; !ok {
+			return op, &awsError{Code: "UnknownOperationException", Message: fmt.Sprintf("unknown operation %s", op), Status: http.StatusBadRequest}
+		}
+		return op, nil
 	default:
 		op := svc.route(r)
 		if _, ok := svc.ops[op]; !ok {
@@ -188,6 +212,13 @@ func (svc *service) writeResult(w http.ResponseWriter, op, requestID string, res
 		}
 		svc.writeJSONHeaders(w, body)
 		_, _ = w.Write(body)
+	case cborProtocol:
+		v, ok := result.(cbor.Value)
+		if !ok {
+			v = cbor.Map{}
+		}
+		writeCBORHeaders(w)
+		_, _ = w.Write(cbor.Encode(v))
 	default:
 		if reply, ok := result.(*restReply); ok {
 			for k, vs := range reply.header {
@@ -208,6 +239,13 @@ func (svc *service) writeResult(w http.ResponseWriter, op, requestID string, res
 }
 
 func (svc *service) writeError(w http.ResponseWriter, op, requestID string, e *awsError) {
+	if svc.queryCompatible {
+		code := e.Code
+		if old, ok := svc.queryCodes[code]; ok {
+			code = old
+		}
+		w.Header().Set("X-Amzn-Query-Error", code+";"+faultType(e.Status, "Sender", "Receiver"))
+	}
 	switch svc.protocol {
 	case queryProtocol:
 		writeQueryError(w, svc.xmlns, requestID, e)
@@ -222,6 +260,11 @@ func (svc *service) writeError(w http.ResponseWriter, op, requestID string, e *a
 		svc.writeJSONHeaders(w, body)
 		w.WriteHeader(e.Status)
 		_, _ = w.Write(body)
+	case cborProtocol:
+		w.Header().Set("X-Amzn-Requestid", requestID)
+		writeCBORHeaders(w)
+		w.WriteHeader(e.Status)
+		_, _ = w.Write(cbor.Encode(cbor.Map{"__type": cbor.String(svc.errorTypePrefix + e.Code), "message": cbor.String(e.Message)}))
 	default:
 		w.Header().Set("X-Amzn-Requestid", requestID)
 		w.Header().Set("X-Amzn-Errortype", e.Code)
@@ -408,3 +451,43 @@ type members[T any] struct {
 }
 
 func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+func writeCBORHeaders(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/cbor")
+	w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
+}
+
+// decodeCBOR reads an RPC v2 CBOR request body as a map; an empty body is
+// an empty map, as for the JSON protocols.
+func decodeCBOR(svc *service, body []byte) (cbor.Map, *awsError) {
+	if len(body) == 0 {
+		return cbor.Map{}, nil
+	}
+	v, err := cbor.Decode(body)
+	if err != nil {
+		return nil, svc.badRequest(fmt.Sprintf("could not parse CBOR request body: %v", err))
+	}
+	m, ok := v.(cbor.Map)
+	if !ok {
+		return nil, svc.badRequest("CBOR request body is not a map")
+	}
+	return m, nil
+}
+
+// cborStrings reads a list of strings from a CBOR request map; other
+// members are ignored.
+func cborStrings(m cbor.Map, key string) []string {
+	list, _ := m[key].(cbor.List)
+	out := make([]string, 0, len(list))
+	for _, v := range list {
+		if s, ok := v.(cbor.String); ok {
+			out = append(out, string(s))
+		}
+	}
+	return out
+}
+
+// cborTime is a CBOR timestamp: tag 1 around epoch seconds.
+func cborTime(t time.Time) cbor.Value {
+	return &cbor.Tag{ID: 1, Value: cbor.Float64(float64(t.UnixNano()) / 1e9)}
+}

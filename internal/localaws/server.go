@@ -83,6 +83,10 @@ type Server struct {
 	events  eventsState
 	dynamo  dynamoState
 	secrets secretsState
+	stacks  stackState
+	queues  queueState
+	alarms  alarmState
+	states  statesState
 	calls   []Call
 }
 
@@ -120,6 +124,10 @@ func New(opts Options) (*Server, error) {
 	s.lambda.init()
 	s.dynamo.init()
 	s.secrets.init()
+	s.stacks.init()
+	s.queues.init()
+	s.alarms.init()
+	s.states.init()
 	if err := s.events.init(); err != nil {
 		return nil, err
 	}
@@ -431,6 +439,12 @@ func guessService(r *http.Request) string {
 		return "dynamodb"
 	case strings.HasPrefix(target, secretsManagerTargetPrefix):
 		return "secretsmanager"
+	case strings.HasPrefix(target, sqsTargetPrefix):
+		return "sqs"
+	case strings.HasPrefix(target, statesTargetPrefix):
+		return "states"
+	case strings.HasPrefix(r.URL.Path, "/service/"+cloudWatchCBORService+"/"):
+		return "monitoring"
 	case strings.HasPrefix(r.URL.Path, lambdaPathPrefix):
 		return "lambda"
 	case strings.HasPrefix(r.URL.Path, "/v2/email/"):

@@ -11,12 +11,53 @@ import (
 
 const maxSESRecipients = 50
 
+const sesIdentitiesPath = "/v2/email/identities/"
+
 type sesState struct {
-	identities map[string]bool // verified addresses and domains, lower case
+	// identities are addresses and domains, lower case, each verified
+	// (true) or still pending verification (false).
+	identities map[string]bool
 	emails     []Email
+	account    SESAccount
 }
 
-func (st *sesState) init() { st.identities = map[string]bool{} }
+func (st *sesState) init() {
+	st.identities = map[string]bool{}
+	st.account = SESAccount{ProductionAccess: true, SendingEnabled: true}
+}
+
+// SESAccount is the account-level SES state GetAccount reports. A new
+// Server's account is out of the sandbox with sending enabled, so drills
+// can mail anyone; SendEmail does not enforce the sandbox either way.
+type SESAccount struct {
+	// ProductionAccess false is the sandbox: in AWS, mail only to
+	// verified recipients, 200 a day.
+	ProductionAccess bool
+	// SendingEnabled false is an account whose sending AWS or its owner
+	// paused.
+	SendingEnabled bool
+}
+
+// SetSESAccount sets what GetAccount reports.
+func (s *Server) SetSESAccount(a SESAccount) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ses.account = a
+}
+
+// AddEmailIdentity adds an address or domain identity that is verified
+// or, with verified false, still pending verification (SendEmail refuses
+// it, GetEmailIdentity says PENDING).
+func (s *Server) AddEmailIdentity(identity string, verified bool) error {
+	identity = strings.ToLower(strings.TrimSpace(identity))
+	if identity == "" || strings.ContainsAny(identity, " <>/") {
+		return fmt.Errorf("localaws: SES identity %q: want an address or a domain", identity)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ses.identities[identity] = verified
+	return nil
+}
 
 // Email is a message sent with SES v2 SendEmail, for inspection.
 type Email struct {
@@ -52,13 +93,21 @@ func sesService() *service {
 		name:     "ses",
 		protocol: restProtocol,
 		route: func(r *http.Request) string {
-			if r.Method == http.MethodPost && strings.TrimSuffix(r.URL.Path, "/") == "/v2/email/outbound-emails" {
+			path := strings.TrimSuffix(r.URL.Path, "/")
+			switch {
+			case r.Method == http.MethodPost && path == "/v2/email/outbound-emails":
 				return "SendEmail"
+			case r.Method == http.MethodGet && path == "/v2/email/account":
+				return "GetAccount"
+			case r.Method == http.MethodGet && strings.HasPrefix(path, sesIdentitiesPath) && len(path) > len(sesIdentitiesPath):
+				return "GetEmailIdentity"
 			}
 			return ""
 		},
 		ops: map[string]operation{
-			"SendEmail": {fn: (*Server).sesSendEmail},
+			"SendEmail":        {fn: (*Server).sesSendEmail},
+			"GetAccount":       {fn: (*Server).sesGetAccount},
+			"GetEmailIdentity": {fn: (*Server).sesGetEmailIdentity},
 		},
 		throttleErr:     awsError{Code: "TooManyRequestsException", Message: "Maximum sending rate exceeded.", Status: http.StatusTooManyRequests},
 		serverErr:       awsError{Code: "InternalFailure", Message: "An internal error occurred.", Status: http.StatusInternalServerError},
@@ -233,4 +282,73 @@ func countSet(flags ...bool) int {
 		}
 	}
 	return n
+}
+
+type sesSendQuota struct {
+	Max24HourSend   float64
+	MaxSendRate     float64
+	SentLast24Hours float64
+}
+
+type sesGetAccountOutput struct {
+	DedicatedIpAutoWarmupEnabled bool //nolint:revive // the wire name
+	EnforcementStatus            string
+	ProductionAccessEnabled      bool
+	SendingEnabled               bool
+	SendQuota                    sesSendQuota
+}
+
+// sesGetAccount reports the account's sandbox and sending state, with
+// the quotas AWS gives a sandbox or a production account by default.
+func (s *Server) sesGetAccount(*request) (any, *awsError) {
+	a := s.ses.account
+	quota := sesSendQuota{Max24HourSend: 200, MaxSendRate: 1}
+	if a.ProductionAccess {
+		quota = sesSendQuota{Max24HourSend: 50000, MaxSendRate: 14}
+	}
+	since := s.now().Add(-24 * time.Hour)
+	for _, e := range s.ses.emails {
+		if e.Time.After(since) {
+			quota.SentLast24Hours += float64(len(e.To) + len(e.Cc) + len(e.Bcc))
+		}
+	}
+	return &sesGetAccountOutput{
+		EnforcementStatus: "HEALTHY", ProductionAccessEnabled: a.ProductionAccess, SendingEnabled: a.SendingEnabled, SendQuota: quota,
+	}, nil
+}
+
+type sesDkim struct {
+	SigningEnabled          bool
+	Status                  string
+	SigningAttributesOrigin string
+}
+
+type sesGetEmailIdentityOutput struct {
+	IdentityType             string
+	FeedbackForwardingStatus bool
+	VerifiedForSendingStatus bool
+	VerificationStatus       string
+	DkimAttributes           sesDkim
+	Policies                 map[string]string
+	Tags                     []struct{}
+}
+
+// sesGetEmailIdentity describes an address or domain identity.
+func (s *Server) sesGetEmailIdentity(req *request) (any, *awsError) {
+	id := strings.TrimSuffix(strings.TrimPrefix(req.http.URL.Path, sesIdentitiesPath), "/")
+	verified, ok := s.ses.identities[strings.ToLower(id)]
+	if !ok {
+		return nil, &awsError{Code: "NotFoundException", Message: fmt.Sprintf("Email identity %s does not exist.", id), Status: http.StatusNotFound}
+	}
+	out := &sesGetEmailIdentityOutput{
+		IdentityType: "DOMAIN", FeedbackForwardingStatus: true, VerifiedForSendingStatus: verified, VerificationStatus: "PENDING",
+		DkimAttributes: sesDkim{Status: "NOT_STARTED", SigningAttributesOrigin: "AWS_SES"}, Policies: map[string]string{}, Tags: []struct{}{},
+	}
+	if strings.Contains(id, "@") {
+		out.IdentityType = "EMAIL_ADDRESS"
+	}
+	if verified {
+		out.VerificationStatus = "SUCCESS"
+	}
+	return out, nil
 }

@@ -31,8 +31,49 @@ type snsState struct {
 func (st *snsState) init() { st.topics = map[string]*snsTopic{} }
 
 type snsTopic struct {
-	arn  string
-	fifo bool
+	arn           string
+	fifo          bool
+	subscriptions []Subscription
+}
+
+// Subscription is a subscription to an SNS topic.
+type Subscription struct {
+	Protocol string // email, https, sqs, lambda, …
+	Endpoint string
+	// Pending subscriptions await the endpoint's confirmation; SNS lists
+	// them with the subscription ARN "PendingConfirmation".
+	Pending bool
+}
+
+// AddSubscription subscribes endpoint to a topic created earlier
+// (CreateTopic), confirmed or pending, and returns the subscription ARN
+// ("PendingConfirmation" while pending, as SNS lists it).
+func (s *Server) AddSubscription(topicArn string, sub Subscription) (string, error) {
+	switch sub.Protocol {
+	case "email", "email-json", "http", "https", "sqs", "lambda", "sms", "application", "firehose":
+	default:
+		return "", fmt.Errorf("localaws: subscription protocol %q is not one SNS knows", sub.Protocol)
+	}
+	if sub.Endpoint == "" {
+		return "", fmt.Errorf("localaws: subscription to %s: empty endpoint", topicArn)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.sns.topics[topicArn]
+	if !ok {
+		return "", fmt.Errorf("localaws: no topic %s (CreateTopic first)", topicArn)
+	}
+	t.subscriptions = append(t.subscriptions, sub)
+	return s.subscriptionARN(t, len(t.subscriptions)-1), nil
+}
+
+// subscriptionARN is the ARN of a topic's i-th subscription, stable for
+// the topic's life. Callers hold s.mu.
+func (s *Server) subscriptionARN(t *snsTopic, i int) string {
+	if t.subscriptions[i].Pending {
+		return "PendingConfirmation"
+	}
+	return fmt.Sprintf("%s:%08x-0000-4000-8000-%012x", t.arn, i+1, i+1)
 }
 
 // Message is a message published to an SNS topic, for inspection.
@@ -61,10 +102,12 @@ func snsService() *service {
 		ops: map[string]operation{
 			"CreateTopic": {fn: (*Server).snsCreateTopic},
 			"Publish":     {fn: (*Server).snsPublish},
+
+			"ListSubscriptionsByTopic": {fn: (*Server).snsListSubscriptionsByTopic},
 		},
 		// SNS models its throttling error as code "Throttled", HTTP 429.
-		// Note that the SDK's standard retryer does not retry it: neither
-		// the code nor 429 is in its retryable sets.
+		// The SDK's standard retryer retries it as throttling since
+		// aws-sdk-go-v2 v1.48.0 (an unmodeled 429); before, it did not.
 		throttleErr:     awsError{Code: "Throttled", Message: "Rate exceeded", Status: http.StatusTooManyRequests},
 		serverErr:       awsError{Code: "InternalError", Message: "Internal Error", Status: http.StatusInternalServerError},
 		invalidTokenErr: awsError{Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid.", Status: http.StatusForbidden},
@@ -256,4 +299,52 @@ func parseMessageAttributes(p queryParams) (map[string]MessageAttribute, int, *a
 		size += len(name) + len(a.DataType) + len(a.StringValue) + len(a.BinaryValue)
 	}
 	return attrs, size, nil
+}
+
+// snsSubscriptionsPage is how many subscriptions SNS lists per page.
+const snsSubscriptionsPage = 100
+
+type xmlSubscription struct {
+	SubscriptionArn string `xml:"SubscriptionArn"`
+	Owner           string `xml:"Owner"`
+	Protocol        string `xml:"Protocol"`
+	Endpoint        string `xml:"Endpoint"`
+	TopicArn        string `xml:"TopicArn"`
+}
+
+type listSubscriptionsByTopicResult struct {
+	Subscriptions members[xmlSubscription] `xml:"Subscriptions"`
+	NextToken     string                   `xml:"NextToken,omitempty"`
+}
+
+// snsListSubscriptionsByTopic lists a topic's subscriptions, 100 a page.
+func (s *Server) snsListSubscriptionsByTopic(req *request) (any, *awsError) {
+	arn := req.params.get("TopicArn")
+	if arn == "" {
+		return nil, snsInvalid("TopicArn Reason: no value for required parameter")
+	}
+	t, ok := s.sns.topics[arn]
+	if !ok {
+		return nil, &awsError{Code: "NotFound", Message: "Topic does not exist", Status: http.StatusNotFound}
+	}
+	start := 0
+	if tok := req.params.get("NextToken"); tok != "" {
+		n, err := strconv.Atoi(tok)
+		if err != nil || n < 0 || n > len(t.subscriptions) {
+			return nil, snsInvalid("NextToken")
+		}
+		start = n
+	}
+	end := min(start+snsSubscriptionsPage, len(t.subscriptions))
+	out := &listSubscriptionsByTopicResult{}
+	for i := start; i < end; i++ {
+		sub := t.subscriptions[i]
+		out.Subscriptions.Member = append(out.Subscriptions.Member, xmlSubscription{
+			SubscriptionArn: s.subscriptionARN(t, i), Owner: s.account, Protocol: sub.Protocol, Endpoint: sub.Endpoint, TopicArn: t.arn,
+		})
+	}
+	if end < len(t.subscriptions) {
+		out.NextToken = strconv.Itoa(end)
+	}
+	return out, nil
 }
