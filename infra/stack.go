@@ -113,7 +113,7 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 	awscdk.Annotations_Of(stack).AcknowledgeWarning(
 		jsii.String("@aws-cdk/aws-lambda-go-alpha:goBuildFlagsSecurityWarning"),
 		jsii.String("goBuildFlags are constants in infra/functions.go, not input."))
-	newOutputs(stack, machine, alerting, dlq, ledger, alarms)
+	newOutputs(stack, s, machine, alerting, dlq, ledger, alarms)
 	return stack
 }
 
@@ -150,7 +150,7 @@ func allow(sid string, actions []string, resources ...*string) awsiam.PolicyStat
 	})
 }
 
-func newOutputs(stack awscdk.Stack, machine awsstepfunctions.StateMachine, alerting *alerting, dlq awssqs.Queue, ledger awsdynamodb.Table, alarms *alarms) {
+func newOutputs(stack awscdk.Stack, s settings.Settings, machine awsstepfunctions.StateMachine, alerting *alerting, dlq awssqs.Queue, ledger awsdynamodb.Table, alarms *alarms) {
 	output := func(id, description string, value *string) {
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{
 			Description: jsii.String(description),
@@ -167,4 +167,17 @@ func newOutputs(stack awscdk.Stack, machine awsstepfunctions.StateMachine, alert
 	output("ConsoleUrl", "The state machine's executions in the Step Functions console", awscdk.Fn_Sub(
 		jsii.String("https://${AWS::Region}.console.aws.amazon.com/states/home?region=${AWS::Region}#/statemachines/view/${Arn}"),
 		&map[string]*string{"Arn": machine.StateMachineArn()}))
+	// The settings `keywarden doctor` reports and checks against. Neither
+	// is secret: a mode and an e-mail address.
+	mode := "enforcing"
+	if s.DryRun {
+		mode = "dry-run"
+	}
+	output("KeyAgeMode", "The daily key-age run as deployed: dry-run (decides and notifies, deactivates nothing) or enforcing", jsii.String(mode))
+	sender := s.NoticeSender
+	if sender == "" {
+		// CloudFormation refuses an empty output value.
+		sender = "none"
+	}
+	output("NoticeSender", "The SES identity owner notices are e-mailed from, or none (notices go to the alert topic)", jsii.String(sender))
 }

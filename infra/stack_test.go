@@ -94,7 +94,7 @@ func TestEncryptionAndTransport(t *testing.T) {
 
 func TestOutputs(t *testing.T) {
 	for _, name := range []string{"StateMachineArn", "AlertTopicArn", "DeadLetterQueueUrl", "ConsoleUrl", "LedgerTableName",
-		"DailyRunMissingAlarmName", "DeadLetterQueueAlarmName", "FailedExecutionsAlarmName"} {
+		"DailyRunMissingAlarmName", "DeadLetterQueueAlarmName", "FailedExecutionsAlarmName", "KeyAgeMode", "NoticeSender"} {
 		if _, ok := defaultTmpl.Outputs[name]; !ok {
 			t.Errorf("no output %s", name)
 		}
@@ -108,6 +108,14 @@ func TestOutputs(t *testing.T) {
 	if got, want := defaultTmpl.Outputs["LedgerTableName"].Value, ref(defaultTmpl.id(t, "LedgerTable/Resource")); !reflect.DeepEqual(got, want) {
 		t.Errorf("LedgerTableName = %s, want %s", toJSON(got), toJSON(want))
 	}
+	// keywarden doctor reads the deployed settings from these; the
+	// defaults are a dry run without SES.
+	if got := defaultTmpl.Outputs["KeyAgeMode"].Value; got != "dry-run" {
+		t.Errorf("KeyAgeMode = %s, want dry-run", toJSON(got))
+	}
+	if got := defaultTmpl.Outputs["NoticeSender"].Value; got != "none" {
+		t.Errorf("NoticeSender = %s, want none", toJSON(got))
+	}
 }
 
 // The variant: deactivate instead of delete, no drill rules, e-mail
@@ -116,6 +124,13 @@ func TestOutputs(t *testing.T) {
 // tag check off.
 func TestVariantSettings(t *testing.T) {
 	_, tmpl := variant(t)
+
+	if got := tmpl.Outputs["KeyAgeMode"].Value; got != "enforcing" {
+		t.Errorf("with dryRun=false KeyAgeMode = %s, want enforcing", toJSON(got))
+	}
+	if got := tmpl.Outputs["NoticeSender"].Value; got != "keywarden@example.com" {
+		t.Errorf("NoticeSender = %s, want the noticeSender setting", toJSON(got))
+	}
 
 	removeRole := tmpl.id(t, "RemoveFunctionRole/Resource")
 	if got := actionsOf(tmpl.statements(removeRole)); !slices.Equal(got, logActions) {
