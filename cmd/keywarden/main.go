@@ -1,8 +1,8 @@
 // Command keywarden runs keywarden's drills: offline against an emulated
 // account (the default), or against a deployed stack with --aws.
 //
-//	keywarden drill [--json] [--only a,b] [--fault 'iam:*=throttle:0.2,5xx:0.05'] [--seed N]
-//	keywarden drill --aws --state-machine-arn ARN [events/exposed-key.json …]
+//	keywarden drill [--json] [--only a,b] [--fault 'iam:*=throttle:0.2,5xx:0.05'] [--seed N] [--report PATH]
+//	keywarden drill --aws --state-machine-arn ARN [--report PATH] [events/exposed-key.json …]
 //	keywarden report [--format table|csv|json] [--at TIME] [--cdk-json cdk.json]
 //	keywarden doctor [--stack Keywarden] [--region us-east-1] [--json]
 package main
@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -70,6 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		machine  = fs.String("state-machine-arn", "", "with --aws: the stack's StateMachineArn output")
 		wait     = fs.Duration("wait", 5*time.Minute, "with --aws: how long to wait for each payload's executions")
 		logs     = fs.Bool("logs", false, "offline: show the handlers' JSON logs on stderr")
+		report   = fs.String("report", "build/drill-report.html", "also write the HTML report (graph, timeline, inputs and outputs) here, under --root unless absolute; '' for none")
 	)
 	faults := faultFlag{}
 	fs.Var(faults, "fault", "inject a fault into every scenario, repeatable: 'service:Operation=throttle:0.2,5xx:0.05,latency:20ms,error:AccessDenied' (service:* for all operations)")
@@ -111,6 +113,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		drill.WriteText(stdout, outcomes)
 	}
+	if *report != "" && len(outcomes) > 0 {
+		path := *report
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(*root, path)
+		}
+		// Written whatever the outcome: a failed drill is when it is read.
+		if rerr := writeReport(path, *root, outcomes); rerr != nil {
+			fmt.Fprintf(stderr, "keywarden: drill report: %v\n", rerr)
+			return 1
+		}
+		// stdout stays pure JSON with --json.
+		to := stdout
+		if *asJSON {
+			to = stderr
+		}
+		fmt.Fprintf(to, "drill report: %s\n", path)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "keywarden: drill: %v\n", err)
 		return 1
@@ -122,6 +141,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// writeReport writes the drill's HTML report to path.
+func writeReport(path, root string, outcomes []drill.Outcome) error {
+	r, err := drill.LoadReport(root, "keywarden drill", outcomes, time.Now())
+	if err != nil {
+		return err
+	}
+	return drill.WriteReportFile(path, r)
 }
 
 // faultFlag parses --fault service:Op=throttle:0.2,5xx:0.05,latency:20ms,error:Code.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +15,7 @@ import (
 
 func TestDrillJSON(t *testing.T) {
 	var out, errOut bytes.Buffer
-	code := run(context.Background(), []string{"drill", "--root", "../..", "--json", "--only", "root-key"}, &out, &errOut)
+	code := run(context.Background(), []string{"drill", "--root", "../..", "--json", "--only", "root-key", "--report", ""}, &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
@@ -23,6 +25,32 @@ func TestDrillJSON(t *testing.T) {
 	}
 	if len(outcomes) != 1 || !outcomes[0].Passed || len(outcomes[0].Executions) != 1 || len(outcomes[0].Alerts) != 1 {
 		t.Errorf("outcome %+v", outcomes)
+	}
+}
+
+// The report is written where --report says, its path told on stderr when
+// stdout carries the JSON.
+func TestDrillReportFlag(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r", "report.html")
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"drill", "--root", "../..", "--json", "--only", "root-key", "--report", path}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if !json.Valid(out.Bytes()) {
+		t.Errorf("stdout is not only the JSON: %s", out.String())
+	}
+	if want := "drill report: " + path; !strings.Contains(errOut.String(), want) {
+		t.Errorf("stderr %q does not say %q", errOut.String(), want)
+	}
+	page, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<!DOCTYPE html>", `data-scenario="root-key"`, "AlertRootKey"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the report has no %q", want)
+		}
 	}
 }
 
