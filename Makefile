@@ -16,7 +16,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export GOFLAGS := -buildvcs=false
 
-.PHONY: deps build sizes test test-unit test-infra synth lint bootstrap reliability fmt-check vet staticcheck golangci-lint tidy-check cfn-lint asl-lint ci diff deploy drill bench clean fuzz-brief vulncheck
+.PHONY: deps build sizes test test-unit test-infra synth lint bootstrap reliability fmt-check vet staticcheck golangci-lint tidy-check cfn-lint asl-lint ci diff deploy drill bench clean fuzz-brief vulncheck chromium test-browser
 
 ## deps: Go modules and the pinned npm tools (CDK CLI, ASL interpreter, Node 22).
 deps: $(TOOLS)/.installed
@@ -63,10 +63,29 @@ $(TEMPLATE): $(TOOLS)/.installed cdk.json go.mod $(wildcard infra/*.go statemach
 	$(CDK) synth -q
 	@touch $@
 
-## drill: the drill scenarios offline, on the emulated account (no AWS account).
+## drill: the drill scenarios offline, on the emulated account (no AWS account),
+## and their HTML report in build/drill-report.html.
 ## DRILL_FLAGS passes flags, e.g. DRILL_FLAGS="--json" or "--only exposed-key".
 drill: $(TOOLS)/.installed $(TEMPLATE)
 	$(GO) run ./cmd/keywarden drill $(DRILL_FLAGS)
+
+## chromium: Debian's chromium, for the browser test, installed when missing
+## (as root, as CI runs on a fresh Debian machine; about 15 s).
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "$(CHROMIUM) is missing: install Debian's chromium (apt-get install chromium) as root"; exit 1; fi; \
+	echo "installing Debian's chromium"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+## test-browser: the drill report in headless Chromium (chromedp): runs every
+## scenario, opens build/drill-report.html, checks each graph's marks against
+## the executions and that no script failed, and saves build/drill-report.png.
+## About 90 s. The test is behind the build tag `browser`: `make test` and
+## `go test ./...` neither run nor skip it.
+test-browser: chromium $(TOOLS)/.installed $(TEMPLATE)
+	CHROMIUM=$(CHROMIUM) $(GO) test -tags browser -run '^TestReportInBrowser$$' -count=1 -timeout 15m ./internal/drill/
+	@echo "report: build/drill-report.html, screenshot: build/drill-report.png"
 
 ## reliability: the fault matrix (exposed key, daily run, key created, rotation) ×
 ## (no fault, transient faults, one permanent failure) over SEEDS seeds.
@@ -146,7 +165,7 @@ cfn-lint: $(TEMPLATE)
 	cfn-lint --non-zero-exit-code error $(TEMPLATE)
 
 ## ci: everything CI runs (.ci/run calls this).
-ci: deps build synth test fuzz-brief lint vulncheck drill
+ci: deps build synth test fuzz-brief lint vulncheck drill test-browser
 
 ## diff, deploy: against the account in your AWS credentials (us-east-1).
 diff: $(TOOLS)/.installed
