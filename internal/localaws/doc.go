@@ -17,6 +17,47 @@
 //     over SecretString values, with AWSCURRENT and AWSPREVIOUS moved as AWS
 //     moves them; see secretsmanager.go for what it leaves out.
 //
+// # What keywarden doctor reads
+//
+// The read-only calls of `keywarden doctor` (internal/doctor), each
+// answering state a test seeds with a Go setter, since localaws deploys
+// nothing itself:
+//
+//   - CloudFormation DescribeStacks and ListStackResources (query
+//     protocol): AddStack registers a stack with its status, outputs and
+//     resources. A missing stack is ValidationError "Stack with id X does
+//     not exist", as in AWS.
+//   - SNS ListSubscriptionsByTopic: AddSubscription, confirmed or pending
+//     (listed with SubscriptionArn "PendingConfirmation").
+//   - SES v2 GetAccount and GetEmailIdentity (REST JSON): SetSESAccount
+//     (sandbox, sending enabled; a new Server is out of the sandbox with
+//     sending enabled, and SendEmail enforces neither) and AddEmailIdentity
+//     (verified or pending).
+//   - CloudTrail DescribeTrails, GetTrailStatus, GetEventSelectors (JSON
+//     1.1): AddTrail, with basic or advanced selectors (the default: all
+//     management events). A single-region trail of another region is
+//     unknown to the caller's region, a multi-region one is its shadow.
+//   - EventBridge DescribeRule: rules added with AddRule, and DefineRule
+//     for rules whose targets lie outside localaws (a schedule);
+//     SetRuleEnabled disables either (a disabled AddRule rule then receives
+//     no events).
+//   - SQS GetQueueAttributes (JSON 1.0, query compatible: errors carry the
+//     old code in X-Amzn-Query-Error, so a missing queue is
+//     AWS.SimpleQueueService.NonExistentQueue to the SDK): AddQueue and
+//     SetQueueDepth.
+//   - Step Functions ListExecutions (JSON 1.0): AddStateMachine and
+//     AddExecution record a history. The drill does not use it: its
+//     executions run in internal/sfnlocal's interpreter.
+//   - CloudWatch DescribeAlarms (Smithy RPC v2 CBOR, the protocol the
+//     cloudwatch v1.76 client speaks, signing name "monitoring"): SetAlarm
+//     sets an alarm's state; no metric is evaluated.
+//
+// conformance_doctor_test.go compares these with moto. moto 5.2.1 lacks
+// CloudWatch's CBOR protocol (so DescribeAlarms is checked on localaws
+// only) and SES v2 GetAccount; it answers no event selectors for a new
+// trail (AWS answers the default one) and calls a verified identity not
+// verified for sending.
+//
 // Requests are routed by the service name in the SigV4 credential scope of
 // the Authorization header, then by X-Amz-Target, the form Action or the REST
 // path. Signatures are not verified: any secret works. The access key id in
