@@ -1,9 +1,12 @@
 package drill
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -42,6 +45,21 @@ func (st *stack) produced(ctx context.Context, oc Outcome) (map[string][]byte, e
 		out["execution history "+x.Name] = b
 	}
 	return out, nil
+}
+
+// reportText is the HTML report of one outcome with its escapes undone: a
+// secret access key's '+' is written &#43; in HTML, and the search for it
+// must still find it.
+func reportText(root string, oc Outcome) ([]byte, error) {
+	r, err := LoadReport(root, "audit", []Outcome{oc}, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := WriteReport(&b, r); err != nil {
+		return nil, err
+	}
+	return []byte(html.UnescapeString(b.String())), nil
 }
 
 // fullHistory is an execution's history with every state's input and

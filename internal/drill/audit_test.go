@@ -11,7 +11,7 @@ import (
 // TestNoSecretLeaks runs every scenario and searches everything each one
 // produced — the handlers' logs, alerts, e-mails, events, every execution's
 // full history with each state's input and output, the ledger, the API call
-// log and the drill's own report — for every secret access key the account
+// log and the drill's own reports (the JSON outcome, the HTML page) — for every secret access key the account
 // ever held: the fixture's keys and the keys rotation created. A secret may
 // be in one place only, the user's Secrets Manager secret.
 func TestNoSecretLeaks(t *testing.T) {
@@ -78,5 +78,18 @@ func TestLeaksFindsASecret(t *testing.T) {
 	produced := map[string][]byte{"clean": []byte(`{"accessKeyId":"AKIAEXAMPLE"}`), "dirty": []byte(`{"note":"` + secret + `"}`)}
 	if got := leaks([]string{secret}, produced); len(got) != 1 || got[0] != "dirty" {
 		t.Errorf("leaks = %v, want [dirty]", got)
+	}
+}
+
+// The HTML report writes a secret's '+' as &#43;: the search reads the
+// report with its escapes undone, and still finds it.
+func TestReportTextFindsASecret(t *testing.T) {
+	secret := "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+	page, err := reportText(root, Outcome{Scenario: "s", Alerts: []Alert{{Subject: "x", Body: "key " + secret}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := leaks([]string{secret}, map[string][]byte{"html report": page}); len(got) != 1 {
+		t.Errorf("the secret in an alert body is not found in the report text")
 	}
 }

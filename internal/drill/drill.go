@@ -121,6 +121,9 @@ func runScenario(ctx context.Context, o Options, sc Scenario, faults map[string]
 		if err != nil {
 			return oc, err
 		}
+		if produced["html report"], err = reportText(o.Root, oc); err != nil {
+			return oc, err
+		}
 		o.Audit(sc.Name, st.aws.IssuedSecrets(), produced)
 	}
 	oc.Passed = oc.Error == ""
