@@ -18,6 +18,9 @@
 //     the tamper watch's, with the tampering they do by hand;
 //   - reliability.go: the fault matrix and its invariants;
 //   - outcome.go and render.go: what a drill reports, and the text timeline;
+//   - graph.go, path.go and report.go (with report.html.tmpl, .css, .js):
+//     the HTML report, the definition drawn as the console's graph with
+//     each scenario's path on it;
 //   - aws.go: drilling a deployed stack (RunAWS);
 //   - follow.go and template.go: reading executions and the template, for both;
 //   - audit.go: everything a scenario produced, for the secret-leak test.
