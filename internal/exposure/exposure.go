@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -69,10 +70,15 @@ type Containment struct {
 
 // Revocation is the outcome of RevokeSessions.
 type Revocation struct {
-	Status       string    `json:"status"`
-	UserName     string    `json:"userName"`
+	Status   string `json:"status"`
+	UserName string `json:"userName"`
+	// Method says which way: revokedWith, and policyArn when attached.
+	Method
 	PolicyName   string    `json:"policyName,omitempty"`
 	IssuedBefore time.Time `json:"issuedBefore"`
+	// Holds says which sessions are denied and until when; for an
+	// attached policy, with the command that lifts it.
+	Holds string `json:"holds,omitempty"`
 	// Recorded and LedgerError: as for Containment; the tamper watch puts
 	// the policy back from the ledger's record.
 	Recorded    bool   `json:"recorded"`
@@ -113,9 +119,10 @@ type ContainAPI interface {
 	ListAccessKeys(ctx context.Context, in *iam.ListAccessKeysInput, optFns ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error)
 }
 
-// RevokeAPI is what RevokeSessions calls.
+// RevokeAPI is what RevokeSessions calls: one of the two, per Method.
 type RevokeAPI interface {
 	PutUserPolicy(ctx context.Context, in *iam.PutUserPolicyInput, optFns ...func(*iam.Options)) (*iam.PutUserPolicyOutput, error)
+	AttachUserPolicy(ctx context.Context, in *iam.AttachUserPolicyInput, optFns ...func(*iam.Options)) (*iam.AttachUserPolicyOutput, error)
 }
 
 // RemoveAPI is what RemoveKey calls.
@@ -327,42 +334,91 @@ func keyStatus(ctx context.Context, api ContainAPI, user, keyID string) (string,
 	return "", nil
 }
 
-// RevokeHandler denies every action to the user's sessions issued before
-// now. Requests signed with long-term keys carry no aws:TokenIssueTime, so
-// the user's other keys keep working; temporary credentials the attacker
-// minted with the exposed key (GetSessionToken, GetFederationToken) stop.
+// RevokeHandler denies the exposed key's user its sessions, the way
+// Method says: an inline deny of sessions issued before now (requests
+// signed with long-term keys carry no aws:TokenIssueTime, so the user's
+// other keys keep working; temporary credentials the attacker minted with
+// the exposed key, GetSessionToken or GetFederationToken, stop), or the
+// stack's fixed deny of every temporary session, attached.
 type RevokeHandler struct {
 	IAM RevokeAPI
+	// Method is how to revoke; the zero value is the inline policy.
+	Method Method
 	// Ledger, when set, records the revocation and its cut-off, from which
-	// the tamper watch puts a deleted or changed policy back.
+	// the tamper watch puts a deleted, changed or detached policy back.
 	Ledger RevokeLedger
 	Now    func() time.Time
 }
 
-// Handle writes the deny policy; a newer incident overwrites it with a later
-// cut-off, which only denies more.
+// Method is how sessions are revoked: settings.RevokeInlinePolicy (With
+// empty means it too) or settings.RevokeAttachedPolicy with PolicyArn.
+type Method struct {
+	With      string `json:"revokedWith,omitempty"`
+	PolicyArn string `json:"policyArn,omitempty"`
+}
+
+// Attached reports whether the method attaches the stack's policy.
+func (m Method) Attached() bool { return m.With == settings.RevokeAttachedPolicy }
+
+// PolicyName is the name of the policy the method writes or attaches.
+func (m Method) PolicyName() string {
+	if m.Attached() {
+		return m.PolicyArn[strings.LastIndex(m.PolicyArn, "/")+1:]
+	}
+	return RevokePolicyName
+}
+
+// Holds says in one line which sessions the method denies, and until when.
+func (m Method) Holds(user string, issuedBefore time.Time) string {
+	if m.Attached() {
+		return fmt.Sprintf("every temporary session of %s, issued before or after now, is denied until a person detaches the policy: %s",
+			user, DetachCommand(user, m.PolicyArn))
+	}
+	return fmt.Sprintf("sessions of %s issued before %s are denied; sessions issued later work", user, issuedBefore.UTC().Format(time.RFC3339))
+}
+
+// DetachCommand is the command that lifts an attached revocation.
+func DetachCommand(user, policyArn string) string {
+	return fmt.Sprintf("aws iam detach-user-policy --user-name %s --policy-arn %s", user, policyArn)
+}
+
+// ErrRevokePolicyLimitExceeded: the user already has as many managed
+// policies attached as IAM allows (10 by default), so the deny could not be
+// attached. Named so the manual-action alert can say what to do.
+const ErrRevokePolicyLimitExceeded = "RevokePolicyLimitExceeded"
+
+// ErrRevokePolicyMissing: IAM has no policy of the configured ARN (deleted
+// by hand, or a stack from another account): nothing can be attached.
+const ErrRevokePolicyMissing = "RevokePolicyMissing"
+
+// Handle writes or attaches the deny policy. A newer incident overwrites
+// the inline policy with a later cut-off, which only denies more; an
+// attached policy is attached once, and attaching it again changes
+// nothing.
 func (h RevokeHandler) Handle(ctx context.Context, in Input) (Revocation, error) {
 	x := in.Finding
 	if err := requireUserKey(x); err != nil {
 		return Revocation{}, err
 	}
 	now := h.Now().UTC().Truncate(time.Second)
-	r := Revocation{UserName: x.UserName, PolicyName: RevokePolicyName, IssuedBefore: now}
-	_, err := h.IAM.PutUserPolicy(ctx, &iam.PutUserPolicyInput{
-		UserName: aws.String(x.UserName), PolicyName: aws.String(RevokePolicyName),
-		PolicyDocument: aws.String(RevokePolicy(now)),
-	})
-	if step.IsNoSuchEntity(err) {
-		r.Status = StatusUserGone
-		r.PolicyName = ""
+	m := h.Method
+	if m.With == "" {
+		m.With = settings.RevokeInlinePolicy
+	}
+	r := Revocation{UserName: x.UserName, Method: m, PolicyName: m.PolicyName(), IssuedBefore: now}
+	var err error
+	r.Status, err = Revoke(ctx, h.IAM, x.UserName, m, now)
+	if err != nil {
+		return r, err
+	}
+	if r.Status == StatusUserGone {
+		r.PolicyName, r.PolicyArn = "", ""
 		slog.InfoContext(ctx, "user already gone", "user", x.UserName, "accessKeyId", x.AccessKeyID)
 		return r, nil
 	}
-	if err != nil {
-		return r, step.Classify(fmt.Errorf("revoke sessions of %s: %w", x.UserName, err))
-	}
-	r.Status = StatusRevoked
-	slog.InfoContext(ctx, "sessions revoked", "user", x.UserName, "accessKeyId", x.AccessKeyID, "issuedBefore", now)
+	r.Holds = m.Holds(x.UserName, now)
+	slog.InfoContext(ctx, "sessions revoked", "user", x.UserName, "accessKeyId", x.AccessKeyID, "with", m.With,
+		"policy", r.PolicyName, "issuedBefore", now)
 	if h.Ledger == nil {
 		return r, nil
 	}
@@ -370,6 +426,7 @@ func (h RevokeHandler) Handle(ctx context.Context, in Input) (Revocation, error)
 	// reported rather than thrown.
 	if _, err := h.Ledger.RecordRevocation(ctx, ledger.Revocation{
 		User: x.UserName, KeyID: x.AccessKeyID, IssuedBefore: now, At: h.Now().UTC(), Execution: in.Execution,
+		With: m.With, PolicyArn: m.PolicyArn,
 	}); err != nil {
 		r.LedgerError = err.Error()
 		slog.ErrorContext(ctx, "revocation not recorded in the ledger", "user", x.UserName, "accessKeyId", x.AccessKeyID, "error", err.Error())
@@ -377,6 +434,43 @@ func (h RevokeHandler) Handle(ctx context.Context, in Input) (Revocation, error)
 	}
 	r.Recorded = true
 	return r, nil
+}
+
+// Revoke denies user's sessions the way m says: it writes the inline
+// policy with the cut-off issuedBefore, or attaches m.PolicyArn. It
+// returns StatusRevoked, or StatusUserGone when IAM has no such user. The
+// revoke step and the tamper watch's restore both call it, so the two
+// cannot differ.
+func Revoke(ctx context.Context, api RevokeAPI, user string, m Method, issuedBefore time.Time) (string, error) {
+	var err error
+	if m.Attached() {
+		_, err = api.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String(user), PolicyArn: aws.String(m.PolicyArn)})
+	} else {
+		_, err = api.PutUserPolicy(ctx, &iam.PutUserPolicyInput{
+			UserName: aws.String(user), PolicyName: aws.String(RevokePolicyName),
+			PolicyDocument: aws.String(RevokePolicy(issuedBefore)),
+		})
+	}
+	var apiErr smithy.APIError
+	code := ""
+	if errors.As(err, &apiErr) {
+		code = apiErr.ErrorCode()
+	}
+	switch {
+	case err == nil:
+		return StatusRevoked, nil
+	case code == "NoSuchEntity" && m.Attached() && strings.Contains(apiErr.ErrorMessage(), m.PolicyArn):
+		// IAM answers NoSuchEntity for a missing policy too, naming it
+		// ("Policy arn:… does not exist or is not attachable."); a
+		// missing user is named by name.
+		return "", step.Errorf(ErrRevokePolicyMissing, "attach %s to %s: IAM has no such policy (deleted outside the stack?): %w", m.PolicyArn, user, err)
+	case code == "NoSuchEntity":
+		return StatusUserGone, nil
+	case code == "LimitExceeded" && m.Attached():
+		return "", step.Errorf(ErrRevokePolicyLimitExceeded,
+			"attach %s to %s: the user has as many managed policies attached as IAM allows (10 by default): %w", m.PolicyArn, user, err)
+	}
+	return "", step.Classify(fmt.Errorf("revoke sessions of %s with %s: %w", user, m.PolicyName(), err))
 }
 
 // RevokePolicy is the inline policy document denying sessions issued before t.
@@ -389,6 +483,31 @@ func RevokePolicy(t time.Time) string {
 			"Action":    "*",
 			"Resource":  "*",
 			"Condition": map[string]any{"DateLessThan": map[string]string{"aws:TokenIssueTime": t.UTC().Format(time.RFC3339)}},
+		}},
+	}
+	b, _ := json.Marshal(doc) // a map of strings cannot fail to marshal
+	return string(b)
+}
+
+// AttachedRevokePolicy is the document of the stack's managed deny
+// policy: every action of every request signed with temporary credentials
+// (aws:TokenIssueTime is present in those alone). IAM accepts no policy
+// variable in a date condition, so a fixed document cannot carry an
+// incident's time: it denies the user's sessions issued after the
+// incident too, until a person detaches it. That includes the user's
+// console sign-ins: IAM documents console users among those signing with
+// temporary credentials (aws:MultiFactorAuthPresent). Requests signed with
+// a long-term access key carry no aws:TokenIssueTime and are not denied;
+// role sessions are the role's, not the user's.
+func AttachedRevokePolicy() string {
+	doc := map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []any{map[string]any{
+			"Sid":       "KeywardenDenyTemporarySessions",
+			"Effect":    "Deny",
+			"Action":    "*",
+			"Resource":  "*",
+			"Condition": map[string]any{"Null": map[string]string{"aws:TokenIssueTime": "false"}},
 		}},
 	}
 	b, _ := json.Marshal(doc) // a map of strings cannot fail to marshal

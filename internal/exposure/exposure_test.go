@@ -32,6 +32,7 @@ type fakeIAM struct {
 	listed    []string // statuses returned by successive ListAccessKeys calls; "" = key absent
 	listErr   error
 	putErr    error
+	attachErr error
 	deleteErr error
 	policy    string
 }
@@ -75,6 +76,11 @@ func (f *fakeIAM) PutUserPolicy(_ context.Context, in *iam.PutUserPolicyInput, _
 	f.calls = append(f.calls, "PutUserPolicy "+aws.ToString(in.UserName)+" "+aws.ToString(in.PolicyName))
 	f.policy = aws.ToString(in.PolicyDocument)
 	return &iam.PutUserPolicyOutput{}, f.putErr
+}
+
+func (f *fakeIAM) AttachUserPolicy(_ context.Context, in *iam.AttachUserPolicyInput, _ ...func(*iam.Options)) (*iam.AttachUserPolicyOutput, error) {
+	f.calls = append(f.calls, "AttachUserPolicy "+aws.ToString(in.UserName)+" "+aws.ToString(in.PolicyArn))
+	return &iam.AttachUserPolicyOutput{}, f.attachErr
 }
 
 func (f *fakeIAM) DeleteAccessKey(_ context.Context, in *iam.DeleteAccessKeyInput, _ ...func(*iam.Options)) (*iam.DeleteAccessKeyOutput, error) {

@@ -30,6 +30,11 @@ type Revocation struct {
 	IssuedBefore time.Time
 	At           time.Time // when the policy was written
 	Execution    string    // the execution that wrote it
+	// With is how the sessions were revoked: settings.RevokeInlinePolicy
+	// (also when empty, as recorded before the choice existed) or
+	// settings.RevokeAttachedPolicy, with PolicyArn the policy attached.
+	With      string
+	PolicyArn string
 
 	RecordedAt time.Time // set by the ledger
 }
@@ -57,12 +62,15 @@ type revocationItem struct {
 	Cutoff     int64     `dynamodbav:"cutoff"`
 	At         time.Time `dynamodbav:"at"`
 	Execution  string    `dynamodbav:"execution,omitempty"`
+	With       string    `dynamodbav:"with,omitempty"`
+	PolicyArn  string    `dynamodbav:"policyArn,omitempty"`
 	RecordedAt time.Time `dynamodbav:"recordedAt"`
 	ExpiresAt  int64     `dynamodbav:"expiresAt"`
 }
 
 func (it revocationItem) revocation() Revocation {
-	return Revocation{User: it.User, KeyID: it.KeyID, IssuedBefore: it.IssuedBefore, At: it.At, Execution: it.Execution, RecordedAt: it.RecordedAt}
+	return Revocation{User: it.User, KeyID: it.KeyID, IssuedBefore: it.IssuedBefore, At: it.At, Execution: it.Execution,
+		With: it.With, PolicyArn: it.PolicyArn, RecordedAt: it.RecordedAt}
 }
 
 // RecordRevocation records a revocation of r.User's sessions unless the
@@ -83,7 +91,7 @@ func (l *Ledger) RecordRevocation(ctx context.Context, r Revocation) (recorded b
 	now := l.now().UTC()
 	item := revocationItem{
 		PK: userPK(r.User), SK: revocationSK, User: r.User, KeyID: r.KeyID, IssuedBefore: r.IssuedBefore.UTC(),
-		Cutoff: r.IssuedBefore.Unix(), At: r.At.UTC(), Execution: r.Execution, RecordedAt: now, ExpiresAt: l.expiresAt(now),
+		Cutoff: r.IssuedBefore.Unix(), At: r.At.UTC(), Execution: r.Execution, With: r.With, PolicyArn: r.PolicyArn, RecordedAt: now, ExpiresAt: l.expiresAt(now),
 	}
 	av, err := attributevalue.MarshalMap(item)
 	if err != nil {

@@ -15,7 +15,9 @@ func TestRevocationKeepsTheLatest(t *testing.T) {
 	e := newEnv(t, localaws.Options{}, Options{})
 	ctx := context.Background()
 	first := Revocation{User: "ci-deployer", KeyID: keyA, IssuedBefore: t0, At: t0, Execution: "exposed-ci-deployer-" + keyA}
-	later := Revocation{User: "ci-deployer", KeyID: keyB, IssuedBefore: t0.Add(time.Hour), At: t0.Add(time.Hour), Execution: "exposed-ci-deployer-" + keyB}
+	// The later one attached the stack's policy: how is kept with it.
+	later := Revocation{User: "ci-deployer", KeyID: keyB, IssuedBefore: t0.Add(time.Hour), At: t0.Add(time.Hour), Execution: "exposed-ci-deployer-" + keyB,
+		With: "attachedPolicy", PolicyArn: "arn:aws:iam::123456789012:policy/keywarden-deny-user-sessions"}
 
 	for _, tc := range []struct {
 		r    Revocation
@@ -35,7 +37,8 @@ func TestRevocationKeepsTheLatest(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("Revocation = %v, %v", ok, err)
 	}
-	if r.KeyID != keyB || !r.IssuedBefore.Equal(later.IssuedBefore) || r.Execution != later.Execution || r.RecordedAt.IsZero() {
+	if r.KeyID != keyB || !r.IssuedBefore.Equal(later.IssuedBefore) || r.Execution != later.Execution || r.RecordedAt.IsZero() ||
+		r.With != later.With || r.PolicyArn != later.PolicyArn {
 		t.Errorf("got %+v, want the later revocation", r)
 	}
 	if _, ok, err := e.ledger.Revocation(ctx, "nobody"); ok || err != nil {

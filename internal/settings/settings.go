@@ -22,6 +22,17 @@ const (
 	ActionDeactivate = "deactivate"
 )
 
+// Values of RevokeWith: how the revoke step denies the exposed key's
+// user its sessions.
+const (
+	// RevokeInlinePolicy writes an inline deny on sessions issued before
+	// the incident (iam:PutUserPolicy, administrator-equivalent).
+	RevokeInlinePolicy = "inlinePolicy"
+	// RevokeAttachedPolicy attaches the stack's fixed deny on every
+	// temporary session (iam:AttachUserPolicy of that one policy only).
+	RevokeAttachedPolicy = "attachedPolicy"
+)
+
 // Environment variable names read by the Lambdas.
 const (
 	EnvStateMachineArn   = "KEYWARDEN_STATE_MACHINE_ARN"
@@ -47,6 +58,9 @@ const (
 	EnvWatchedTags      = "KEYWARDEN_WATCHED_TAGS"  // comma-separated user tag keys the key-age policy reads
 	EnvTamperUndo       = "KEYWARDEN_TAMPER_UNDO"
 	EnvIncidentOpenDays = "KEYWARDEN_INCIDENT_OPEN_DAYS"
+	// Revocation (the revoke and tamper functions).
+	EnvRevokeWith      = "KEYWARDEN_REVOKE_WITH"       // RevokeWith; unset means inlinePolicy
+	EnvRevokePolicyArn = "KEYWARDEN_REVOKE_POLICY_ARN" // the stack's deny policy, with attachedPolicy
 )
 
 // Settings are keywarden's deployment settings (cdk.json "context").
@@ -97,6 +111,9 @@ type Settings struct {
 	// sessions (an exposed key's containment) the incident is open: the
 	// revoke policy is put back, and a new key for the user alerts.
 	IncidentOpenDays int `json:"incidentOpenDays"`
+	// RevokeWith is how the revoke step denies the exposed key's user its
+	// sessions: RevokeInlinePolicy (default) or RevokeAttachedPolicy.
+	RevokeWith string `json:"revokeWith"`
 }
 
 // Default returns the settings used where cdk.json says nothing.
@@ -113,6 +130,7 @@ func Default() Settings {
 		NoAccessKeysTag:     "keywarden:no-access-keys",
 		TamperUndo:          true,
 		IncidentOpenDays:    30,
+		RevokeWith:          RevokeInlinePolicy,
 	}
 }
 
@@ -180,6 +198,11 @@ func (s Settings) Validate() error {
 	if s.IncidentOpenDays < 1 || s.IncidentOpenDays > 365 {
 		bad("incidentOpenDays is %d; use 1 to 365 (days after an exposed key's containment that its incident stays open)", s.IncidentOpenDays)
 	}
+	if s.RevokeWith != RevokeInlinePolicy && s.RevokeWith != RevokeAttachedPolicy {
+		bad("revokeWith is %q; use %q (an inline deny of sessions issued before the incident; the revoke role may write any inline policy) "+
+			"or %q (attach the stack's fixed deny of every temporary session; the revoke role may attach only that policy)",
+			s.RevokeWith, RevokeInlinePolicy, RevokeAttachedPolicy)
+	}
 	if !retentionDays[s.LogRetentionDays] {
 		bad("logRetentionDays is %d; use a CloudWatch Logs retention such as 90, 365 or 3653", s.LogRetentionDays)
 	}
@@ -216,6 +239,7 @@ func FromContext(get func(key string) any) (Settings, error) {
 	read("securityRoleArn", func(v any) error { return asString(v, &s.SecurityRoleArn) })
 	read("tamperUndo", func(v any) error { return asBool(v, &s.TamperUndo) })
 	read("incidentOpenDays", func(v any) error { return asInt(v, &s.IncidentOpenDays) })
+	read("revokeWith", func(v any) error { return asString(v, &s.RevokeWith) })
 	if err := errors.Join(errs...); err != nil {
 		return s, err
 	}
@@ -361,6 +385,34 @@ func (l Lookup) Bool(key string, def bool) (bool, error) {
 	}
 	return b, nil
 }
+
+// RevokeWith reads how the revoke step revokes (EnvRevokeWith; unset means
+// inlinePolicy, so that a function deployed before the setting keeps its
+// behaviour) and, for attachedPolicy, the policy to attach
+// (EnvRevokePolicyArn, required then).
+func (l Lookup) RevokeWith() (with, policyArn string, err error) {
+	with = RevokeInlinePolicy
+	if v, ok := l(EnvRevokeWith); ok && strings.TrimSpace(v) != "" {
+		with = strings.TrimSpace(v)
+	}
+	switch with {
+	case RevokeInlinePolicy:
+		return with, "", nil
+	case RevokeAttachedPolicy:
+		arn, err := l.Required(EnvRevokePolicyArn)
+		if err != nil {
+			return "", "", err
+		}
+		if !managedPolicyArnPattern.MatchString(arn) {
+			return "", "", fmt.Errorf("%w: environment variable %s is %q, not a customer managed policy ARN", ErrInvalid, EnvRevokePolicyArn, arn)
+		}
+		return with, arn, nil
+	}
+	return "", "", fmt.Errorf("%w: environment variable %s is %q; want %s or %s", ErrInvalid, EnvRevokeWith, with, RevokeInlinePolicy, RevokeAttachedPolicy)
+}
+
+// managedPolicyArnPattern is a customer managed policy's ARN, path allowed.
+var managedPolicyArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:policy/[\w+=,.@/-]{1,640}$`)
 
 // Int returns an integer environment variable, or def when it is unset.
 func (l Lookup) Int(key string, def int) (int, error) {

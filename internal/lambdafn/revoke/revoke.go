@@ -1,5 +1,6 @@
 // Package revoke builds the revoke function: it denies the exposed key's
-// user every session issued before now, and records the cut-off in the
+// user its sessions (an inline deny of those issued before now, or the
+// stack's attached deny of all temporary ones), and records how in the
 // ledger.
 package revoke
 
@@ -19,9 +20,14 @@ import (
 var _ lambdafn.Build = New
 
 // New builds the handler with the IAM client and, when the ledger table is
-// set, the DynamoDB client.
+// set, the DynamoDB client. revokeWith (KEYWARDEN_REVOKE_WITH) chooses the
+// inline policy or the stack's attached one.
 func New(cfg aws.Config, env settings.Lookup, now func() time.Time) (lambda.Handler, error) {
-	h := exposure.RevokeHandler{IAM: iam.NewFromConfig(cfg), Now: now}
+	with, policyArn, err := env.RevokeWith()
+	if err != nil {
+		return nil, err
+	}
+	h := exposure.RevokeHandler{IAM: iam.NewFromConfig(cfg), Method: exposure.Method{With: with, PolicyArn: policyArn}, Now: now}
 	if _, set := env(settings.EnvLedgerTable); set {
 		l, err := ledger.Open(cfg, env, now)
 		if err != nil {
