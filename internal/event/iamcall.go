@@ -16,6 +16,7 @@ const (
 	EventNameDeleteUserPolicy = "DeleteUserPolicy"
 	EventNameTagUser          = "TagUser"
 	EventNameUntagUser        = "UntagUser"
+	EventNameDetachUserPolicy = "DetachUserPolicy"
 )
 
 // TamperEventNames are the IAM calls that can undo or bend a keywarden
@@ -23,6 +24,7 @@ const (
 // CreateAccessKey is checked too, after its creation record.
 var TamperEventNames = []string{
 	EventNameUpdateAccessKey, EventNamePutUserPolicy, EventNameDeleteUserPolicy, EventNameTagUser, EventNameUntagUser,
+	EventNameDetachUserPolicy,
 }
 
 // IsTamperEventName reports whether name is one of TamperEventNames.
@@ -94,6 +96,8 @@ type IAMCall struct {
 	// PolicyName is the inline policy PutUserPolicy or DeleteUserPolicy
 	// wrote or deleted.
 	PolicyName string `json:"policyName,omitempty"`
+	// PolicyArn is the managed policy DetachUserPolicy detached.
+	PolicyArn string `json:"policyArn,omitempty"`
 	// Tags are the tags TagUser set; TagKeys the keys UntagUser removed.
 	Tags    []Tag    `json:"tags,omitempty"`
 	TagKeys []string `json:"tagKeys,omitempty"`
@@ -124,6 +128,7 @@ type iamCallRecord struct {
 		AccessKeyID string   `json:"accessKeyId"`
 		Status      string   `json:"status"`
 		PolicyName  string   `json:"policyName"`
+		PolicyArn   string   `json:"policyArn"`
 		Tags        []Tag    `json:"tags"`
 		TagKeys     []string `json:"tagKeys"`
 	} `json:"requestParameters"`
@@ -136,6 +141,9 @@ type iamCallRecord struct {
 var (
 	// Inline policy names: 1 to 128 of letters, digits and +=,.@_-.
 	policyNamePattern = regexp.MustCompile(`^[\w+=,.@-]{1,128}$`)
+	// A managed policy's ARN, with its path, in any partition: a customer
+	// managed policy (account id) or an AWS managed one ("aws").
+	policyARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/[\w+=,.@/-]{1,700}$`)
 	// A role ARN, with its path, in any partition.
 	roleARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[!-~]{1,1000}$`)
 )
@@ -197,6 +205,8 @@ func (e Envelope) IAMCall() (IAMCall, error) {
 		err = c.readKeyUpdate(p.AccessKeyID, p.Status)
 	case EventNamePutUserPolicy, EventNameDeleteUserPolicy:
 		err = c.readPolicy(p.PolicyName)
+	case EventNameDetachUserPolicy:
+		err = c.readPolicyArn(p.PolicyArn)
 	case EventNameTagUser:
 		err = c.readTags(p.Tags)
 	case EventNameUntagUser:
@@ -279,6 +289,17 @@ func (c *IAMCall) readPolicy(name string) error {
 		return fmt.Errorf("%w: %s policy name %q is not a valid inline policy name", ErrInvalid, c.EventName, truncate(name, 80))
 	}
 	c.PolicyName = name
+	return nil
+}
+
+func (c *IAMCall) readPolicyArn(arn string) error {
+	if c.User == "" {
+		return fmt.Errorf("%w: %s names no user", ErrInvalid, c.EventName)
+	}
+	if !policyARNPattern.MatchString(arn) {
+		return fmt.Errorf("%w: %s policy ARN %q is not a managed policy's ARN", ErrInvalid, c.EventName, truncate(arn, 120))
+	}
+	c.PolicyArn = arn
 	return nil
 }
 

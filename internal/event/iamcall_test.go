@@ -21,6 +21,7 @@ var iamCallSamples = []string{
 	"cloudtrail-put-user-policy-keywarden.json",
 	"cloudtrail-tag-user.json",
 	"cloudtrail-untag-user.json",
+	"cloudtrail-detach-user-policy.json",
 	sampleCreated,
 }
 
@@ -120,6 +121,14 @@ func TestIAMCallRefusals(t *testing.T) {
 		{"hostile user name", "cloudtrail-delete-user-policy.json", func(_, _, p map[string]any) { p["userName"] = "bob\nSubject: x" }, ErrInvalid, "not a valid IAM user name"},
 		{"policy on no user", "cloudtrail-delete-user-policy.json", func(_, _, p map[string]any) { delete(p, "userName") }, ErrInvalid, "names no user"},
 		{"policy name malformed", "cloudtrail-put-user-policy.json", func(_, _, p map[string]any) { p["policyName"] = "a b" }, ErrInvalid, "not a valid inline policy name"},
+		{"detach on no user", "cloudtrail-detach-user-policy.json", func(_, _, p map[string]any) { delete(p, "userName") }, ErrInvalid, "names no user"},
+		{"detach of a policy name", "cloudtrail-detach-user-policy.json", func(_, _, p map[string]any) { p["policyArn"] = "keywarden-deny" }, ErrInvalid, "not a managed policy's ARN"},
+		{"detach of a role ARN", "cloudtrail-detach-user-policy.json", func(_, _, p map[string]any) {
+			p["policyArn"] = "arn:aws:iam::123456789012:role/keywarden-deny"
+		}, ErrInvalid, "not a managed policy's ARN"},
+		{"detach of an ARN with a line break", "cloudtrail-detach-user-policy.json", func(_, _, p map[string]any) {
+			p["policyArn"] = "arn:aws:iam::123456789012:policy/a\nSubject: x"
+		}, ErrInvalid, "not a managed policy's ARN"},
 		{"no tags", "cloudtrail-tag-user.json", func(_, _, p map[string]any) { p["tags"] = []any{} }, ErrInvalid, "carries 0 tags"},
 		{"a blank tag key", "cloudtrail-tag-user.json", func(_, _, p map[string]any) { p["tags"] = []any{map[string]any{"key": "", "value": "x"}} }, ErrInvalid, "tag key"},
 		{"a tag key with a line break", "cloudtrail-tag-user.json", func(_, _, p map[string]any) {
@@ -241,6 +250,10 @@ func checkCall(t *testing.T, c IAMCall) {
 	case EventNamePutUserPolicy, EventNameDeleteUserPolicy:
 		if c.User == "" || !policyNamePattern.MatchString(c.PolicyName) {
 			t.Fatalf("policy call %+v", c)
+		}
+	case EventNameDetachUserPolicy:
+		if c.User == "" || !policyARNPattern.MatchString(c.PolicyArn) {
+			t.Fatalf("detach call %+v", c)
 		}
 	case EventNameTagUser:
 		if c.User == "" || len(c.Tags) == 0 {

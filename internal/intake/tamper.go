@@ -31,7 +31,7 @@ const (
 func TamperName(c event.IAMCall) string {
 	what := c.AccessKeyID
 	switch c.EventName {
-	case event.EventNamePutUserPolicy, event.EventNameDeleteUserPolicy:
+	case event.EventNamePutUserPolicy, event.EventNameDeleteUserPolicy, event.EventNameDetachUserPolicy:
 		what = tamperWhatPolicy
 	case event.EventNameTagUser, event.EventNameUntagUser:
 		what = tamperWhatTags

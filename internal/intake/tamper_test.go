@@ -21,6 +21,7 @@ func TestTamperExecutionNames(t *testing.T) {
 		{"cloudtrail-update-access-key.json", "tamper-ci-deployer-AKIAKEYWARDENDRILL01-8c4e2f10-6a3b-4c5d-9e7f-0a1b2c3d4e51"},
 		{"cloudtrail-delete-user-policy.json", "tamper-ci-deployer-revoke-policy-1e3a5c7e-9b2d-4f6a-8c0e-2a4c6e8a0c12"},
 		{"cloudtrail-put-user-policy.json", "tamper-ci-deployer-revoke-policy-2f4b6d8f-0a1c-4e3a-9b5d-7f9b1d3f5a23"},
+		{"cloudtrail-detach-user-policy.json", "tamper-ci-deployer-revoke-policy-3c5e7a9c-1d4f-4b8a-9e2c-4b6d8f0a2c35"},
 		{"cloudtrail-tag-user.json", "tamper-erin-tags-4b6d8f0b-2c3d-4e5f-9a6b-7c8d9e0f1a45"},
 		{"cloudtrail-untag-user.json", "tamper-ci-deployer-tags-5c7e9a1c-3d4e-4f5a-8b6c-7d8e9f0a1b56"},
 		// Creation keeps its own name; the tamper check runs in it.
