@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -233,6 +234,11 @@ func exposedKey(req Request, region string) Message {
 	if x.Location != "" {
 		b.WriteString("  - Remove the key from where it was exposed, including the history of the repository or page.\n")
 	}
+	if r := req.Incident.Revocation; r != nil && r.Status == exposure.StatusRevoked && r.Attached() {
+		fmt.Fprintf(&b, "  - %s's temporary sessions stay denied, new legitimate ones too, until a person detaches the policy. Once the\n", clean(r.UserName, 64))
+		b.WriteString("    incident is over (the tamper watch attaches it again while the incident is open), lift the deny:\n")
+		fmt.Fprintf(&b, "      aws iam detach-user-policy --user-name %s --policy-arn %s\n", clean(r.UserName, 64), clean(r.PolicyArn, 300))
+	}
 	writeExecution(&b, req, region)
 	return Message{
 		Subject: Subject(fmt.Sprintf("Security Alert: Exposed IAM Key For User %s On Account %s", x.UserName, x.Account)),
@@ -284,6 +290,13 @@ func manualAction(req Request, region string) Message {
 			b.WriteString("  - The key may still be ACTIVE. Deactivate it now:\n")
 			fmt.Fprintf(&b, "      aws iam update-access-key --user-name %s --access-key-id %s --status Inactive\n", clean(x.UserName, 64), clean(x.AccessKeyID, 128))
 		}
+		if inc.Error != nil && inc.Error.Error == exposure.ErrRevokePolicyLimitExceeded {
+			arn := policyArnIn(inc.Error.Cause)
+			fmt.Fprintf(&b, "  - The sessions of %s are NOT revoked: the user already has as many managed policies attached\n", clean(x.UserName, 64))
+			b.WriteString("    as IAM allows (10 by default). Detach one it can do without (or raise the quota), then attach keywarden's deny:\n")
+			fmt.Fprintf(&b, "      aws iam list-attached-user-policies --user-name %s\n", clean(x.UserName, 64))
+			fmt.Fprintf(&b, "      aws iam attach-user-policy --user-name %s --policy-arn %s\n", clean(x.UserName, 64), arn)
+		}
 		b.WriteString("  - Fix the cause above, then finish the remaining steps by hand or start a new execution with this one's input.\n")
 	} else if inc.DetailType == event.DetailTypeSchedule {
 		b.WriteString("\nThe daily key-age run stopped before it finished. Keys already handled are in the ledger and\n")
@@ -309,6 +322,17 @@ func manualAction(req Request, region string) Message {
 	}
 	writeExecution(&b, req, region)
 	return Message{Subject: Subject(subj), Body: b.String()}
+}
+
+// policyArnPattern finds a managed policy's ARN in an error's cause.
+var policyArnPattern = regexp.MustCompile(`arn:aws[a-z-]*:iam::[0-9]{12}:policy/[\w+=,.@/-]{1,640}`)
+
+// policyArnIn is the first policy ARN the cause names, or a placeholder.
+func policyArnIn(cause string) string {
+	if arn := policyArnPattern.FindString(cause); arn != "" {
+		return arn
+	}
+	return "<the policy ARN in the cause above>"
 }
 
 func unsupportedEvent(req Request, region string) Message {
@@ -437,7 +461,12 @@ func writeSteps(b *strings.Builder, inc Incident) {
 	if r := inc.Revocation; r != nil {
 		switch r.Status {
 		case exposure.StatusRevoked:
-			line("Sessions revoked: inline policy %s on %s denies every action to sessions issued before %s.", r.PolicyName, clean(r.UserName, 64), stamp(r.IssuedBefore))
+			if r.Attached() {
+				line("Sessions revoked: managed policy %s attached to %s at %s denies every action to EVERY temporary session of the user,\n"+
+					"     issued before or after the incident, until a person detaches it.", clean(r.PolicyArn, 300), clean(r.UserName, 64), stamp(r.IssuedBefore))
+			} else {
+				line("Sessions revoked: inline policy %s on %s denies every action to sessions issued before %s.", r.PolicyName, clean(r.UserName, 64), stamp(r.IssuedBefore))
+			}
 		case exposure.StatusUserGone:
 			line("Sessions: user %s no longer exists; no sessions to revoke.", clean(r.UserName, 64))
 		default:

@@ -114,6 +114,8 @@ func callText(c event.IAMCall) string {
 		return fmt.Sprintf("UpdateAccessKey %s --status %s", clean(c.AccessKeyID, 128), clean(c.Status, 20))
 	case event.EventNamePutUserPolicy, event.EventNameDeleteUserPolicy:
 		return fmt.Sprintf("%s %s", c.EventName, clean(c.PolicyName, 128))
+	case event.EventNameDetachUserPolicy:
+		return fmt.Sprintf("%s %s", c.EventName, clean(c.PolicyArn, 300))
 	case event.EventNameTagUser:
 		var tags []string
 		for _, t := range c.Tags {
@@ -133,8 +135,11 @@ func callText(c event.IAMCall) string {
 }
 
 func policyVerb(eventName string) string {
-	if eventName == event.EventNamePutUserPolicy {
+	switch eventName {
+	case event.EventNamePutUserPolicy:
 		return "changed"
+	case event.EventNameDetachUserPolicy:
+		return "detached"
 	}
 	return "deleted"
 }
@@ -182,6 +187,9 @@ func writeTamperSteps(b *strings.Builder, a *tamper.Assessment, r *tamper.Respon
 		line("Set the key Inactive again at %s and read it back as Inactive.", stamp(r.At))
 	case r.Status == tamper.StatusAlreadyGone:
 		line("The key is gone (IAM has no such key for %s): nothing to set Inactive.", clean(c.User, 64))
+	case r.Status == tamper.StatusRestored && a.Revoked != nil && a.Revoked.Attached():
+		line("Attached the policy %s to %s again at %s: every temporary session of the user is denied again.",
+			clean(a.Revoked.PolicyArn, 300), clean(c.User, 64), stamp(r.At))
 	case r.Status == tamper.StatusRestored:
 		cut := ""
 		if a.Revoked != nil {
@@ -226,7 +234,10 @@ func tamperManual(b *strings.Builder, req Request, errName string) (subject stri
 			b.WriteString("  - The exposed key may be ACTIVE again. Deactivate it now:\n")
 			fmt.Fprintf(b, "      aws iam update-access-key --user-name %s --access-key-id %s --status Inactive\n", clean(c.User, 64), clean(c.AccessKeyID, 128))
 		case tamper.UndoRestorePolicy:
-			if a.Revoked != nil {
+			if a.Revoked != nil && a.Revoked.Attached() {
+				b.WriteString("  - The user's temporary sessions may work again. Attach the deny policy again now:\n")
+				fmt.Fprintf(b, "      aws iam attach-user-policy --user-name %s --policy-arn %s\n", clean(c.User, 64), clean(a.Revoked.PolicyArn, 300))
+			} else if a.Revoked != nil {
 				b.WriteString("  - The user's older sessions may work again. Put the revoke policy back now:\n")
 				fmt.Fprintf(b, "      aws iam put-user-policy --user-name %s --policy-name %s --policy-document '%s'\n",
 					clean(c.User, 64), exposure.RevokePolicyName, exposure.RevokePolicy(a.Revoked.IssuedBefore))
@@ -240,7 +251,7 @@ func tamperManual(b *strings.Builder, req Request, errName string) (subject stri
 	fmt.Fprintf(b, "Account:      %s\n", orUnknown(clean(inc.Account, 12)))
 	b.WriteString("The tamper watch could not judge this IAM call, so nothing was undone.\n")
 	b.WriteString("\nWhat to do now\n  - Read the CloudTrail event in the execution's input: if it re-activated a contained key or\n")
-	b.WriteString("    removed keywarden's revoke policy, undo it by hand.\n")
+	b.WriteString("    removed or detached keywarden's revoke policy, undo it by hand.\n")
 	return fmt.Sprintf("Security Alert: Manual Action Needed: %s (%s)", executionName(req.Execution), errName), true
 }
 

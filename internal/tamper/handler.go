@@ -9,7 +9,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/keywarden/keywarden/internal/event"
@@ -26,7 +25,7 @@ type Ledger interface {
 }
 
 // IAM is what the respond step calls: set a key Inactive and read it back,
-// put the revoke policy back.
+// put the revoke policy back or attach it again.
 type IAM interface {
 	exposure.ContainAPI
 	exposure.RevokeAPI
@@ -56,7 +55,7 @@ type Input struct {
 const (
 	StatusDeactivated = exposure.StatusDeactivated // the key reads back Inactive
 	StatusAlreadyGone = exposure.StatusAlreadyGone // IAM has no such key any more
-	StatusRestored    = "restored"                 // the revoke policy is back
+	StatusRestored    = "restored"                 // the revoke policy is back (put back or attached again)
 	StatusUserGone    = exposure.StatusUserGone    // IAM has no such user any more
 )
 
@@ -145,7 +144,7 @@ func (h Handler) facts(ctx context.Context, call event.IAMCall) (Facts, error) {
 			return f, err
 		}
 		f.Deactivated, err = action(ledger.ActionDeactivate)
-	case event.EventNamePutUserPolicy, event.EventNameDeleteUserPolicy, event.EventNameCreateAccessKey:
+	case event.EventNamePutUserPolicy, event.EventNameDeleteUserPolicy, event.EventNameDetachUserPolicy, event.EventNameCreateAccessKey:
 		if call.User == "" || call.User == event.RootUserName {
 			return f, nil
 		}
@@ -180,7 +179,7 @@ func (h Handler) Respond(ctx context.Context, a Assessment) (Response, error) {
 		if c.User == "" || a.Revoked == nil || a.Revoked.IssuedBefore.IsZero() {
 			return r, step.Errorf(step.InvalidEvent, "no user or cut-off to put the revoke policy back with")
 		}
-		r.Status, err = h.restorePolicy(ctx, c.User, a.Revoked.IssuedBefore)
+		r.Status, err = h.restorePolicy(ctx, c.User, *a.Revoked)
 	default:
 		return r, step.Errorf(step.InvalidEvent, "undo %q is neither %s nor %s", a.Undo, UndoDeactivateKey, UndoRestorePolicy)
 	}
@@ -200,18 +199,19 @@ func (h Handler) Respond(ctx context.Context, a Assessment) (Response, error) {
 	return r, nil
 }
 
-// restorePolicy puts the revoke policy back with its original cut-off:
-// exactly what the revoke step wrote.
-func (h Handler) restorePolicy(ctx context.Context, user string, issuedBefore time.Time) (string, error) {
-	_, err := h.IAM.PutUserPolicy(ctx, &iam.PutUserPolicyInput{
-		UserName: aws.String(user), PolicyName: aws.String(exposure.RevokePolicyName),
-		PolicyDocument: aws.String(exposure.RevokePolicy(issuedBefore)),
-	})
-	if step.IsNoSuchEntity(err) {
-		return StatusUserGone, nil
+// restorePolicy puts the revoke policy back as the revoke step made it:
+// the inline policy with its original cut-off, or the stack's policy
+// attached again. exposure.Revoke does both, for the step and for this.
+func (h Handler) restorePolicy(ctx context.Context, user string, r Revoked) (string, error) {
+	if r.Attached() && r.PolicyArn == "" {
+		return "", step.Errorf(step.InvalidEvent, "no policy ARN to attach to %s again", user)
 	}
+	status, err := exposure.Revoke(ctx, h.IAM, user, r.Method, r.IssuedBefore)
 	if err != nil {
-		return "", step.Classify(fmt.Errorf("put policy %s back on %s: %w", exposure.RevokePolicyName, user, err))
+		return "", fmt.Errorf("put policy %s back on %s: %w", r.PolicyName(), user, err)
+	}
+	if status == exposure.StatusUserGone {
+		return StatusUserGone, nil
 	}
 	return StatusRestored, nil
 }

@@ -63,8 +63,18 @@ func (l *fakeLedger) RecordFlag(_ context.Context, f ledger.Flag) error {
 type fakeIAM struct {
 	status   types.StatusType
 	policies map[string]string
+	attached []string
 	calls    []string
 	putErr   error
+}
+
+func (f *fakeIAM) AttachUserPolicy(_ context.Context, in *iam.AttachUserPolicyInput, _ ...func(*iam.Options)) (*iam.AttachUserPolicyOutput, error) {
+	f.calls = append(f.calls, "AttachUserPolicy "+aws.ToString(in.UserName)+" "+aws.ToString(in.PolicyArn))
+	if f.putErr != nil {
+		return nil, f.putErr
+	}
+	f.attached = append(f.attached, aws.ToString(in.PolicyArn))
+	return &iam.AttachUserPolicyOutput{}, nil
 }
 
 func (f *fakeIAM) UpdateAccessKey(_ context.Context, in *iam.UpdateAccessKeyInput, _ ...func(*iam.Options)) (*iam.UpdateAccessKeyOutput, error) {

@@ -7,9 +7,12 @@
 //     daily run deactivated is reported, and the next enforcing run decides
 //     on it again.
 //   - PutUserPolicy or DeleteUserPolicy changing or deleting
-//     exposure.RevokePolicyName on a user whose sessions keywarden revoked:
-//     the policy is put back, with its original cut-off, while the
-//     incident is open (Config.OpenDays after the revocation).
+//     exposure.RevokePolicyName on a user whose sessions keywarden revoked
+//     with it, or DetachUserPolicy detaching the stack's deny policy from
+//     a user keywarden attached it to (revokeWith attachedPolicy): the
+//     policy is put back (with its original cut-off) or attached again,
+//     while the incident is open (Config.OpenDays after the revocation).
+//     The ledger's record of the revocation says which way it was made.
 //   - TagUser or UntagUser changing a tag the key-age policy reads (user
 //     type, exemption, rotation, no-access-keys): reported, and listed in
 //     the next digest. Tags are people's to change; nothing is undone.
@@ -31,13 +34,15 @@ import (
 	"github.com/keywarden/keywarden/internal/event"
 	"github.com/keywarden/keywarden/internal/exposure"
 	"github.com/keywarden/keywarden/internal/ledger"
+	"github.com/keywarden/keywarden/internal/settings"
 )
 
 // Kinds of tampering.
 const (
 	// KindReactivatedKey: a key keywarden deactivated was set Active.
 	KindReactivatedKey = "reactivated-key"
-	// KindRevokePolicy: the session-revoking policy was deleted or changed.
+	// KindRevokePolicy: the session-revoking policy was deleted, changed
+	// or detached.
 	KindRevokePolicy = "revoke-policy"
 	// KindPolicyTag: a user tag the key-age policy reads was set or removed.
 	KindPolicyTag = "policy-tag"
@@ -92,10 +97,13 @@ type TagChange struct {
 
 // Revoked is the revocation a call bent, as the alert quotes it.
 type Revoked struct {
-	KeyID        string    `json:"keyId"`
+	KeyID string `json:"keyId"`
+	// Method is how keywarden revoked: the inline policy, or the stack's
+	// policy attached (revokedWith, policyArn).
+	exposure.Method
 	IssuedBefore time.Time `json:"issuedBefore"`
-	At           time.Time `json:"at"`
-	Execution    string    `json:"execution,omitempty"`
+	At        time.Time `json:"at"`
+	Execution string    `json:"execution,omitempty"`
 	// OpenUntil is when the incident closes (At plus Config.OpenDays).
 	OpenUntil time.Time `json:"openUntil"`
 	Open      bool      `json:"open"`
@@ -152,7 +160,7 @@ func Decide(call event.IAMCall, facts Facts, cfg Config) Assessment {
 	switch call.EventName {
 	case event.EventNameUpdateAccessKey:
 		decideKeyUpdate(&a, facts, cfg)
-	case event.EventNamePutUserPolicy, event.EventNameDeleteUserPolicy:
+	case event.EventNamePutUserPolicy, event.EventNameDeleteUserPolicy, event.EventNameDetachUserPolicy:
 		decidePolicy(&a, facts, cfg)
 	case event.EventNameTagUser, event.EventNameUntagUser:
 		decideTags(&a, cfg)
@@ -196,7 +204,8 @@ func decideKeyUpdate(a *Assessment, facts Facts, cfg Config) {
 
 func decidePolicy(a *Assessment, facts Facts, cfg Config) {
 	c := a.Call
-	if !strings.EqualFold(c.PolicyName, exposure.RevokePolicyName) {
+	detach := c.EventName == event.EventNameDetachUserPolicy
+	if !detach && !strings.EqualFold(c.PolicyName, exposure.RevokePolicyName) {
 		a.Reason = fmt.Sprintf("policy %s is not keywarden's", c.PolicyName)
 		return
 	}
@@ -205,18 +214,36 @@ func decidePolicy(a *Assessment, facts Facts, cfg Config) {
 		a.Reason = fmt.Sprintf("the ledger holds no revocation of %s's sessions: the policy is not keywarden's to keep", c.User)
 		return
 	}
+	m := method(*r)
+	switch {
+	case detach && !m.Attached():
+		a.Reason = fmt.Sprintf("keywarden revoked %s's sessions with its inline policy, not by attaching %s", c.User, c.PolicyArn)
+		return
+	case detach && c.PolicyArn != m.PolicyArn:
+		a.Reason = fmt.Sprintf("policy %s is not the one keywarden attached to %s (%s)", c.PolicyArn, c.User, m.PolicyArn)
+		return
+	case !detach && m.Attached():
+		a.Reason = fmt.Sprintf("keywarden revoked %s's sessions by attaching %s, not with the inline policy", c.User, m.PolicyArn)
+		return
+	}
 	if !came(c, r.At) {
 		a.Reason = fmt.Sprintf("the call came before keywarden revoked %s's sessions at %s, which wrote the policy anew", c.User, stamp(r.At))
 		return
 	}
 	verb := "deleted"
-	if c.EventName == event.EventNamePutUserPolicy {
+	switch c.EventName {
+	case event.EventNamePutUserPolicy:
 		verb = "changed"
+	case event.EventNameDetachUserPolicy:
+		verb = "detached"
 	}
 	a.Tamper, a.Kind = true, KindRevokePolicy
 	a.Revoked = revoked(*r, cfg, c.EventTime)
 	a.Reason = fmt.Sprintf("the policy revoking %s's sessions since the exposure of key %s was %s", c.User, r.KeyID, verb)
 	switch {
+	case !a.Revoked.Open && detach:
+		a.NoUndo = fmt.Sprintf("the incident closed on %s (incidentOpenDays %d): detaching the policy is how a person lifts the deny, and it is not attached again",
+			day(a.Revoked.OpenUntil), cfg.OpenDays)
 	case !a.Revoked.Open:
 		a.NoUndo = fmt.Sprintf("the incident closed on %s (incidentOpenDays %d): the policy is not put back", day(a.Revoked.OpenUntil), cfg.OpenDays)
 	case !cfg.Undo:
@@ -224,6 +251,15 @@ func decidePolicy(a *Assessment, facts Facts, cfg Config) {
 	default:
 		a.Undo = UndoRestorePolicy
 	}
+}
+
+// method is how the ledger says a revocation was made; a record from
+// before the choice existed was the inline policy.
+func method(r ledger.Revocation) exposure.Method {
+	if r.With == settings.RevokeAttachedPolicy {
+		return exposure.Method{With: r.With, PolicyArn: r.PolicyArn}
+	}
+	return exposure.Method{With: settings.RevokeInlinePolicy}
 }
 
 func decideTags(a *Assessment, cfg Config) {
@@ -284,7 +320,7 @@ func revoked(r ledger.Revocation, cfg Config, at time.Time) *Revoked {
 		days = DefaultOpenDays
 	}
 	until := r.At.AddDate(0, 0, days)
-	return &Revoked{KeyID: r.KeyID, IssuedBefore: r.IssuedBefore, At: r.At, Execution: r.Execution, OpenUntil: until, Open: at.Before(until)}
+	return &Revoked{KeyID: r.KeyID, Method: method(r), IssuedBefore: r.IssuedBefore, At: r.At, Execution: r.Execution, OpenUntil: until, Open: at.Before(until)}
 }
 
 // String is the change as one line: key=value set, or key removed.
