@@ -18,6 +18,10 @@ package localaws
 //   - SNS Publish: moto accepts an empty message, a subject with a line break
 //     and a JSON-structured message without a "default" entry; AWS answers
 //     InvalidParameter for each.
+//   - AttachUserPolicy past IAM's default quota of 10 managed policies per
+//     user: moto attaches it; AWS answers LimitExceeded 409. Attach, attach
+//     again (a success that changes nothing), detach and their
+//     NoSuchEntity errors match.
 //   - SES v2 SendEmail to more than 50 recipients: moto answers
 //     MessageRejected; AWS refuses it as an invalid parameter (SES v1:
 //     InvalidParameterValue "Recipient count exceeds 50.", which SES v2
@@ -65,13 +69,15 @@ var localawsGaps = map[string]string{}
 // motoGaps are the steps where moto is known to differ from AWS, keyed
 // "scenario/step", with the reason. They are skipped on moto only.
 var motoGaps = map[string]string{
-	"iam-users/create user shape":            "moto's user ids are random lower-case strings, not AIDA…",
-	"iam-access-keys/update with bad status": "moto accepts any Status; AWS validates the enum",
-	"iam-access-key-last-used/unknown key":   "moto answers NoSuchEntity; AWS answers AccessDenied",
-	"sns/publish empty message":              "moto accepts an empty message",
-	"sns/publish subject with newline":       "moto does not validate Subject",
-	"sns/publish json without default":       `moto does not require the "default" entry`,
-	"sesv2/send to 51 recipients":            "moto answers MessageRejected (its SES v1 'Too many recipients')",
+	"iam-users/create user shape":              "moto's user ids are random lower-case strings, not AIDA…",
+	"iam-access-keys/update with bad status":   "moto accepts any Status; AWS validates the enum",
+	"iam-access-key-last-used/unknown key":     "moto answers NoSuchEntity; AWS answers AccessDenied",
+	"sns/publish empty message":                "moto accepts an empty message",
+	"sns/publish subject with newline":         "moto does not validate Subject",
+	"sns/publish json without default":         `moto does not require the "default" entry`,
+	"sesv2/send to 51 recipients":              "moto answers MessageRejected (its SES v1 'Too many recipients')",
+	"iam-attached-policies/attach an eleventh": "moto does not enforce IAM's quota of 10 managed policies per user",
+	"iam-attached-policies/list after detach":  "moto attached the eleventh policy (no quota), so 10 remain",
 }
 
 // conformanceEnv is one fresh target for one scenario.

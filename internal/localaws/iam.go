@@ -43,11 +43,14 @@ type iamState struct {
 	users  map[string]*iamUser
 	keys   map[string]*accessKey
 	report credentialReportState
+	// managed are the account's customer managed policies, by ARN.
+	managed map[string]*managedPolicy
 }
 
 func (st *iamState) init() {
 	st.users = map[string]*iamUser{}
 	st.keys = map[string]*accessKey{}
+	st.managed = map[string]*managedPolicy{}
 }
 
 type iamUser struct {
@@ -57,6 +60,7 @@ type iamUser struct {
 	created  time.Time
 	tags     []tag
 	policies map[string]string // inline policy name → document as given
+	attached []string          // managed policy ARNs, in attach order
 	keyIDs   []string          // creation order, deleted keys included
 }
 
@@ -109,6 +113,9 @@ func iamService() *service {
 		"GetUserPolicy":            (*Server).iamGetUserPolicy,
 		"DeleteUserPolicy":         (*Server).iamDeleteUserPolicy,
 		"ListUserPolicies":         (*Server).iamListUserPolicies,
+		"AttachUserPolicy":         (*Server).iamAttachUserPolicy,
+		"DetachUserPolicy":         (*Server).iamDetachUserPolicy,
+		"ListAttachedUserPolicies": (*Server).iamListAttachedUserPolicies,
 		"GenerateCredentialReport": (*Server).iamGenerateCredentialReport,
 		"GetCredentialReport":      (*Server).iamGetCredentialReport,
 	}
@@ -133,6 +140,7 @@ func iamService() *service {
 var iamWrites = map[string]bool{
 	"CreateUser": true, "TagUser": true, "CreateAccessKey": true, "UpdateAccessKey": true,
 	"DeleteAccessKey": true, "PutUserPolicy": true, "DeleteUserPolicy": true,
+	"AttachUserPolicy": true, "DetachUserPolicy": true,
 }
 
 // IAM errors, worded as AWS words them.
@@ -855,6 +863,9 @@ func (s *Server) recordIAMEvent(req *request, result any, aerr *awsError) {
 			params["policyDocument"] = p.get("PolicyDocument")
 		}
 		addResource("AWS::IAM::Policy", p.get("PolicyName"))
+	case "AttachUserPolicy", "DetachUserPolicy":
+		params["policyArn"] = p.get("PolicyArn")
+		addResource("AWS::IAM::Policy", p.get("PolicyArn"))
 	}
 	addResource("AWS::IAM::User", userName)
 
