@@ -120,7 +120,7 @@ func TestFunctionEnvironment(t *testing.T) {
 			settings.EnvOwnRoleArns: ownRoleArnsJoin(t, defaultTmpl)},
 		lambdafn.Finding:  {settings.EnvAccount: ref("AWS::AccountId")},
 		lambdafn.Contain:  {settings.EnvLedgerTable: ref(table)},
-		lambdafn.Revoke:   {settings.EnvLedgerTable: ref(table)},
+		lambdafn.Revoke:   {settings.EnvLedgerTable: ref(table), settings.EnvRevokeWith: "inlinePolicy"},
 		lambdafn.Activity: {settings.EnvActivityWindow: "24", settings.EnvActivityRegions: ref("AWS::Region"), settings.EnvActivityMaxEvents: "500"},
 		lambdafn.Remove:   {settings.EnvExposedKeyAction: "delete"},
 		lambdafn.Alert:    {settings.EnvAlertTopicArn: ref(topic), settings.EnvConsoleRegion: ref("AWS::Region"), settings.EnvLedgerTable: ref(table)},

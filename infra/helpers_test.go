@@ -169,7 +169,10 @@ var rotationActions = []string{"iam:CreateAccessKey", "iam:DeleteAccessKey", "se
 
 // rotationSids are the act role's statements with conditions, which
 // TestRotationPermissions checks whole.
-var rotationSids = []string{"CreateKeysForRotationUsers", "EncryptRotatedKeySecrets"}
+var rotationSids = []string{"CreateKeysForRotationUsers", "EncryptRotatedKeySecrets",
+	// and the revoke and tamper roles' attach of the deny policy, which
+	// TestAttachedPolicyRoles checks whole.
+	"AttachDenyTemporarySessions", "AttachDenyTemporarySessionsAgain"}
 
 // resourcesOf is the one set of resources each action may name.
 func resourcesOf(t *testing.T, tmpl *cfnTemplate, sender string) map[string][]any {

@@ -109,6 +109,8 @@ var variantSettings = map[string]any{
 	// The tamper watch reports only, and closes incidents after 14 days.
 	"tamperUndo":       false,
 	"incidentOpenDays": 14,
+	// Sessions revoked by attaching the stack's deny policy.
+	"revokeWith": "attachedPolicy",
 }
 
 func variant(t *testing.T) (awscdk.Stack, *cfnTemplate) {
@@ -123,6 +125,30 @@ func variant(t *testing.T) (awscdk.Stack, *cfnTemplate) {
 		t.Fatal(variantErr)
 	}
 	return variantStack, variantTmpl
+}
+
+// The attached variant: the defaults but revokeWith attachedPolicy, so
+// that the tamper watch, undoing (tamperUndo on), attaches the policy
+// again.
+var (
+	attachedOnce  sync.Once
+	attachedStack awscdk.Stack
+	attachedTmpl  *cfnTemplate
+	attachedErr   error
+)
+
+func attachedVariant(t *testing.T) (awscdk.Stack, *cfnTemplate) {
+	t.Helper()
+	attachedOnce.Do(func() {
+		var tmpl assertions.Template
+		if attachedStack, tmpl, attachedErr = synth(map[string]any{"revokeWith": "attachedPolicy"}); attachedErr == nil {
+			attachedTmpl, attachedErr = parseTemplate(tmpl)
+		}
+	})
+	if attachedErr != nil {
+		t.Fatal(attachedErr)
+	}
+	return attachedStack, attachedTmpl
 }
 
 // Bad settings stop synthesis with settings' own message, before anything

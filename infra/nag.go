@@ -55,6 +55,15 @@ func suppressFindings(s settings.Settings, fns map[string]*function, machine aws
 			"CloudTrail event at run time and may be any IAM user. IAM has no condition key for a key's new status or an inline policy's " +
 			"name, so the statement cannot be narrowed further; the function decides both from the ledger (internal/tamper).",
 	}
+	if s.RevokeWith == settings.RevokeAttachedPolicy {
+		userScoped[lambdafn.Revoke] = "iam:AttachUserPolicy attaches the session-revoking deny to the exposed key's owner, known only at run time; " +
+			"any IAM user may own it. Its iam:PolicyARN condition (ArnEquals) allows the stack's deny policy alone, so the role can " +
+			"attach nothing that grants."
+		userScoped[lambdafn.Tamper] = "iam:UpdateAccessKey and iam:ListAccessKeys set a re-activated exposed key Inactive again and read it back, and " +
+			"iam:AttachUserPolicy, limited by iam:PolicyARN (ArnEquals) to the stack's deny policy alone, attaches that policy again to a user " +
+			"whose incident is open; the user is named only by the CloudTrail event at run time and may be any IAM user. IAM has no condition " +
+			"key for a key's new status, so that statement cannot be narrowed further; the function decides from the ledger (internal/tamper)."
+	}
 	for name, reason := range userScoped {
 		// The remove function has no IAM action with exposedKeyAction
 		// "deactivate", nor the record function with noAccessKeysTag

@@ -50,6 +50,10 @@ func TestNagClean(t *testing.T) {
 		stack, _ := variant(t)
 		check(t, stack)
 	})
+	t.Run("attached", func(t *testing.T) {
+		stack, _ := attachedVariant(t)
+		check(t, stack)
+	})
 }
 
 // Each role policy's IAM5 suppressions name exactly the wildcards it
@@ -108,6 +112,10 @@ func TestNagSuppressionsExact(t *testing.T) {
 	t.Run("default", func(t *testing.T) { check(t, defaultTmpl) })
 	t.Run("variant", func(t *testing.T) {
 		_, tmpl := variant(t)
+		check(t, tmpl)
+	})
+	t.Run("attached", func(t *testing.T) {
+		_, tmpl := attachedVariant(t)
 		check(t, tmpl)
 	})
 }
@@ -206,6 +214,10 @@ func TestNISTNagClean(t *testing.T) {
 	t.Run("default", func(t *testing.T) { check(t, defaultStack, defaultTmpl) })
 	t.Run("variant", func(t *testing.T) {
 		stack, tmpl := variant(t)
+		check(t, stack, tmpl)
+	})
+	t.Run("attached", func(t *testing.T) {
+		stack, tmpl := attachedVariant(t)
 		check(t, stack, tmpl)
 	})
 }

@@ -62,9 +62,9 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 	add(lambdafn.Contain, recordResponse,
 		allow("DeactivateAndReadKeys", []string{"iam:UpdateAccessKey", "iam:ListAccessKeys"}, users),
 		allow("RecordContainment", responseLedgerActions, ledger.TableArn()))
-	add(lambdafn.Revoke, recordResponse,
-		allow("DenyOlderSessions", []string{"iam:PutUserPolicy"}, users),
-		allow("RecordRevocation", responseLedgerActions, ledger.TableArn()))
+	// revokeWith attachedPolicy: the deny policy the revoke step attaches.
+	revokePolicy := newRevokePolicy(stack, s)
+	addRevokeFunction(s, users, revokePolicy, ledger, add)
 	add(lambdafn.Activity, activityEnvironment(s),
 		allow("LookupCloudTrailEvents", []string{"cloudtrail:LookupEvents"}, jsii.String("*")))
 	var removeStatements []awsiam.PolicyStatement
@@ -83,7 +83,7 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 		allow("ReadKeyCreator", alertLedgerActions, ledger.TableArn()))...)
 	addKeyAgeFunctions(stack, s, alerting, ledger, add)
 	addRecordFunction(stack, s, alerting, ledger, add)
-	addTamperFunction(stack, s, ledger, fns, add)
+	addTamperFunction(stack, s, ledger, revokePolicy, fns, add)
 
 	machine := newStateMachine(stack, s, fns)
 	alerting.alertOnFailedExecutions(stack, machine, dlq)
@@ -107,7 +107,7 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 		},
 		deadLetterQueue: dlq,
 	})
-	newTriggers(stack, s, fns[lambdafn.Intake].fn, dlq)
+	newTriggers(stack, s, revokePolicy, fns[lambdafn.Intake].fn, dlq)
 
 	suppressFindings(s, fns, machine)
 	awscdk.Annotations_Of(stack).AcknowledgeWarning(

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -42,16 +43,18 @@ var (
 	tamperLedgerActions = []string{"dynamodb:GetItem", "dynamodb:PutItem"}
 	// The containment and the revocation are recorded with one PutItem.
 	responseLedgerActions = []string{"dynamodb:PutItem"}
-	// What the tamper function undoes: set a key Inactive and read it back,
-	// put the revoke policy back. IAM offers no condition key for a key's
-	// new status or an inline policy's name, so the statement cannot be
-	// narrower than the users.
-	tamperUndoActions = []string{"iam:UpdateAccessKey", "iam:ListAccessKeys", "iam:PutUserPolicy"}
+	// What the tamper function undoes: set a key Inactive and read it back
+	// and, with revokeWith inlinePolicy, put the revoke policy back. IAM
+	// offers no condition key for a key's new status or an inline
+	// policy's name, so the statement cannot be narrower than the users.
+	// With attachedPolicy the policy is attached again instead, under the
+	// revoke role's iam:PolicyARN condition (attachOnly).
+	tamperUndoKeyActions = []string{"iam:UpdateAccessKey", "iam:ListAccessKeys"}
 )
 
 // addTamperFunction adds the tamper watch's function. With tamperUndo off
 // it reports only, and its role holds no IAM action.
-func addTamperFunction(stack awscdk.Stack, s settings.Settings, table awsdynamodb.Table, fns map[string]*function,
+func addTamperFunction(stack awscdk.Stack, s settings.Settings, table awsdynamodb.Table, revokePolicy awsiam.ManagedPolicy, fns map[string]*function,
 	add func(name string, env map[string]*string, statements ...awsiam.PolicyStatement) *function) *function {
 	env := map[string]*string{
 		settings.EnvLedgerTable:      table.TableName(),
@@ -60,8 +63,11 @@ func addTamperFunction(stack awscdk.Stack, s settings.Settings, table awsdynamod
 		settings.EnvIncidentOpenDays: jsii.String(fmt.Sprint(s.IncidentOpenDays)),
 	}
 	statements := []awsiam.PolicyStatement{allow("ReadLedgerRecordDigestLine", tamperLedgerActions, table.TableArn())}
-	if s.TamperUndo {
-		statements = append(statements, allow("UndoTampering", tamperUndoActions, iamUsersArn(stack)))
+	if s.TamperUndo && revokePolicy != nil {
+		statements = append(statements, allow("UndoTampering", tamperUndoKeyActions, iamUsersArn(stack)),
+			attachOnly("AttachDenyTemporarySessionsAgain", iamUsersArn(stack), revokePolicy))
+	} else if s.TamperUndo {
+		statements = append(statements, allow("UndoTampering", append(slices.Clone(tamperUndoKeyActions), "iam:PutUserPolicy"), iamUsersArn(stack)))
 	}
 	f := add(lambdafn.Tamper, env, statements...)
 	// Its own role is among the writers: added once the role exists.
@@ -78,7 +84,7 @@ func addTamperFunction(stack awscdk.Stack, s settings.Settings, table awsdynamod
 // and checked after its record. Like key creation, these are CloudTrail
 // management events that reach EventBridge in us-east-1 only, through a
 // trail.
-func tamperTriggers(s settings.Settings, source, prefix string) []trigger {
+func tamperTriggers(s settings.Settings, revokePolicy awsiam.ManagedPolicy, source, prefix string) []trigger {
 	call := func(names []string, params map[string]any) *awsevents.EventPattern {
 		return &awsevents.EventPattern{
 			Source:     jsii.Strings(source),
@@ -96,14 +102,21 @@ func tamperTriggers(s settings.Settings, source, prefix string) []trigger {
 		drill = " (drill source " + source + ")"
 	}
 	tags := tamper.WatchedTags(s.KeyAge, s.NoAccessKeysTag)
+	// IAM's policy names are matched without regard to case here and in
+	// internal/tamper, as people may write them.
+	policy := trigger{prefix + "TamperPolicyRule", "keywarden tamper watch: the session-revoking policy written or deleted (PutUserPolicy, DeleteUserPolicy)" + drill,
+		call([]string{event.EventNamePutUserPolicy, event.EventNameDeleteUserPolicy},
+			map[string]any{"policyName": []any{map[string]any{"equals-ignore-case": exposure.RevokePolicyName}}}), nil}
+	if revokePolicy != nil {
+		// revokeWith attachedPolicy: the stack's deny policy detached,
+		// that policy exactly.
+		policy = trigger{prefix + "TamperDetachRule", "keywarden tamper watch: the session-revoking deny policy detached from a user (DetachUserPolicy)" + drill,
+			call([]string{event.EventNameDetachUserPolicy}, map[string]any{"policyArn": []*string{revokePolicy.ManagedPolicyArn()}}), nil}
+	}
 	return []trigger{
 		{prefix + "TamperKeyRule", "keywarden tamper watch: an access key set Active (UpdateAccessKey)" + drill,
 			call([]string{event.EventNameUpdateAccessKey}, map[string]any{"status": []string{event.KeyStatusActive}}), nil},
-		// IAM's policy names are matched without regard to case here and
-		// in internal/tamper, as people may write them.
-		{prefix + "TamperPolicyRule", "keywarden tamper watch: the session-revoking policy written or deleted (PutUserPolicy, DeleteUserPolicy)" + drill,
-			call([]string{event.EventNamePutUserPolicy, event.EventNameDeleteUserPolicy},
-				map[string]any{"policyName": []any{map[string]any{"equals-ignore-case": exposure.RevokePolicyName}}}), nil},
+		policy,
 		{prefix + "TamperTagRule", "keywarden tamper watch: a user tag the key-age policy reads set (TagUser)" + drill,
 			call([]string{event.EventNameTagUser}, map[string]any{"tags": map[string]any{"key": tags}}), nil},
 		{prefix + "TamperUntagRule", "keywarden tamper watch: a user tag the key-age policy reads removed (UntagUser)" + drill,

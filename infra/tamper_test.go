@@ -83,8 +83,18 @@ func TestTamperRules(t *testing.T) {
 		check(t, defaultTmpl, want)
 	})
 	t.Run("variant", func(t *testing.T) {
+		// revokeWith attachedPolicy: the detach rule instead of the
+		// inline policy's.
 		_, tmpl := variant(t)
-		check(t, tmpl, tamperPatterns("", "aws.iam", "UserType,keywarden:exempt,keywarden:rotate"))
+		want := tamperPatterns("", "aws.iam", "UserType,keywarden:exempt,keywarden:rotate")
+		delete(want, "TamperPolicyRule")
+		want["TamperDetachRule"] = detachPattern(t, tmpl, "aws.iam")
+		check(t, tmpl, want)
+		for id := range tmpl.ofType("AWS::Events::Rule") {
+			if strings.HasPrefix(id, "TamperPolicyRule") {
+				t.Error("with revokeWith attachedPolicy the inline policy's rule is still there")
+			}
+		}
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
@@ -32,7 +33,7 @@ type trigger struct {
 // run. The synthesized template's EventPattern of each rule is what tests
 // and the offline drill read; the schedule rule has none (the drill starts
 // its daily run with the drill schedule pattern, as put-events does).
-func triggers(s settings.Settings) []trigger {
+func triggers(s settings.Settings, revokePolicy awsiam.ManagedPolicy) []trigger {
 	trustedAdvisor := func(source string) *awsevents.EventPattern {
 		return &awsevents.EventPattern{
 			Source:     jsii.Strings(source),
@@ -82,7 +83,7 @@ func triggers(s settings.Settings) []trigger {
 	}
 	ts = append(ts, trigger{"KeyCreationRule", "keywarden: an IAM access key was created (CloudTrail CreateAccessKey); record who created it",
 		keyCreation(event.SourceIAM), nil})
-	ts = append(ts, tamperTriggers(s, event.SourceIAM, "")...)
+	ts = append(ts, tamperTriggers(s, revokePolicy, event.SourceIAM, "")...)
 	// The intake names a scheduled run daily-<date>: a schedule that
 	// fires twice in a day starts one execution.
 	ts = append(ts, trigger{id: "ScheduleRule", description: "keywarden: the daily key-age run (schedule " + s.Schedule + ")",
@@ -101,7 +102,7 @@ func triggers(s settings.Settings) []trigger {
 				}, nil},
 			trigger{"DrillKeyCreationRule", "keywarden drills: a mock CloudTrail CreateAccessKey event records a key creation (put-events)",
 				keyCreation(event.SourceIAMDrill), nil})
-		ts = append(ts, tamperTriggers(s, event.SourceIAMDrill, "Drill")...)
+		ts = append(ts, tamperTriggers(s, revokePolicy, event.SourceIAMDrill, "Drill")...)
 	}
 	return ts
 }
@@ -109,8 +110,8 @@ func triggers(s settings.Settings) []trigger {
 // newTriggers routes each signal on the default bus, and the schedule, to
 // the intake, which names the execution after the key (or the day) so that
 // the same key reported twice is one incident.
-func newTriggers(stack awscdk.Stack, s settings.Settings, intake awslambda.IFunction, dlq awssqs.IQueue) {
-	for _, t := range triggers(s) {
+func newTriggers(stack awscdk.Stack, s settings.Settings, revokePolicy awsiam.ManagedPolicy, intake awslambda.IFunction, dlq awssqs.IQueue) {
+	for _, t := range triggers(s, revokePolicy) {
 		awsevents.NewRule(stack, jsii.String(t.id), &awsevents.RuleProps{
 			Description:  jsii.String(t.description),
 			EventPattern: t.pattern,
