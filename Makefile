@@ -11,6 +11,10 @@ GOLANGCI    := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
 # The synthesized template: the drill tests and the drill read its rules.
 TEMPLATE := cdk.out/Keywarden.template.json
+# The same with revokeWith attachedPolicy (its deny policy, roles and detach
+# rule), which the drill's scenarios of that setting run on. Not deployed.
+TEMPLATE_ATTACHED := build/variants/attached-policy/Keywarden.template.json
+TEMPLATES := $(TEMPLATE) $(TEMPLATE_ATTACHED)
 
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -48,7 +52,7 @@ sizes: build
 ## synthesized template, so it is made first when missing or stale.
 test: test-unit test-infra
 
-test-unit: $(TOOLS)/.installed $(TEMPLATE)
+test-unit: $(TOOLS)/.installed $(TEMPLATES)
 	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v /infra)
 
 # CDK tests start a jsii node process and read files Go's test cache cannot
@@ -56,17 +60,24 @@ test-unit: $(TOOLS)/.installed $(TEMPLATE)
 test-infra: $(TOOLS)/.installed
 	$(GO) test -count=1 -timeout 20m ./infra/...
 
-## synth: the CloudFormation template to cdk.out/ (cdk-nag errors fail it).
-synth: $(TEMPLATE)
+## synth: the CloudFormation template to cdk.out/ (cdk-nag errors fail it),
+## and the drill's revokeWith attachedPolicy variant to build/variants/.
+synth: $(TEMPLATES)
 
-$(TEMPLATE): $(TOOLS)/.installed cdk.json go.mod $(wildcard infra/*.go statemachine/* internal/settings/*.go internal/event/*.go internal/tamper/*.go)
+SYNTH_DEPS := $(TOOLS)/.installed cdk.json go.mod $(wildcard infra/*.go statemachine/* internal/settings/*.go internal/event/*.go internal/tamper/*.go internal/exposure/*.go)
+
+$(TEMPLATE): $(SYNTH_DEPS)
 	$(CDK) synth -q
+	@touch $@
+
+$(TEMPLATE_ATTACHED): $(SYNTH_DEPS)
+	$(CDK) synth -q -c revokeWith=attachedPolicy -o $(dir $@)
 	@touch $@
 
 ## drill: the drill scenarios offline, on the emulated account (no AWS account),
 ## and their HTML report in build/drill-report.html.
 ## DRILL_FLAGS passes flags, e.g. DRILL_FLAGS="--json" or "--only exposed-key".
-drill: $(TOOLS)/.installed $(TEMPLATE)
+drill: $(TOOLS)/.installed $(TEMPLATES)
 	$(GO) run ./cmd/keywarden drill $(DRILL_FLAGS)
 
 ## chromium: Debian's chromium, for the browser test, installed when missing
@@ -83,14 +94,14 @@ chromium:
 ## the executions and that no script failed, and saves build/drill-report.png.
 ## About 90 s. The test is behind the build tag `browser`: `make test` and
 ## `go test ./...` neither run nor skip it.
-test-browser: chromium $(TOOLS)/.installed $(TEMPLATE)
+test-browser: chromium $(TOOLS)/.installed $(TEMPLATES)
 	CHROMIUM=$(CHROMIUM) $(GO) test -tags browser -run '^TestReportInBrowser$$' -count=1 -timeout 15m ./internal/drill/
 	@echo "report: build/drill-report.html, screenshot: build/drill-report.png"
 
 ## reliability: the fault matrix (exposed key, daily run, key created, rotation) ×
 ## (no fault, transient faults, one permanent failure) over SEEDS seeds.
 SEEDS ?= 50
-reliability: $(TOOLS)/.installed $(TEMPLATE)
+reliability: $(TOOLS)/.installed $(TEMPLATES)
 	$(GO) run ./cmd/keywarden reliability --seeds $(SEEDS)
 
 ## bench: the key-age scan, credential report vs per-user listing, on 10,000
@@ -160,9 +171,9 @@ tidy-check:
 asl-lint: $(TOOLS)/.installed
 	$(TOOLS)/.bin/asl-validator --json-path statemachine/keywarden.asl.json
 
-cfn-lint: $(TEMPLATE)
+cfn-lint: $(TEMPLATES)
 	@command -v cfn-lint >/dev/null || { echo "cfn-lint is not installed: pip install 'cfn-lint>=1.51'"; exit 1; }
-	cfn-lint --non-zero-exit-code error $(TEMPLATE)
+	cfn-lint --non-zero-exit-code error $(TEMPLATES)
 
 ## ci: everything CI runs (.ci/run calls this).
 ci: deps build synth test fuzz-brief lint vulncheck drill test-browser

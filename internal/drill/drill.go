@@ -48,6 +48,10 @@ type Options struct {
 	// Template is the synthesized template whose rule patterns are used;
 	// default cdk.out/Keywarden.template.json under Root.
 	Template string
+	// Variants holds the templates synthesized with other settings, one
+	// directory per variant a scenario names (Scenario.Variant); default
+	// build/variants.
+	Variants string
 	// Fixture seeds the demo account; default events/demo-account.json.
 	Fixture string
 	// Only runs the named scenarios; all when empty.
@@ -99,8 +103,17 @@ func Run(ctx context.Context, o Options) ([]Outcome, error) {
 	return out, nil
 }
 
+// variantTemplate is the template synthesized for a variant of the
+// settings (make synth writes it).
+func (o Options) variantTemplate(variant string) string {
+	return filepath.Join(o.path(o.Variants, "build/variants"), variant, "Keywarden.template.json")
+}
+
 // runScenario runs one scenario on a fresh stack and checks what followed.
 func runScenario(ctx context.Context, o Options, sc Scenario, faults map[string]localaws.Fault) (Outcome, error) {
+	if sc.Variant != "" {
+		o.Template = o.variantTemplate(sc.Variant)
+	}
 	st, err := newStack(ctx, o, faults, sc.Env)
 	if err != nil {
 		return Outcome{}, err

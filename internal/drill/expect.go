@@ -1,6 +1,7 @@
 package drill
 
 import (
+	"slices"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -190,7 +191,7 @@ func (e *Expectations) StateOrder(name string, states ...string) {
 
 var iamWrites = map[string]bool{
 	"UpdateAccessKey": true, "DeleteAccessKey": true, "CreateAccessKey": true, "PutUserPolicy": true,
-	"DeleteUserPolicy": true, "CreateUser": true, "TagUser": true,
+	"DeleteUserPolicy": true, "CreateUser": true, "TagUser": true, "AttachUserPolicy": true, "DetachUserPolicy": true,
 }
 
 func (e *Expectations) iamWriteCalls() []localaws.Call {
@@ -359,6 +360,19 @@ func (e *Expectations) NoExecutionPrefix(prefix string) {
 		}
 	}
 	e.check(true, "no execution named "+prefix+"…", "")
+}
+
+// AttachedPolicy: the user has the managed policy attached.
+func (e *Expectations) AttachedPolicy(user, arn string) {
+	got := e.st.aws.AttachedUserPolicies(user)
+	e.check(slices.Contains(got, arn), fmt.Sprintf("%s has policy %s attached", user, arn), "attached: %v", got)
+}
+
+// NoUserPolicy: the user has no inline policy of that name.
+func (e *Expectations) NoUserPolicy(user, policy string) {
+	got := e.st.aws.UserPolicies(user)
+	_, ok := got[policy]
+	e.check(!ok, fmt.Sprintf("%s has no inline policy %s", user, policy), "policies: %v", sortedKeys(got))
 }
 
 // UserPolicyIs: the user has the inline policy, with exactly this document.

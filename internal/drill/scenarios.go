@@ -17,6 +17,11 @@ type Scenario struct {
 	// Env overrides the functions' environment (the template's settings),
 	// e.g. to run the daily run with enforcement on.
 	Env map[string]string
+	// Variant, when set, runs the scenario on the template synthesized
+	// with other settings (Options.Variants/<Variant>): for a setting that
+	// changes more than an environment, such as revokeWith's policy, roles
+	// and rules.
+	Variant string
 	// Keys are shown (and checked) after the run.
 	Keys   []string
 	Run    func(ctx context.Context, d *Driver) error
@@ -45,6 +50,8 @@ func Scenarios() []Scenario {
 		tamperRevokePolicyDeleted(),
 		tamperOwnWrites(),
 		tamperPolicyTag(),
+		exposedKeyAttachedPolicy(),
+		tamperRevokePolicyDetached(),
 		healthTwoKeys(),
 		healthOrganizationalView(),
 		healthCompromiseSuspected(),

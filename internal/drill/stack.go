@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/keywarden/keywarden/internal/exposure"
 	"github.com/keywarden/keywarden/internal/lambdafn"
 	"github.com/keywarden/keywarden/internal/lambdafn/all"
 	"github.com/keywarden/keywarden/internal/localaws"
@@ -29,6 +30,10 @@ const (
 	stateMachineName = "Keywarden"
 	topicName        = "keywarden-alerts"
 	ledgerTable      = "keywarden-ledger"
+	// revokePolicyName is the drill's name for the stack's deny policy
+	// (CloudFormation names the deployed one), as the CloudTrail sample
+	// of its detach names it.
+	revokePolicyName = "keywarden-DenyTemporarySessionsPolicy"
 )
 
 // stack is one scenario's private AWS: a fresh account, so scenarios do not
@@ -40,6 +45,9 @@ type stack struct {
 	cfg     aws.Config
 	topic   string
 	machine string
+	// revokePolicy is the stack's deny policy (revokeWith attachedPolicy),
+	// or "".
+	revokePolicy string
 	rules   []Rule
 	targets map[string]func(ctx context.Context, ev []byte) error
 	intake  lambda.Handler
@@ -76,6 +84,10 @@ func newStack(ctx context.Context, o Options, faults map[string]localaws.Fault, 
 	if err != nil {
 		return nil, err
 	}
+	policies, err := ManagedPolicies(template)
+	if err != nil {
+		return nil, err
+	}
 	srv, fixture, err := localaws.NewSeeded(o.path(o.Fixture, "events/demo-account.json"), localaws.Options{Seed: o.Seed})
 	if err != nil {
 		return nil, fmt.Errorf("the demo account: %w", err)
@@ -87,8 +99,14 @@ func newStack(ctx context.Context, o Options, faults map[string]localaws.Fault, 
 		}
 	}()
 	st.serve()
-	if err := st.provision(ctx); err != nil {
+	if err := st.provision(ctx, len(policies) > 0); err != nil {
 		return nil, err
+	}
+	// The rules name the stack's deny policy by reference: the drill's.
+	for i := range st.rules {
+		if st.rules[i].Pattern, err = resolveRefs(st.rules[i].Pattern, policies, st.revokePolicy); err != nil {
+			return nil, fmt.Errorf("rule %s: %w", st.rules[i].LogicalID, err)
+		}
 	}
 	placeholders, intakeEnv, err := st.hostFunctions(envs, st.references(fixture), overrides)
 	if err != nil {
@@ -128,13 +146,19 @@ func (st *stack) serve() {
 }
 
 // provision creates the resources the stack declares besides functions and
-// rules: the alert topic and the ledger table.
-func (st *stack) provision(ctx context.Context) error {
+// rules: the alert topic, the ledger table and, when the template has it
+// (revokeWith attachedPolicy), the deny policy.
+func (st *stack) provision(ctx context.Context, revokePolicy bool) error {
 	topic, err := sns.NewFromConfig(st.cfg).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(topicName)})
 	if err != nil {
 		return fmt.Errorf("create the alert topic: %w", err)
 	}
 	st.topic = aws.ToString(topic.TopicArn)
+	if revokePolicy {
+		if st.revokePolicy, err = st.aws.CreateManagedPolicy(revokePolicyName, exposure.AttachedRevokePolicy()); err != nil {
+			return fmt.Errorf("create the deny policy: %w", err)
+		}
+	}
 	return st.aws.CreateDynamoDBTable(localaws.DynamoDBTable{Name: ledgerTable, PartitionKey: "pk", SortKey: "sk"})
 }
 
@@ -154,6 +178,8 @@ func (st *stack) references(fixture localaws.Fixture) map[string]string {
 		settings.EnvRotationKMSKey: fmt.Sprintf("arn:aws:kms:%s:%s:key/00000000-0000-4000-8000-000000000001", region, account),
 		settings.EnvRotationWriter: fmt.Sprintf("arn:aws:iam::%s:role/keywarden-ActFunctionRole", account),
 		settings.EnvOwnRoleArns:    ownRoleArns(account),
+		// The deny policy, with revokeWith attachedPolicy.
+		settings.EnvRevokePolicyArn: st.revokePolicy,
 	}
 }
 

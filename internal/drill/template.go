@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -118,4 +119,77 @@ func FunctionEnvironments(path string) (map[string]map[string]string, error) {
 		out[name] = env
 	}
 	return out, nil
+}
+
+// ManagedPolicies returns the logical ids of the template's customer
+// managed policies: the deny policy of revokeWith attachedPolicy, or none.
+func ManagedPolicies(path string) ([]string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read the synthesized template (run `make synth` first): %w", err)
+	}
+	var tpl struct {
+		Resources map[string]struct {
+			Type string `json:"Type"`
+		} `json:"Resources"`
+	}
+	if err := json.Unmarshal(raw, &tpl); err != nil {
+		return nil, fmt.Errorf("%s is not a CloudFormation template: %w", path, err)
+	}
+	var ids []string
+	for id, r := range tpl.Resources {
+		if r.Type == "AWS::IAM::ManagedPolicy" {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+// resolveRefs replaces in a rule pattern each {"Ref": id} of one of ids
+// with value, the drill's own resource: the tamper watch's detach rule
+// names the stack's deny policy so. Any other reference is an error: the
+// drill could not match it.
+func resolveRefs(pattern string, ids []string, value string) (string, error) {
+	if !strings.Contains(pattern, `"Ref"`) {
+		return pattern, nil
+	}
+	var v any
+	if err := json.Unmarshal([]byte(pattern), &v); err != nil {
+		return "", err
+	}
+	var walk func(v any) (any, error)
+	walk = func(v any) (any, error) {
+		switch x := v.(type) {
+		case map[string]any:
+			if id, ok := x["Ref"].(string); ok && len(x) == 1 {
+				if value == "" || !slices.Contains(ids, id) {
+					return nil, fmt.Errorf("the pattern refers to %s, which the drill has no value for", id)
+				}
+				return value, nil
+			}
+			for k, e := range x {
+				r, err := walk(e)
+				if err != nil {
+					return nil, err
+				}
+				x[k] = r
+			}
+		case []any:
+			for i, e := range x {
+				r, err := walk(e)
+				if err != nil {
+					return nil, err
+				}
+				x[i] = r
+			}
+		}
+		return v, nil
+	}
+	v, err := walk(v)
+	if err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
 }
