@@ -104,9 +104,14 @@ func Run(ctx context.Context, o Options) ([]Outcome, error) {
 }
 
 // variantTemplate is the template synthesized for a variant of the
-// settings (make synth writes it).
+// settings (make synth writes it), as Template takes it: under Root
+// unless absolute.
 func (o Options) variantTemplate(variant string) string {
-	return filepath.Join(o.path(o.Variants, "build/variants"), variant, "Keywarden.template.json")
+	dir := o.Variants
+	if dir == "" {
+		dir = "build/variants"
+	}
+	return filepath.Join(dir, variant, "Keywarden.template.json")
 }
 
 // runScenario runs one scenario on a fresh stack and checks what followed.

@@ -1,9 +1,9 @@
 package drill
 
 import (
-	"slices"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/keywarden/keywarden/internal/localaws"

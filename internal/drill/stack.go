@@ -48,9 +48,9 @@ type stack struct {
 	// revokePolicy is the stack's deny policy (revokeWith attachedPolicy),
 	// or "".
 	revokePolicy string
-	rules   []Rule
-	targets map[string]func(ctx context.Context, ev []byte) error
-	intake  lambda.Handler
+	rules        []Rule
+	targets      map[string]func(ctx context.Context, ev []byte) error
+	intake       lambda.Handler
 	// matched records, per event delivered, the rules it matched.
 	matched []matchRecord
 }

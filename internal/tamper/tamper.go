@@ -102,8 +102,8 @@ type Revoked struct {
 	// policy attached (revokedWith, policyArn).
 	exposure.Method
 	IssuedBefore time.Time `json:"issuedBefore"`
-	At        time.Time `json:"at"`
-	Execution string    `json:"execution,omitempty"`
+	At           time.Time `json:"at"`
+	Execution    string    `json:"execution,omitempty"`
 	// OpenUntil is when the incident closes (At plus Config.OpenDays).
 	OpenUntil time.Time `json:"openUntil"`
 	Open      bool      `json:"open"`
