@@ -9,6 +9,19 @@ import (
 	"strings"
 )
 
+// readTemplate decodes the synthesized template at path into tpl, a struct
+// naming just the parts its caller reads.
+func readTemplate(path string, tpl any) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read the synthesized template (run `make synth` first): %w", err)
+	}
+	if err := json.Unmarshal(raw, tpl); err != nil {
+		return fmt.Errorf("%s is not a CloudFormation template: %w", path, err)
+	}
+	return nil
+}
+
 // Rule is an EventBridge rule of the synthesized template.
 type Rule struct {
 	LogicalID string
@@ -19,10 +32,6 @@ type Rule struct {
 // CloudFormation template, so the drill matches events with the patterns
 // that deploy rather than with a copy of them.
 func RulesFromTemplate(path string) ([]Rule, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read the synthesized template (run `make synth` first): %w", err)
-	}
 	var tpl struct {
 		Resources map[string]struct {
 			Type       string `json:"Type"`
@@ -35,8 +44,8 @@ func RulesFromTemplate(path string) ([]Rule, error) {
 			} `json:"Properties"`
 		} `json:"Resources"`
 	}
-	if err := json.Unmarshal(raw, &tpl); err != nil {
-		return nil, fmt.Errorf("%s is not a CloudFormation template: %w", path, err)
+	if err := readTemplate(path, &tpl); err != nil {
+		return nil, err
 	}
 	var rules []Rule
 	for id, r := range tpl.Resources {
@@ -80,10 +89,6 @@ const Ref = "<cloudformation reference>"
 // the drill runs the settings that deploy, and Ref for each value that is a
 // CloudFormation reference.
 func FunctionEnvironments(path string) (map[string]map[string]string, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read the synthesized template (run `make synth` first): %w", err)
-	}
 	var tpl struct {
 		Resources map[string]struct {
 			Type       string `json:"Type"`
@@ -94,8 +99,8 @@ func FunctionEnvironments(path string) (map[string]map[string]string, error) {
 			} `json:"Properties"`
 		} `json:"Resources"`
 	}
-	if err := json.Unmarshal(raw, &tpl); err != nil {
-		return nil, fmt.Errorf("%s is not a CloudFormation template: %w", path, err)
+	if err := readTemplate(path, &tpl); err != nil {
+		return nil, err
 	}
 	out := map[string]map[string]string{}
 	for id, r := range tpl.Resources {
@@ -124,17 +129,13 @@ func FunctionEnvironments(path string) (map[string]map[string]string, error) {
 // ManagedPolicies returns the logical ids of the template's customer
 // managed policies: the deny policy of revokeWith attachedPolicy, or none.
 func ManagedPolicies(path string) ([]string, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read the synthesized template (run `make synth` first): %w", err)
-	}
 	var tpl struct {
 		Resources map[string]struct {
 			Type string `json:"Type"`
 		} `json:"Resources"`
 	}
-	if err := json.Unmarshal(raw, &tpl); err != nil {
-		return nil, fmt.Errorf("%s is not a CloudFormation template: %w", path, err)
+	if err := readTemplate(path, &tpl); err != nil {
+		return nil, err
 	}
 	var ids []string
 	for id, r := range tpl.Resources {
