@@ -114,6 +114,9 @@ type Settings struct {
 	// RevokeWith is how the revoke step denies the exposed key's user its
 	// sessions: RevokeInlinePolicy (default) or RevokeAttachedPolicy.
 	RevokeWith string `json:"revokeWith"`
+
+	// Organization holds organization mode's settings (organization.go).
+	Organization
 }
 
 // Default returns the settings used where cdk.json says nothing.
@@ -131,6 +134,7 @@ func Default() Settings {
 		TamperUndo:          true,
 		IncidentOpenDays:    30,
 		RevokeWith:          RevokeInlinePolicy,
+		Organization:        defaultOrganization(),
 	}
 }
 
@@ -206,6 +210,7 @@ func (s Settings) Validate() error {
 	if !retentionDays[s.LogRetentionDays] {
 		bad("logRetentionDays is %d; use a CloudWatch Logs retention such as 90, 365 or 3653", s.LogRetentionDays)
 	}
+	s.validateOrganization(bad)
 	return errors.Join(errs...)
 }
 
@@ -240,6 +245,7 @@ func FromContext(get func(key string) any) (Settings, error) {
 	read("tamperUndo", func(v any) error { return asBool(v, &s.TamperUndo) })
 	read("incidentOpenDays", func(v any) error { return asInt(v, &s.IncidentOpenDays) })
 	read("revokeWith", func(v any) error { return asString(v, &s.RevokeWith) })
+	errs = append(errs, s.readOrganization(get, read)...)
 	if err := errors.Join(errs...); err != nil {
 		return s, err
 	}
