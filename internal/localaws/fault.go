@@ -39,13 +39,13 @@ type Fault struct {
 // "iam:UpdateAccessKey") or "service:*" for every operation of a service.
 // Services are named by their SigV4 signing names: iam, sts, sns,
 // cloudtrail, events, ses, lambda, dynamodb, secretsmanager, cloudformation,
-// sqs, states, monitoring (CloudWatch) (e.g. "secretsmanager:PutSecretValue"). An operation's own fault replaces its
+// sqs, states, monitoring (CloudWatch), organizations (e.g. "secretsmanager:PutSecretValue"). An operation's own fault replaces its
 // service's. A zero Fault removes the fault.
 func (s *Server) SetFault(key string, f Fault) error {
 	svcName, op, ok := strings.Cut(key, ":")
 	svc := s.services[svcName]
 	if !ok || svc == nil {
-		return fmt.Errorf("localaws: fault key %q: want service:Operation or service:* with service one of iam, sts, sns, cloudtrail, events, ses, lambda, dynamodb, secretsmanager, cloudformation, sqs, states, monitoring", key)
+		return fmt.Errorf("localaws: fault key %q: want service:Operation or service:* with service one of iam, sts, sns, cloudtrail, events, ses, lambda, dynamodb, secretsmanager, cloudformation, sqs, states, monitoring, organizations", key)
 	}
 	if _, known := svc.ops[op]; op != "*" && !known {
 		return fmt.Errorf("localaws: fault key %q: %s has no emulated operation %q", key, svcName, op)

@@ -202,6 +202,9 @@ func (s *Server) stageFixture(f Fixture) (*stagedFixture, error) {
 		if !accountIDPattern.MatchString(f.AccountID) {
 			return nil, fmt.Errorf("accountId %q: want 12 digits", f.AccountID)
 		}
+		if s.org != nil && f.AccountID != s.account {
+			return nil, fmt.Errorf("accountId %s: this server is account %s of an organization and cannot become another", f.AccountID, s.account)
+		}
 		st.account = f.AccountID
 	}
 	if f.Region != "" {
@@ -276,7 +279,7 @@ func (s *Server) stageFixture(f Fixture) (*stagedFixture, error) {
 		if !fixtureKeyIDPattern.MatchString(id) {
 			return nil, fmt.Errorf("%s: id must be 16-128 upper-case letters and digits", where)
 		}
-		if _, taken := s.iam.keys[id]; taken || keyIDs[id] {
+		if _, taken := s.iam.keys[id]; taken || keyIDs[id] || !s.keyIDFree(id) {
 			return nil, fmt.Errorf("%s: key id already exists", where)
 		}
 		keyIDs[id] = true
@@ -424,6 +427,7 @@ func (s *Server) commitFixture(st *stagedFixture) {
 	}
 	for _, k := range st.keys {
 		s.iam.keys[k.id] = k
+		s.claimKeyID(k.id)
 		u := s.iam.users[k.user]
 		u.keyIDs = append(u.keyIDs, k.id)
 		sort.SliceStable(u.keyIDs, func(i, j int) bool {

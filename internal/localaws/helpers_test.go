@@ -34,7 +34,7 @@ func newTestServer(t *testing.T, opts Options) *Server {
 	return s
 }
 
-func seed(t *testing.T, s *Server, f Fixture) {
+func seed(t testing.TB, s *Server, f Fixture) {
 	t.Helper()
 	if err := s.Seed(f); err != nil {
 		t.Fatalf("Seed: %v", err)

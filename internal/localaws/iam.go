@@ -45,12 +45,15 @@ type iamState struct {
 	report credentialReportState
 	// managed are the account's customer managed policies, by ARN.
 	managed map[string]*managedPolicy
+	// roles are the account's roles, by name.
+	roles map[string]*iamRole
 }
 
 func (st *iamState) init() {
 	st.users = map[string]*iamUser{}
 	st.keys = map[string]*accessKey{}
 	st.managed = map[string]*managedPolicy{}
+	st.roles = map[string]*iamRole{}
 }
 
 type iamUser struct {
@@ -118,6 +121,7 @@ func iamService() *service {
 		"ListAttachedUserPolicies": (*Server).iamListAttachedUserPolicies,
 		"GenerateCredentialReport": (*Server).iamGenerateCredentialReport,
 		"GetCredentialReport":      (*Server).iamGetCredentialReport,
+		"GetRole":                  (*Server).iamGetRole,
 	}
 	svc := &service{
 		name:            "iam",
@@ -193,6 +197,9 @@ func requireUserName(p queryParams, maxLen int) (string, *awsError) {
 // given, else the caller (empty for the root user).
 func (s *Server) userFor(req *request) (string, *awsError) {
 	if !req.params.has("UserName") {
+		if req.caller.session != nil {
+			return "", &awsError{Code: "ValidationError", Message: "Must specify userName when calling with non-User credentials", Status: http.StatusBadRequest}
+		}
 		return req.caller.userName, nil
 	}
 	return requireUserName(req.params, 128)
@@ -498,6 +505,7 @@ func (s *Server) iamCreateAccessKey(req *request) (any, *awsError) {
 	}
 	k := &accessKey{id: s.newAccessKeyID(), user: u.name, secret: secret, status: statusActive, created: s.now()}
 	s.iam.keys[k.id] = k
+	s.claimKeyID(k.id)
 	u.keyIDs = append(u.keyIDs, k.id)
 	return &createAccessKeyResult{AccessKey: xmlAccessKey{
 		UserName: u.name, AccessKeyID: k.id, Status: k.status, SecretAccessKey: k.secret, CreateDate: iso8601(k.created),

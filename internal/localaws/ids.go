@@ -27,9 +27,26 @@ func (s *Server) newID(prefix string, n int) string {
 func (s *Server) newAccessKeyID() string {
 	for {
 		id := s.newID("AKIA", 16)
-		if _, taken := s.iam.keys[id]; !taken {
+		if _, taken := s.iam.keys[id]; !taken && s.keyIDFree(id) {
 			return id
 		}
+	}
+}
+
+// keyIDFree reports whether no other account of s's Organization holds id:
+// its front routes requests by key id, so ids are unique across accounts.
+// Callers hold s.mu.
+func (s *Server) keyIDFree(id string) bool {
+	if _, taken := s.sessions[id]; taken || id == s.rootKeyID {
+		return false
+	}
+	return s.org == nil || s.org.keyOwner(id) == nil
+}
+
+// claimKeyID routes id to s at the Organization's front. Callers hold s.mu.
+func (s *Server) claimKeyID(id string) {
+	if s.org != nil {
+		s.org.claimKey(id, s)
 	}
 }
 

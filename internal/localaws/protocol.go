@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/smithy-go/encoding/cbor"
@@ -92,9 +93,14 @@ type service struct {
 	cborService string
 }
 
+// sharedServices are the services every Server answers; they never change
+// once built, so one set serves all (an Organization of 1,000 accounts
+// builds them once).
+var sharedServices = sync.OnceValue(newServices)
+
 func newServices() map[string]*service {
 	list := []*service{iamService(), stsService(), snsService(), cloudTrailService(), eventsService(), sesService(), lambdaService(), dynamoDBService(), secretsManagerService(),
-		cloudFormationService(), sqsService(), cloudWatchService(), statesService()}
+		cloudFormationService(), sqsService(), cloudWatchService(), statesService(), organizationsService()}
 	m := make(map[string]*service, len(list))
 	for _, svc := range list {
 		m[svc.name] = svc

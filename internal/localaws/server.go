@@ -88,12 +88,38 @@ type Server struct {
 	alarms  alarmState
 	states  statesState
 	calls   []Call
+
+	// rootKeyID is the key id SDKConfig and Env sign with: TestAccessKeyID
+	// for a Server of its own, the account's RootAccessKeyID inside an
+	// Organization, whose front routes requests by key id.
+	rootKeyID string
+	// sessions are the live and expired AssumeRole sessions acting in this
+	// account, by their ASIA… key id.
+	sessions map[string]*stsSession
+	// org is the Organization this Server is an account of, nil for a
+	// Server of its own. Set once, before the Server serves.
+	org *Organization
 }
 
 // New starts a Server listening on opts.Addr (default a free 127.0.0.1 port).
 // Close it when done.
 func New(opts Options) (*Server, error) {
+	s, err := newServer(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.listen(opts.Addr, s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// newServer builds an account's state without a listener: New adds one, an
+// Organization serves its accounts from its own.
+func newServer(opts Options) (*Server, error) {
 	s := &Server{
+		rootKeyID:   TestAccessKeyID,
+		sessions:    map[string]*stsSession{},
 		account:     opts.AccountID,
 		region:      opts.Region,
 		clock:       opts.Now,
@@ -117,7 +143,7 @@ func New(opts Options) (*Server, error) {
 	if opts.CredentialReportDelay < 0 {
 		return nil, fmt.Errorf("localaws: negative credential report delay %s", opts.CredentialReportDelay)
 	}
-	s.services = newServices()
+	s.services = sharedServices()
 	s.iam.init()
 	s.sns.init()
 	s.ses.init()
@@ -137,22 +163,26 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 
-	addr := opts.Addr
+	return s, nil
+}
+
+// listen serves h on addr (default a free 127.0.0.1 port).
+func (s *Server) listen(addr string, h http.Handler) error {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("localaws: listen on %s: %w", addr, err)
+		return fmt.Errorf("localaws: listen on %s: %w", addr, err)
 	}
 	s.listener = ln
 	s.url = "http://" + ln.Addr().String()
-	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second}
+	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
 	go func() {
 		// Serve returns ErrServerClosed after Close; nothing else to report.
 		_ = s.http.Serve(ln)
 	}()
-	return s, nil
+	return nil
 }
 
 // URL is the endpoint to give clients, e.g. "http://127.0.0.1:40123".
@@ -172,8 +202,13 @@ func (s *Server) Region() string {
 	return s.region
 }
 
-// Close stops the listener and drops open connections.
+// Close stops the listener and drops open connections. An account of an
+// Organization has no listener of its own: closing it does nothing (close
+// the Organization).
 func (s *Server) Close() error {
+	if s.http == nil {
+		return nil
+	}
 	if err := s.http.Close(); err != nil {
 		return fmt.Errorf("localaws: close: %w", err)
 	}
@@ -191,7 +226,7 @@ func (s *Server) SDKConfig() aws.Config {
 		BaseEndpoint: aws.String(s.url),
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{
-				AccessKeyID:     TestAccessKeyID,
+				AccessKeyID:     s.signingKeyID(),
 				SecretAccessKey: TestSecretAccessKey,
 				Source:          "localaws",
 			}, nil
@@ -207,13 +242,21 @@ func (s *Server) SDKConfig() aws.Config {
 	}
 }
 
+// signingKeyID is the root user's key id clients of s sign with.
+func (s *Server) signingKeyID() string {
+	if s.rootKeyID == "" {
+		return TestAccessKeyID
+	}
+	return s.rootKeyID
+}
+
 // Env returns the environment (KEY=value) that points an SDK or CLI in
 // another process at this server, for drills that run outside Go.
 func (s *Server) Env() []string {
 	return []string{
 		"AWS_ENDPOINT_URL=" + s.url,
 		"AWS_REGION=" + s.Region(),
-		"AWS_ACCESS_KEY_ID=" + TestAccessKeyID,
+		"AWS_ACCESS_KEY_ID=" + s.signingKeyID(),
 		"AWS_SECRET_ACCESS_KEY=" + TestSecretAccessKey,
 	}
 }
@@ -259,13 +302,24 @@ type request struct {
 
 // principal is who signed a request.
 type principal struct {
-	userName string // empty for the root user
+	userName string // empty for the root user and for role sessions
 	userID   string
 	arn      string
 	keyID    string
+	// session is set for a role session's credentials (AssumeRole).
+	session *stsSession
 }
 
-func (p principal) isRoot() bool { return p.userName == "" }
+func (p principal) isRoot() bool { return p.userName == "" && p.session == nil }
+
+// principalARN is the caller's aws:PrincipalArn: for a role session, the
+// role's ARN (with its path), as AWS evaluates it.
+func (p principal) principalARN() string {
+	if p.session != nil {
+		return p.session.roleARN
+	}
+	return p.arn
+}
 
 // ServeHTTP routes a request to its service and operation and answers in the
 // service's wire protocol. Handlers never panic on input; a panic anyway is
@@ -390,8 +444,17 @@ func (s *Server) finish(req *request, result any, aerr *awsError, injected bool)
 // Callers hold s.mu.
 func (s *Server) authenticate(req *request) *awsError {
 	root := principal{userID: s.account, arn: "arn:aws:iam::" + s.account + ":root", keyID: req.keyID}
+	if sess, ok := s.sessions[req.keyID]; ok {
+		return s.authenticateSession(req, sess)
+	}
 	k, ok := s.iam.keys[req.keyID]
 	if !ok {
+		if s.org != nil && req.keyID != s.rootKeyID {
+			// The front routed a key this account does not hold (a key
+			// id claimed by a fixture that then failed): refuse it rather
+			// than act as root.
+			return req.svc.invalidToken()
+		}
 		req.caller = root
 		return nil
 	}
@@ -443,6 +506,8 @@ func guessService(r *http.Request) string {
 		return "sqs"
 	case strings.HasPrefix(target, statesTargetPrefix):
 		return "states"
+	case strings.HasPrefix(target, organizationsTargetPrefix):
+		return "organizations"
 	case strings.HasPrefix(r.URL.Path, "/service/"+cloudWatchCBORService+"/"):
 		return "monitoring"
 	case strings.HasPrefix(r.URL.Path, lambdaPathPrefix):
