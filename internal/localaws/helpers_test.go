@@ -122,3 +122,6 @@ func rawPost(t *testing.T, url string, header http.Header, body string) rawRespo
 	}
 	return rawResponse{StatusCode: resp.StatusCode, Header: resp.Header, Body: data}
 }
+
+// errorsAs is errors.As, for tests that read a typed SDK error's fields.
+func errorsAs[T error](err error, target *T) bool { return errors.As(err, target) }
