@@ -14,7 +14,14 @@ TEMPLATE := cdk.out/Keywarden.template.json
 # The same with revokeWith attachedPolicy (its deny policy, roles and detach
 # rule), which the drill's scenarios of that setting run on. Not deployed.
 TEMPLATE_ATTACHED := build/variants/attached-policy/Keywarden.template.json
-TEMPLATES := $(TEMPLATE) $(TEMPLATE_ATTACHED)
+# Organization mode's preview (templates only, not deployable: issue 12): the
+# hub and, synthesized into its StackSet, the member template.
+ORG_DIR := build/variants/organization
+TEMPLATE_ORG := $(ORG_DIR)/Keywarden.template.json
+TEMPLATE_MEMBER := $(ORG_DIR)/member/KeywardenMember.template.json
+ORG_CONTEXT := -c mode=organization -c organizationPreview=true -c organizationId=o-exampleorg1 \
+	-c organizationalUnits=r-exam -c revokeWith=attachedPolicy
+TEMPLATES := $(TEMPLATE) $(TEMPLATE_ATTACHED) $(TEMPLATE_ORG) $(TEMPLATE_MEMBER)
 
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -61,7 +68,8 @@ test-infra: $(TOOLS)/.installed
 	$(GO) test -count=1 -timeout 20m ./infra/...
 
 ## synth: the CloudFormation template to cdk.out/ (cdk-nag errors fail it),
-## and the drill's revokeWith attachedPolicy variant to build/variants/.
+## the drill's revokeWith attachedPolicy variant and organization mode's
+## preview (hub and member templates) to build/variants/.
 synth: $(TEMPLATES)
 
 SYNTH_DEPS := $(TOOLS)/.installed cdk.json go.mod $(wildcard infra/*.go statemachine/* internal/settings/*.go internal/event/*.go internal/tamper/*.go internal/exposure/*.go)
@@ -73,6 +81,14 @@ $(TEMPLATE): $(SYNTH_DEPS)
 $(TEMPLATE_ATTACHED): $(SYNTH_DEPS)
 	$(CDK) synth -q -c revokeWith=attachedPolicy -o $(dir $@)
 	@touch $@
+
+$(TEMPLATE_ORG): $(SYNTH_DEPS)
+	$(CDK) synth -q $(ORG_CONTEXT) -o $(dir $@)
+	@touch $@
+
+# Written by the same synthesis as the hub's.
+$(TEMPLATE_MEMBER): $(TEMPLATE_ORG)
+	@test -f $@ && touch $@
 
 ## drill: the drill scenarios offline, on the emulated account (no AWS account),
 ## and their HTML report in build/drill-report.html.

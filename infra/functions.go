@@ -102,6 +102,7 @@ func newFunction(scope constructs.Construct, root string, s settings.Settings, s
 	role := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		Description: jsii.String("Role of the " + spec.description),
+		Path:        hubRolePathOf(s, spec.name),
 	})
 	role.AddToPrincipalPolicy(allow("WriteOwnLogs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, logs.LogGroupArn()))
 	for _, st := range opts.statements {

@@ -71,6 +71,14 @@ func synthesize(app awscdk.App) (err error) {
 // and NIST 800-53 rev 5 checks applied. Invalid settings are returned as an
 // error before any construct is built.
 func newApp(root string, context map[string]any) (awscdk.App, awscdk.Stack, error) {
+	app, stack, _, err := newApps(root, context)
+	return app, stack, err
+}
+
+// newApps is newApp that also returns, in organization mode, the member
+// stack synthesized (in an App of its own) into the hub's StackSet; nil in
+// account mode.
+func newApps(root string, context map[string]any) (awscdk.App, awscdk.Stack, awscdk.Stack, error) {
 	props := &awscdk.AppProps{}
 	if context != nil {
 		props.Context = &context
@@ -80,10 +88,17 @@ func newApp(root string, context map[string]any) (awscdk.App, awscdk.Stack, erro
 		return app.Node().TryGetContext(jsii.String(key))
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("settings (cdk.json \"context\" or -c key=value):\n%w", err)
+		return nil, nil, nil, fmt.Errorf("settings (cdk.json \"context\" or -c key=value):\n%w", err)
 	}
 	if err := checkPlaceholders(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	var member awscdk.Stack
+	var memberBody string
+	if s.Mode == settings.ModeOrganization {
+		if member, memberBody, err = newMemberTemplate(*app.Outdir(), context, s); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	stack := NewKeywardenStack(app, stackName, &KeywardenStackProps{
 		StackProps: awscdk.StackProps{
@@ -94,15 +109,16 @@ func newApp(root string, context map[string]any) (awscdk.App, awscdk.Stack, erro
 			// CDK usage metrics.
 			AnalyticsReporting: jsii.Bool(false),
 		},
-		Settings: s,
-		RepoRoot: root,
+		Settings:           s,
+		RepoRoot:           root,
+		MemberTemplateBody: memberBody,
 	})
 	// Two cdk-nag packs: AWS Solutions, and NIST 800-53 rev 5 (reviewed
 	// in SECURITY-NIST.md). Either's unsuppressed error fails `cdk synth`.
 	for _, pack := range nagPacks() {
 		awscdk.Aspects_Of(app).Add(pack, nil)
 	}
-	return app, stack, nil
+	return app, stack, member, nil
 }
 
 // nagPacks are the cdk-nag rule packs run at synthesis, verbose (each

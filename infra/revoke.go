@@ -27,15 +27,23 @@ func newRevokePolicy(stack awscdk.Stack, s settings.Settings) awsiam.ManagedPoli
 	if s.RevokeWith != settings.RevokeAttachedPolicy {
 		return nil
 	}
+	return awsiam.NewManagedPolicy(stack, jsii.String(revokePolicyID), &awsiam.ManagedPolicyProps{
+		Description: jsii.String(revokePolicyDescription),
+		Document:    denyTemporarySessions(),
+	})
+}
+
+const revokePolicyDescription = "keywarden: attached by the revoke step to an exposed key's user, denies every request signed with " +
+	"temporary credentials (aws:TokenIssueTime present) until a person detaches it"
+
+// denyTemporarySessions is exposure.AttachedRevokePolicy as a CDK document:
+// the one deny keywarden attaches, in a per-account stack and in members.
+func denyTemporarySessions() awsiam.PolicyDocument {
 	var doc map[string]any
 	if err := json.Unmarshal([]byte(exposure.AttachedRevokePolicy()), &doc); err != nil {
 		panic("infra: the attached revoke policy is not JSON: " + err.Error()) // a constant document, not input
 	}
-	return awsiam.NewManagedPolicy(stack, jsii.String(revokePolicyID), &awsiam.ManagedPolicyProps{
-		Description: jsii.String("keywarden: attached by the revoke step to an exposed key's user, denies every request signed with " +
-			"temporary credentials (aws:TokenIssueTime present) until a person detaches it"),
-		Document: awsiam.PolicyDocument_FromJson(doc),
-	})
+	return awsiam.PolicyDocument_FromJson(doc)
 }
 
 // attachOnly allows iam:AttachUserPolicy on every user, of the stack's

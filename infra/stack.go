@@ -21,6 +21,8 @@ type KeywardenStackProps struct {
 	// RepoRoot is the directory holding go.mod and lambdas/<name>, from
 	// which every function is built.
 	RepoRoot string
+	// MemberTemplateBody is the member template (organization mode).
+	MemberTemplateBody string
 }
 
 // NewKeywardenStack builds the whole deployment: the alert topic and its
@@ -108,6 +110,11 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 		deadLetterQueue: dlq,
 	})
 	newTriggers(stack, s, revokePolicy, fns[lambdafn.Intake].fn, dlq)
+	if s.Mode == settings.ModeOrganization {
+		newOrganizationBus(stack, s, fns[lambdafn.Intake].fn, dlq)
+		newMemberStackSet(stack, s, props.MemberTemplateBody)
+		previewOnly(stack)
+	}
 
 	suppressFindings(s, fns, machine)
 	awscdk.Annotations_Of(stack).AcknowledgeWarning(

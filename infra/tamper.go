@@ -84,7 +84,7 @@ func addTamperFunction(stack awscdk.Stack, s settings.Settings, table awsdynamod
 // and checked after its record. Like key creation, these are CloudTrail
 // management events that reach EventBridge in us-east-1 only, through a
 // trail.
-func tamperTriggers(s settings.Settings, revokePolicy awsiam.ManagedPolicy, source, prefix string) []trigger {
+func tamperTriggers(s settings.Settings, detached []any, source, prefix string) []trigger {
 	call := func(names []string, params map[string]any) *awsevents.EventPattern {
 		return &awsevents.EventPattern{
 			Source:     jsii.Strings(source),
@@ -107,11 +107,12 @@ func tamperTriggers(s settings.Settings, revokePolicy awsiam.ManagedPolicy, sour
 	policy := trigger{prefix + "TamperPolicyRule", "keywarden tamper watch: the session-revoking policy written or deleted (PutUserPolicy, DeleteUserPolicy)" + drill,
 		call([]string{event.EventNamePutUserPolicy, event.EventNameDeleteUserPolicy},
 			map[string]any{"policyName": []any{map[string]any{"equals-ignore-case": exposure.RevokePolicyName}}}), nil}
-	if revokePolicy != nil {
+	if detached != nil {
 		// revokeWith attachedPolicy: the stack's deny policy detached,
-		// that policy exactly.
+		// that policy exactly (on the hub's organization bus, any
+		// member's deny policy: organization.go).
 		policy = trigger{prefix + "TamperDetachRule", "keywarden tamper watch: the session-revoking deny policy detached from a user (DetachUserPolicy)" + drill,
-			call([]string{event.EventNameDetachUserPolicy}, map[string]any{"policyArn": []*string{revokePolicy.ManagedPolicyArn()}}), nil}
+			call([]string{event.EventNameDetachUserPolicy}, map[string]any{"policyArn": detached}), nil}
 	}
 	return []trigger{
 		{prefix + "TamperKeyRule", "keywarden tamper watch: an access key set Active (UpdateAccessKey)" + drill,

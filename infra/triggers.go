@@ -34,18 +34,72 @@ type trigger struct {
 // and the offline drill read; the schedule rule has none (the drill starts
 // its daily run with the drill schedule pattern, as put-events does).
 func triggers(s settings.Settings, revokePolicy awsiam.ManagedPolicy) []trigger {
-	trustedAdvisor := func(source string) *awsevents.EventPattern {
-		return &awsevents.EventPattern{
-			Source:     jsii.Strings(source),
-			DetailType: jsii.Strings(event.DetailTypeTrustedAdvisor),
-			Detail: &map[string]any{
-				"status":     []string{"ERROR"},
-				"check-name": []string{event.CheckExposedAccessKeys},
-			},
-		}
+	detached := detachedPolicy(revokePolicy)
+	ts := signalTriggers(s, detached)
+	// The intake names a scheduled run daily-<date>: a schedule that
+	// fires twice in a day starts one execution.
+	ts = append(ts, trigger{id: "ScheduleRule", description: "keywarden: the daily key-age run (schedule " + s.Schedule + ")",
+		schedule: awsevents.Schedule_Expression(jsii.String(s.Schedule))})
+	if s.DrillSources {
+		ts = append(ts,
+			trigger{"DrillRule", "keywarden drills: mock Trusted Advisor exposed-key events (put-events)",
+				trustedAdvisorPattern(event.SourceTrustedAdvisorMock), nil},
+			// put-events cannot send source aws.events: a drill run of
+			// the key-age branch sends the scheduled event from the mock
+			// source.
+			trigger{"DrillScheduleRule", "keywarden drills: a mock daily schedule event starts a key-age run (put-events)",
+				&awsevents.EventPattern{
+					Source:     jsii.Strings(event.SourceScheduleDrill),
+					DetailType: jsii.Strings(event.DetailTypeSchedule),
+				}, nil},
+			trigger{"DrillKeyCreationRule", "keywarden drills: a mock CloudTrail CreateAccessKey event records a key creation (put-events)",
+				keyCreationPattern(event.SourceIAMDrill), nil})
+		ts = append(ts, tamperTriggers(s, detached, event.SourceIAMDrill, "Drill")...)
 	}
+	return ts
+}
+
+// detachedPolicy is what the tamper watch's detach rule matches as the
+// policy detached: the stack's deny policy with revokeWith attachedPolicy,
+// nil with inlinePolicy (no such rule).
+func detachedPolicy(revokePolicy awsiam.ManagedPolicy) []any {
+	if revokePolicy == nil {
+		return nil
+	}
+	return []any{revokePolicy.ManagedPolicyArn()}
+}
+
+// trustedAdvisorPattern matches Trusted Advisor's exposed-key check in ERROR.
+func trustedAdvisorPattern(source string) *awsevents.EventPattern {
+	return &awsevents.EventPattern{
+		Source:     jsii.Strings(source),
+		DetailType: jsii.Strings(event.DetailTypeTrustedAdvisor),
+		Detail: &map[string]any{
+			"status":     []string{"ERROR"},
+			"check-name": []string{event.CheckExposedAccessKeys},
+		},
+	}
+}
+
+// keyCreationPattern matches CloudTrail's CreateAccessKey.
+func keyCreationPattern(source string) *awsevents.EventPattern {
+	return &awsevents.EventPattern{
+		Source:     jsii.Strings(source),
+		DetailType: jsii.Strings(event.DetailTypeCloudTrail),
+		Detail: &map[string]any{
+			"eventSource": []string{event.EventSourceIAM},
+			"eventName":   []string{event.EventNameCreateAccessKey},
+		},
+	}
+}
+
+// signalTriggers are the rules of AWS's own signals: Trusted Advisor's and
+// Health's exposed keys, and the CloudTrail IAM calls of key creation and
+// the tamper watch. Organization mode builds the same rules on the hub's
+// bus and in each member (organization.go), from this one list.
+func signalTriggers(s settings.Settings, detached []any) []trigger {
 	ts := []trigger{
-		{"TrustedAdvisorRule", "keywarden: Trusted Advisor reports an exposed access key", trustedAdvisor(event.SourceTrustedAdvisor), nil},
+		{"TrustedAdvisorRule", "keywarden: Trusted Advisor reports an exposed access key", trustedAdvisorPattern(event.SourceTrustedAdvisor), nil},
 		{"HealthRule", "keywarden: AWS Health reports an exposed or compromised access key, or another IAM credential risk", &awsevents.EventPattern{
 			Source:     jsii.Strings(event.SourceHealth),
 			DetailType: jsii.Strings(event.DetailTypeHealth),
@@ -71,40 +125,9 @@ func triggers(s settings.Settings, revokePolicy awsiam.ManagedPolicy) []trigger 
 	// creates no trail: most accounts have one, and a second copy of
 	// management events is billed. Drills (put-events with the mock
 	// source) need no trail.
-	keyCreation := func(source string) *awsevents.EventPattern {
-		return &awsevents.EventPattern{
-			Source:     jsii.Strings(source),
-			DetailType: jsii.Strings(event.DetailTypeCloudTrail),
-			Detail: &map[string]any{
-				"eventSource": []string{event.EventSourceIAM},
-				"eventName":   []string{event.EventNameCreateAccessKey},
-			},
-		}
-	}
 	ts = append(ts, trigger{"KeyCreationRule", "keywarden: an IAM access key was created (CloudTrail CreateAccessKey); record who created it",
-		keyCreation(event.SourceIAM), nil})
-	ts = append(ts, tamperTriggers(s, revokePolicy, event.SourceIAM, "")...)
-	// The intake names a scheduled run daily-<date>: a schedule that
-	// fires twice in a day starts one execution.
-	ts = append(ts, trigger{id: "ScheduleRule", description: "keywarden: the daily key-age run (schedule " + s.Schedule + ")",
-		schedule: awsevents.Schedule_Expression(jsii.String(s.Schedule))})
-	if s.DrillSources {
-		ts = append(ts,
-			trigger{"DrillRule", "keywarden drills: mock Trusted Advisor exposed-key events (put-events)",
-				trustedAdvisor(event.SourceTrustedAdvisorMock), nil},
-			// put-events cannot send source aws.events: a drill run of
-			// the key-age branch sends the scheduled event from the mock
-			// source.
-			trigger{"DrillScheduleRule", "keywarden drills: a mock daily schedule event starts a key-age run (put-events)",
-				&awsevents.EventPattern{
-					Source:     jsii.Strings(event.SourceScheduleDrill),
-					DetailType: jsii.Strings(event.DetailTypeSchedule),
-				}, nil},
-			trigger{"DrillKeyCreationRule", "keywarden drills: a mock CloudTrail CreateAccessKey event records a key creation (put-events)",
-				keyCreation(event.SourceIAMDrill), nil})
-		ts = append(ts, tamperTriggers(s, revokePolicy, event.SourceIAMDrill, "Drill")...)
-	}
-	return ts
+		keyCreationPattern(event.SourceIAM), nil})
+	return append(ts, tamperTriggers(s, detached, event.SourceIAM, "")...)
 }
 
 // newTriggers routes each signal on the default bus, and the schedule, to
@@ -116,13 +139,19 @@ func newTriggers(stack awscdk.Stack, s settings.Settings, revokePolicy awsiam.Ma
 			Description:  jsii.String(t.description),
 			EventPattern: t.pattern,
 			Schedule:     t.schedule,
-			Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(intake, &awseventstargets.LambdaFunctionProps{
-				DeadLetterQueue: dlq,
-				MaxEventAge:     targetMaxEventAge,
-				RetryAttempts:   jsii.Number(targetRetryAttempts),
-			})},
+			Targets:      &[]awsevents.IRuleTarget{intakeTarget(intake, dlq)},
 		})
 	}
+}
+
+// intakeTarget delivers a rule's events to the intake, retried for up to
+// two hours, then kept in the dead-letter queue.
+func intakeTarget(intake awslambda.IFunction, dlq awssqs.IQueue) awsevents.IRuleTarget {
+	return awseventstargets.NewLambdaFunction(intake, &awseventstargets.LambdaFunctionProps{
+		DeadLetterQueue: dlq,
+		MaxEventAge:     targetMaxEventAge,
+		RetryAttempts:   jsii.Number(targetRetryAttempts),
+	})
 }
 
 // newDeadLetterQueue keeps events that EventBridge could not deliver and

@@ -1,0 +1,381 @@
+package main
+
+import (
+	"encoding/json"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+
+	"github.com/keywarden/keywarden/internal/exposure"
+	"github.com/keywarden/keywarden/internal/lambdafn"
+	"github.com/keywarden/keywarden/internal/settings"
+)
+
+const testOrganizationID = "o-a1b2c3d4e5"
+
+var organizationSettings = map[string]any{
+	"mode": "organization", "organizationPreview": true, "organizationId": testOrganizationID,
+	"organizationalUnits": []any{"ou-ab12-cd34ef56", "r-ab12"}, "excludedAccounts": []any{"111111111111"},
+	"stackSetCallAs": "SELF", "revokeWith": "attachedPolicy",
+}
+
+// The organization variant: the hub, and the member stack synthesized
+// into its StackSet.
+var (
+	orgOnce                sync.Once
+	orgStack, orgMember    awscdk.Stack
+	orgTmpl, orgMemberTmpl *cfnTemplate
+	orgErr                 error
+)
+
+func organizationVariant(t *testing.T) (awscdk.Stack, *cfnTemplate, awscdk.Stack, *cfnTemplate) {
+	t.Helper()
+	orgOnce.Do(func() {
+		defer func() {
+			if r := recover(); r != nil {
+				orgErr, _ = r.(error)
+				if orgErr == nil {
+					t.Errorf("synthesis failed: %v", r)
+				}
+			}
+		}()
+		ctx := maps.Clone(cdkContext)
+		ctx["aws:cdk:enable-path-metadata"] = true
+		maps.Copy(ctx, organizationSettings)
+		if _, orgStack, orgMember, orgErr = newApps(repoRoot, ctx); orgErr != nil {
+			return
+		}
+		if orgTmpl, orgErr = parseTemplate(assertions.Template_FromStack(orgStack, nil)); orgErr != nil {
+			return
+		}
+		orgMemberTmpl, orgErr = parseTemplate(assertions.Template_FromStack(orgMember, nil))
+	})
+	if orgErr != nil || orgTmpl == nil {
+		t.Fatal(orgErr)
+	}
+	return orgStack, orgTmpl, orgMember, orgMemberTmpl
+}
+
+// memberAt is the member resource at construct path KeywardenMember/<path>.
+func memberAt(t *testing.T, tmpl *cfnTemplate, path string) (string, cfnResource) {
+	t.Helper()
+	for id, r := range tmpl.Resources {
+		if r.Metadata["aws:cdk:path"] == memberStackName+"/"+path {
+			return id, r
+		}
+	}
+	t.Fatalf("no member resource at %s", path)
+	return "", cfnResource{}
+}
+
+func sub(s string) any { return map[string]any{"Fn::Sub": s} }
+
+// Each member role: its fixed name, exactly its actions, statement by
+// statement, and exactly its trust: the hub account's root, conditioned on
+// a keywarden role of the hub (by path), of the organization, with a
+// source identity; for AssumeRole and SetSourceIdentity alike.
+func TestMemberRoles(t *testing.T) {
+	_, _, _, tmpl := organizationVariant(t)
+	_, policy := memberAt(t, tmpl, revokePolicyID+"/Resource")
+	policyID, _ := memberAt(t, tmpl, revokePolicyID+"/Resource")
+	keyID, _ := memberAt(t, tmpl, "RotationSecretsKey/Resource")
+	users := usersArn
+	conditions := map[string]any{
+		"ArnLike":      map[string]any{"aws:PrincipalArn": sub("arn:${AWS::Partition}:iam::${HubAccountId}:role/keywarden/*")},
+		"StringEquals": map[string]any{"aws:PrincipalOrgID": testOrganizationID},
+		"Null":         map[string]any{"sts:SourceIdentity": "false"},
+	}
+	hubRoot := map[string]any{"AWS": map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":iam::", ref("HubAccountId"), ":root"}}}}
+	trust := map[string]any{"Version": "2012-10-17", "Statement": []any{
+		map[string]any{"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": hubRoot, "Condition": conditions},
+		map[string]any{"Action": "sts:SetSourceIdentity", "Effect": "Allow", "Principal": hubRoot, "Condition": conditions},
+	}}
+	stmt := func(sid string, actions []string, resource any, condition map[string]any) map[string]any {
+		s := map[string]any{"Sid": sid, "Effect": "Allow", "Resource": resource}
+		if len(actions) == 1 {
+			s["Action"] = actions[0]
+		} else {
+			a := make([]any, len(actions))
+			for i, x := range actions {
+				a[i] = x
+			}
+			s["Action"] = a
+		}
+		if condition != nil {
+			s["Condition"] = condition
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		id, name string
+		want     []map[string]any
+	}{
+		{"ReadRole", memberReadRole, []map[string]any{
+			stmt("ReadCredentialReport", []string{"iam:GenerateCredentialReport", "iam:GetCredentialReport"}, "*", nil),
+			stmt("LookupCloudTrailEvents", []string{"cloudtrail:LookupEvents"}, "*", nil),
+			stmt("ReadUsersAndKeys", []string{"iam:GetAccessKeyLastUsed", "iam:ListAccessKeys", "iam:ListUserTags"}, users, nil),
+		}},
+		{"RespondRole", memberRespondRole, []map[string]any{
+			stmt("DeactivateDeleteAndReadKeys", []string{"iam:DeleteAccessKey", "iam:ListAccessKeys", "iam:UpdateAccessKey"}, users, nil),
+			stmt("AttachDenyTemporarySessions", []string{"iam:AttachUserPolicy"}, users,
+				map[string]any{"ArnEquals": map[string]any{"iam:PolicyARN": ref(policyID)}}),
+		}},
+		{"RotateRole", memberRotateRole, []map[string]any{
+			stmt("ReplaceKeys", []string{"iam:DeleteAccessKey", "iam:ListAccessKeys"}, users, nil),
+			stmt("CreateKeysForRotationUsers", []string{"iam:CreateAccessKey"}, users,
+				map[string]any{"StringEqualsIgnoreCase": map[string]any{"aws:ResourceTag/keywarden:rotate": "true"}}),
+			stmt("WriteRotatedKeySecrets", []string{"secretsmanager:CreateSecret", "secretsmanager:DescribeSecret",
+				"secretsmanager:PutResourcePolicy", "secretsmanager:PutSecretValue"}, secretsArnPattern, nil),
+			stmt("EncryptRotatedKeySecrets", []string{"kms:Decrypt", "kms:GenerateDataKey"}, getAtt(keyID, "Arn"),
+				map[string]any{"StringEquals": map[string]any{"kms:ViaService": map[string]any{"Fn::Join": []any{"",
+					[]any{"secretsmanager.", ref("AWS::Region"), ".amazonaws.com"}}}}}),
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id, role := memberAt(t, tmpl, tc.id+"/Resource")
+			p := role.Properties
+			if p["RoleName"] != tc.name || p["ManagedPolicyArns"] != nil || p["Policies"] != nil || p["PermissionsBoundary"] != nil {
+				t.Errorf("role %s", toJSON(p))
+			}
+			if !reflect.DeepEqual(p["AssumeRolePolicyDocument"], trust) {
+				t.Errorf("trust\n got %s\nwant %s", toJSON(p["AssumeRolePolicyDocument"]), toJSON(trust))
+			}
+			got := tmpl.statements(id)
+			if len(got) != len(tc.want) {
+				t.Fatalf("statements %s, want %s", toJSON(got), toJSON(tc.want))
+			}
+			for i := range got {
+				if !reflect.DeepEqual(got[i], tc.want[i]) {
+					t.Errorf("statement %d\n got %s\nwant %s", i, toJSON(got[i]), toJSON(tc.want[i]))
+				}
+			}
+			for _, a := range actionsOf(got) {
+				if strings.HasPrefix(a, "iam:Put") || a == "iam:CreateRole" || a == "iam:PassRole" || a == "iam:UpdateAssumeRolePolicy" ||
+					strings.Contains(a, "*") {
+					t.Errorf("administrator-equivalent action %s", a)
+				}
+			}
+		})
+	}
+	// The deny policy is exposure.AttachedRevokePolicy, under a fixed
+	// name the hub can build; no role names any ARN of the hub's.
+	var want any
+	_ = json.Unmarshal([]byte(exposure.AttachedRevokePolicy()), &want)
+	if p := policy.Properties; !reflect.DeepEqual(p["PolicyDocument"], want) || p["ManagedPolicyName"] != memberDenyPolicyName || p["Path"] != "/keywarden/" {
+		t.Errorf("deny policy %s", toJSON(p))
+	}
+	if roles := tmpl.ofType("AWS::IAM::Role"); len(roles) != 4 {
+		t.Errorf("member roles %v, want read, respond, rotate and forward", slices.Collect(maps.Keys(roles)))
+	}
+}
+
+// The forwarding role may put events on the hub bus alone; each member
+// rule forwards the hub's default-bus pattern there with that role.
+func TestMemberForwarding(t *testing.T) {
+	_, hub, _, tmpl := organizationVariant(t)
+	bus := sub("arn:${AWS::Partition}:events:${AWS::Region}:${HubAccountId}:event-bus/keywarden-organization")
+	id, role := memberAt(t, tmpl, "ForwardRole/Resource")
+	if want := []any{map[string]any{"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": map[string]any{"Service": "events.amazonaws.com"}}}; !reflect.DeepEqual(role.Properties["AssumeRolePolicyDocument"].(map[string]any)["Statement"], want) || role.Properties["RoleName"] != memberForwardRole {
+		t.Errorf("forward role %s", toJSON(role.Properties))
+	}
+	if got, want := tmpl.statements(id), []map[string]any{{"Action": "events:PutEvents", "Effect": "Allow", "Resource": bus}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("forward role statements %s, want %s", toJSON(got), toJSON(want))
+	}
+	policyID, _ := memberAt(t, tmpl, revokePolicyID+"/Resource")
+	hubPolicy := hub.id(t, revokePolicyID+"/Resource")
+	n := 0
+	for _, tr := range signalTriggers(settings.Default(), []any{"x"}) {
+		n++
+		_, rule := memberAt(t, tmpl, "Forward"+tr.id+"/Resource")
+		want := strings.ReplaceAll(toJSON(hub.at(t, tr.id+"/Resource").Properties["EventPattern"]), toJSON(ref(hubPolicy)), toJSON(ref(policyID)))
+		if got := toJSON(rule.Properties["EventPattern"]); got != want {
+			t.Errorf("Forward%s pattern\n got %s\nwant %s", tr.id, got, want)
+		}
+		targets := list(rule.Properties["Targets"])
+		if len(targets) != 1 || !reflect.DeepEqual(targets[0].(map[string]any)["Arn"], bus) ||
+			!reflect.DeepEqual(targets[0].(map[string]any)["RoleArn"], getAtt(id, "Arn")) {
+			t.Errorf("Forward%s targets %s", tr.id, toJSON(targets))
+		}
+	}
+	if rules := tmpl.ofType("AWS::Events::Rule"); len(rules) != n {
+		t.Errorf("%d member rules, want %d", len(rules), n)
+	}
+}
+
+// The hub bus accepts PutEvents from the organization alone; its rules
+// are the default bus's signal rules (the detach rule: any member's deny
+// policy), with the same target, retries and dead-letter queue.
+func TestOrganizationBus(t *testing.T) {
+	_, tmpl, _, _ := organizationVariant(t)
+	busID := tmpl.id(t, "OrganizationBus/Resource")
+	if p := tmpl.Resources[busID].Properties; p["Name"] != organizationBusName {
+		t.Errorf("bus %s", toJSON(p))
+	}
+	policies := tmpl.ofType("AWS::Events::EventBusPolicy")
+	want := map[string]any{"Sid": "cdk-PutEventsFromTheOrganizationOnly", "Action": "events:PutEvents", "Effect": "Allow",
+		"Principal": map[string]any{"AWS": "*"}, "Resource": getAtt(busID, "Arn"),
+		"Condition": map[string]any{"StringEquals": map[string]any{"aws:PrincipalOrgID": testOrganizationID}}}
+	if len(policies) != 1 {
+		t.Fatalf("bus policies %d, want 1", len(policies))
+	}
+	for _, p := range policies {
+		if !reflect.DeepEqual(p.Properties["Statement"], want) || !reflect.DeepEqual(p.Properties["EventBusName"], ref(busID)) {
+			t.Errorf("bus policy %s, want statement %s", toJSON(p.Properties), toJSON(want))
+		}
+	}
+	policy := toJSON(ref(tmpl.id(t, revokePolicyID+"/Resource")))
+	for _, tr := range signalTriggers(settings.Default(), []any{"x"}) {
+		def := tmpl.at(t, tr.id+"/Resource").Properties
+		org := tmpl.at(t, "Organization"+tr.id+"/Resource").Properties
+		wantPattern := strings.ReplaceAll(toJSON(def["EventPattern"]), policy, toJSON(memberDenyPolicyMatch[0]))
+		if got := toJSON(org["EventPattern"]); got != wantPattern {
+			t.Errorf("Organization%s pattern\n got %s\nwant %s", tr.id, got, wantPattern)
+		}
+		if !reflect.DeepEqual(org["EventBusName"], ref(busID)) || def["EventBusName"] != nil {
+			t.Errorf("%s buses: %v and %v", tr.id, org["EventBusName"], def["EventBusName"])
+		}
+		if !reflect.DeepEqual(org["Targets"], def["Targets"]) {
+			t.Errorf("Organization%s targets %s, want the default bus's %s", tr.id, toJSON(org["Targets"]), toJSON(def["Targets"]))
+		}
+	}
+	if !strings.Contains(toJSON(memberDenyPolicyMatch), "policy/keywarden/"+memberDenyPolicyName) {
+		t.Errorf("detach match %s does not name the member's deny policy", toJSON(memberDenyPolicyMatch))
+	}
+}
+
+// Hub roles that will act in members are under /keywarden/ (the members'
+// trust names that path); the others, and every role of a per-account
+// stack, have no path.
+func TestHubRolePaths(t *testing.T) {
+	_, tmpl, _, _ := organizationVariant(t)
+	for _, spec := range functionSpecs {
+		var want any
+		if slices.Contains(memberActors, spec.name) {
+			want = hubRolePath
+		}
+		if got := tmpl.at(t, spec.constructID()+"Role/Resource").Properties["Path"]; got != want {
+			t.Errorf("%s role path %v, want %v", spec.name, got, want)
+		}
+		if got := defaultTmpl.at(t, spec.constructID()+"Role/Resource").Properties["Path"]; got != nil {
+			t.Errorf("%s role path %v in the per-account stack", spec.name, got)
+		}
+	}
+	if slices.Contains(memberActors, lambdafn.Alert) || slices.Contains(memberActors, lambdafn.Digest) {
+		t.Error("alert and digest only publish")
+	}
+}
+
+// The StackSet: service-managed, auto-deployed to the settings' OUs in
+// us-east-1 without the excluded accounts, called as the settings say,
+// with the member template as its body, within CloudFormation's limit.
+func TestMemberStackSet(t *testing.T) {
+	stack, tmpl, member, _ := organizationVariant(t)
+	sets := tmpl.ofType("AWS::CloudFormation::StackSet")
+	if len(sets) != 1 {
+		t.Fatalf("stack sets %d", len(sets))
+	}
+	var p map[string]any
+	for _, s := range sets {
+		p = maps.Clone(s.Properties)
+	}
+	body, _ := p["TemplateBody"].(string)
+	delete(p, "TemplateBody")
+	want := map[string]any{
+		"StackSetName": memberStackSetName, "PermissionModel": "SERVICE_MANAGED", "CallAs": "SELF",
+		"Description":      "keywarden member accounts: forwarding rules to the hub bus, the deny policy and the hub's roles by duty",
+		"AutoDeployment":   map[string]any{"Enabled": true, "RetainStacksOnAccountRemoval": false},
+		"ManagedExecution": map[string]any{"Active": true},
+		"Capabilities":     []any{"CAPABILITY_NAMED_IAM"},
+		"OperationPreferences": map[string]any{"FailureTolerancePercentage": 10.0, "MaxConcurrentPercentage": 10.0,
+			"RegionConcurrencyType": "PARALLEL"},
+		"Parameters": []any{map[string]any{"ParameterKey": "HubAccountId", "ParameterValue": ref("AWS::AccountId")}},
+		"StackInstancesGroup": []any{map[string]any{
+			"DeploymentTargets": map[string]any{"OrganizationalUnitIds": []any{"ou-ab12-cd34ef56", "r-ab12"},
+				"AccountFilterType": "DIFFERENCE", "Accounts": []any{"111111111111"}},
+			"Regions": []any{"us-east-1"},
+		}},
+	}
+	if !reflect.DeepEqual(p, want) {
+		t.Errorf("stack set\n got %s\nwant %s", toJSON(p), toJSON(want))
+	}
+	if len(body) == 0 || len(body) > memberTemplateBodyLimit {
+		t.Errorf("template body %d bytes, want 1 to %d", len(body), memberTemplateBodyLimit)
+	}
+	t.Logf("member template body: %d bytes of %d", len(body), memberTemplateBodyLimit)
+	// The body is the member stack as synthesized, and holds no asset or
+	// Lambda and no bootstrap check.
+	raw, err := os.ReadFile(filepath.Join(*awscdk.Stage_Of(member).Outdir(), memberStackName+".template.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b any
+	if err := json.Unmarshal(raw, &a); err != nil || json.Unmarshal([]byte(body), &b) != nil || !reflect.DeepEqual(a, b) {
+		t.Errorf("template body is not the member template (%v)", err)
+	}
+	for _, bad := range []string{"AWS::Lambda::Function", "BootstrapVersion", "cdk-hnb659fds", "AWS::CDK::Metadata"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("member template holds %s", bad)
+		}
+	}
+	// The member stack is not in the hub's assembly: cdk deploy cannot
+	// pick it up.
+	if _, err := os.Stat(filepath.Join(*awscdk.Stage_Of(stack).Outdir(), memberStackName+".template.json")); err == nil {
+		t.Error("the member template is a stack of the hub's assembly")
+	}
+	// The preview cannot be deployed: its rule never holds.
+	raw, _ = json.Marshal(assertions.Template_FromStack(stack, nil).ToJSON())
+	if !strings.Contains(string(raw), `"OrganizationPreviewOnly"`) || !strings.Contains(string(raw), "issue 12") {
+		t.Error("the hub template has no preview rule")
+	}
+}
+
+// Organization mode without organizationPreview stops synthesis with the
+// gate's message.
+func TestOrganizationGate(t *testing.T) {
+	ctx := maps.Clone(cdkContext)
+	maps.Copy(ctx, organizationSettings)
+	delete(ctx, "organizationPreview")
+	_, _, err := newApp(repoRoot, ctx)
+	if err == nil || !strings.Contains(err.Error(), settings.NotFinished) {
+		t.Errorf("err %v, want %q", err, settings.NotFinished)
+	}
+}
+
+// policies/member-roles-scp.json is a valid service control policy naming
+// every member role and the deny policy, with the StackSets execution role
+// exempt.
+func TestMemberRolesSCP(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "policies", "member-roles-scp.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Version   string
+		Statement []map[string]any
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil || doc.Version != "2012-10-17" || len(doc.Statement) == 0 {
+		t.Fatalf("%v %+v", err, doc)
+	}
+	if len(raw) > 5120 {
+		t.Errorf("%d bytes: an SCP is at most 5,120 characters", len(raw))
+	}
+	text := string(raw)
+	for _, name := range []string{memberReadRole, memberRespondRole, memberRotateRole, memberForwardRole, memberDenyPolicyName, "stacksets-exec-"} {
+		if !strings.Contains(text, name) {
+			t.Errorf("the SCP does not name %s", name)
+		}
+	}
+	for _, s := range doc.Statement {
+		if s["Effect"] != "Deny" {
+			t.Errorf("statement %s: an SCP protecting roles denies", toJSON(s))
+		}
+	}
+}
