@@ -179,7 +179,7 @@ func TestOrganizationFaultsPerAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = organizations.NewFromConfig(o.Management().SDKConfig()).ListAccounts(ctx, &organizations.ListAccountsInput{})
-	wantCode(t, err, "TooManyRequestsException", 400)
+	wantCode(t, err, "TooManyRequestsException", 429)
 	if calls := callsTo(o.Management(), "organizations", "ListAccounts"); len(calls) < 2 || !calls[0].Injected {
 		t.Errorf("throttled ListAccounts calls = %+v; want retried injected throttles", calls)
 	}

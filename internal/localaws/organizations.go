@@ -30,12 +30,11 @@ func organizationsService() *service {
 		protocol:        jsonProtocol,
 		targetPrefixes:  []string{organizationsTargetPrefix},
 		ops:             map[string]operation{},
-		throttleErr:     awsError{Code: "TooManyRequestsException", Message: "Rate exceeded", Status: http.StatusBadRequest},
+		throttleErr:     awsError{Code: "TooManyRequestsException", Message: "Rate exceeded", Status: http.StatusTooManyRequests},
 		serverErr:       awsError{Code: "ServiceException", Message: "AWS Organizations can't complete your request because of an internal service error. Try again later.", Status: http.StatusInternalServerError},
 		invalidTokenErr: awsError{Code: "UnrecognizedClientException", Message: "The security token included in the request is invalid.", Status: http.StatusBadRequest},
 		badRequestCode:  "InvalidInputException",
-		// Organizations answers its own errors, access denied included, 400.
-		errorStatus: map[string]int{"AccessDeniedException": http.StatusBadRequest, "TooManyRequestsException": http.StatusBadRequest},
+		errorStatus: orgErrorStatus,
 	}
 	for name, fn := range ops {
 		// Unlocked: they read the Organization, never this account's state.
@@ -44,8 +43,26 @@ func organizationsService() *service {
 	return svc
 }
 
+// orgErrorStatus are the HTTP statuses of Organizations' errors, from the
+// httpError traits of its service model (aws-sdk-go-v2 service/organizations
+// v1.63.0, schemas.go); moto answers 400 for all of them.
+var orgErrorStatus = map[string]int{
+	"AccessDeniedException":             http.StatusForbidden,
+	"AWSOrganizationsNotInUseException": http.StatusNotFound,
+	"AccountNotFoundException":          http.StatusNotFound,
+	"ParentNotFoundException":           http.StatusNotFound,
+	"ChildNotFoundException":            http.StatusNotFound,
+	"TargetNotFoundException":           http.StatusNotFound,
+	"InvalidInputException":             http.StatusBadRequest,
+	"TooManyRequestsException":          http.StatusTooManyRequests,
+}
+
 func orgError(code, msg string) *awsError {
-	return &awsError{Code: code, Message: msg, Status: http.StatusBadRequest}
+	status, ok := orgErrorStatus[code]
+	if !ok {
+		status = http.StatusBadRequest
+	}
+	return &awsError{Code: code, Message: msg, Status: status}
 }
 
 func invalidInput(reason, msg string) *awsError {

@@ -194,17 +194,17 @@ func TestOrganizationsErrors(t *testing.T) {
 	b := newBigOrg(t)
 	c := organizations.NewFromConfig(b.org.Management().SDKConfig())
 	_, err := c.ListAccountsForParent(ctx, &organizations.ListAccountsForParentInput{ParentId: aws.String("ou-zzzz-zzzzzzzz")})
-	wantCode(t, err, "ParentNotFoundException", 400)
+	wantCode(t, err, "ParentNotFoundException", 404)
 	_, err = c.ListOrganizationalUnitsForParent(ctx, &organizations.ListOrganizationalUnitsForParentInput{ParentId: aws.String("r-zzzz")})
-	wantCode(t, err, "ParentNotFoundException", 400)
+	wantCode(t, err, "ParentNotFoundException", 404)
 	_, err = c.ListAccountsForParent(ctx, &organizations.ListAccountsForParentInput{ParentId: aws.String("not-a-parent")})
 	wantCode(t, err, "InvalidInputException", 400)
 	_, err = c.ListParents(ctx, &organizations.ListParentsInput{ChildId: aws.String("555555555555")})
-	wantCode(t, err, "ChildNotFoundException", 400)
+	wantCode(t, err, "ChildNotFoundException", 404)
 	_, err = c.ListTagsForResource(ctx, &organizations.ListTagsForResourceInput{ResourceId: aws.String("555555555555")})
-	wantCode(t, err, "TargetNotFoundException", 400)
+	wantCode(t, err, "TargetNotFoundException", 404)
 	_, err = c.DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: aws.String("555555555555")})
-	wantCode(t, err, "AccountNotFoundException", 400)
+	wantCode(t, err, "AccountNotFoundException", 404)
 	for _, n := range []int32{0, 21} {
 		_, err = c.ListAccounts(ctx, &organizations.ListAccountsInput{MaxResults: aws.Int32(n)})
 		wantCode(t, err, "InvalidInputException", 400)
@@ -237,24 +237,24 @@ func TestOrganizationsAccessByAccount(t *testing.T) {
 	}
 	mustOK(t, "ListAccounts from the management account", list(o.Management()))
 	mustOK(t, "ListAccounts from a delegated administrator", list(delegate))
-	wantCode(t, list(member), "AccessDeniedException", 400)
+	wantCode(t, list(member), "AccessDeniedException", 403)
 	mustOK(t, "DescribeOrganization from a member", describe(member))
-	wantCode(t, list(outside), "AWSOrganizationsNotInUseException", 400)
-	wantCode(t, describe(outside), "AWSOrganizationsNotInUseException", 400)
+	wantCode(t, list(outside), "AWSOrganizationsNotInUseException", 404)
+	wantCode(t, describe(outside), "AWSOrganizationsNotInUseException", 404)
 	s := newTestServer(t, Options{})
-	wantCode(t, list(s), "AWSOrganizationsNotInUseException", 400)
+	wantCode(t, list(s), "AWSOrganizationsNotInUseException", 404)
 
 	// A member's role session counts as the member account.
 	roleARN := mustRole(t, member, Role{Name: "reader", TrustPolicy: `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"` + hubAccount + `"},"Action":"sts:AssumeRole"}]}`})
 	out, err := assume(delegate.SDKConfig(), roleARN, "reader", "", 0, "")
 	mustOK(t, "assume the member's role", err)
 	_, err = organizations.NewFromConfig(sessionConfig(member.SDKConfig(), out.Credentials)).ListAccounts(ctx, &organizations.ListAccountsInput{})
-	wantCode(t, err, "AccessDeniedException", 400)
+	wantCode(t, err, "AccessDeniedException", 403)
 
 	// Throttling is Organizations' TooManyRequestsException, retried.
 	if err := o.Management().SetFault("organizations:*", Fault{ThrottleRate: 1, Latency: time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, list(o.Management()), "TooManyRequestsException", 400)
+	wantCode(t, list(o.Management()), "TooManyRequestsException", 429)
 	mustOK(t, "the delegate is not throttled", list(delegate))
 }
