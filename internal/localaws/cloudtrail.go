@@ -52,9 +52,13 @@ type trailEvent struct {
 	record       string // the CloudTrailEvent JSON document
 }
 
-// username is the event's LookupEvents Username: the user name, or "root".
+// username is the event's LookupEvents Username: the user name, "root",
+// or a role session's name.
 func (e *trailEvent) username() string {
-	if e.caller.isRoot() {
+	switch {
+	case e.caller.session != nil:
+		return e.caller.session.sessionName
+	case e.caller.isRoot():
 		return "root"
 	}
 	return e.caller.userName
@@ -108,7 +112,10 @@ func (s *Server) addTrailEvent(ev trailEvent) {
 		AccessKeyID: ev.caller.keyID,
 		UserName:    ev.caller.userName,
 	}
-	if ev.caller.isRoot() {
+	switch {
+	case ev.caller.session != nil:
+		identity.Type = "AssumedRole"
+	case ev.caller.isRoot():
 		identity.Type = "Root"
 	}
 	rec := ctRecord{

@@ -3,6 +3,7 @@ package localaws
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -54,6 +55,15 @@ func (s *Server) CreateRole(r Role) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("localaws: role %s: %w", r.Name, err)
 	}
+	for _, st := range trust.statements {
+		for _, p := range st.principals {
+			if !s.principalExists(p) {
+				// What makes a stack roll-out fail when it trusts a role
+				// that is not deployed yet.
+				return "", fmt.Errorf("localaws: role %s: MalformedPolicyDocument: Invalid principal in policy: \"AWS\":\"%s\"", r.Name, p)
+			}
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, taken := s.iam.roles[r.Name]; taken {
@@ -62,6 +72,32 @@ func (s *Server) CreateRole(r Role) (string, error) {
 	role := &iamRole{name: r.Name, path: r.Path, id: s.newID("AROA", 17), trustDoc: r.TrustPolicy, trust: trust, maxSession: r.MaxSessionDuration, created: s.now()}
 	s.iam.roles[r.Name] = role
 	return s.roleARN(role), nil
+}
+
+// principalExists reports whether a trust policy principal names something
+// that exists: an account id always does; a role or user ARN must name one
+// in its account when the emulator holds that account (IAM checks
+// principals when the policy is written). Callers do not hold s.mu.
+func (s *Server) principalExists(p string) bool {
+	m := principalARNForm.FindStringSubmatch(p)
+	if m == nil {
+		return true
+	}
+	owner := s.accountServer(m[1])
+	if owner == nil {
+		return true
+	}
+	kind, rest, _ := strings.Cut(m[2], "/")
+	i := strings.LastIndex(rest, "/")
+	path, name := "/"+rest[:i+1], rest[i+1:]
+	owner.mu.Lock()
+	defer owner.mu.Unlock()
+	if kind == "role" {
+		r := owner.iam.roles[name]
+		return r != nil && r.path == path
+	}
+	u := owner.iam.users[name]
+	return u != nil && u.path == path
 }
 
 // DeleteRole removes a role, as when a member stack is deleted; sessions

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
@@ -123,6 +124,13 @@ func TestAssumeRoleIntoMemberAccount(t *testing.T) {
 	}
 	if got := userNames(t, h.hub.SDKConfig()); strings.Join(got, ",") != "deployer" {
 		t.Errorf("hub users = %v; the session must act in the member account only", got)
+	}
+	// CloudTrail names the session as an assumed role.
+	events, err := cloudtrail.NewFromConfig(h.member.SDKConfig()).LookupEvents(ctx, &cloudtrail.LookupEventsInput{})
+	mustOK(t, "LookupEvents", err)
+	if len(events.Events) != 1 || aws.ToString(events.Events[0].Username) != "exposed-222-alice" ||
+		!strings.Contains(aws.ToString(events.Events[0].CloudTrailEvent), `"type":"AssumedRole"`) {
+		t.Errorf("member CloudTrail events = %+v", events.Events)
 	}
 	// A role session is no user: IAM wants the UserName it acts on.
 	_, err = iam.NewFromConfig(cfg).ListAccessKeys(ctx, &iam.ListAccessKeysInput{})
@@ -347,4 +355,29 @@ func TestAssumeRoleOnAServerOfItsOwn(t *testing.T) {
 	}
 	_, err = assume(s.SDKConfig(), "arn:aws:iam::"+hubAccount+":role/ops", "local", "", 0, "")
 	wantCode(t, err, "AccessDenied", 403)
+}
+
+// Like IAM, CreateRole refuses a trust policy naming a role or user that
+// does not exist in an account the emulator holds: the "Invalid principal"
+// that breaks a roll-out in the wrong order.
+func TestCreateRoleRefusesMissingPrincipals(t *testing.T) {
+	h := newHubOrg(t)
+	future := "arn:aws:iam::" + hubAccount + ":role/keywarden/hub-rotate"
+	trust := `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"` + future + `"},"Action":"sts:AssumeRole"}]}`
+	if _, err := h.member.CreateRole(Role{Name: "rotate", TrustPolicy: trust}); err == nil || !strings.Contains(err.Error(), "Invalid principal") {
+		t.Fatalf("CreateRole trusting a missing role: %v", err)
+	}
+	userTrust := strings.ReplaceAll(trust, future, "arn:aws:iam::"+hubAccount+":user/nobody")
+	if _, err := h.member.CreateRole(Role{Name: "rotate", TrustPolicy: userTrust}); err == nil {
+		t.Fatal("CreateRole trusting a missing user succeeded")
+	}
+	wrongPath := strings.ReplaceAll(trust, future, "arn:aws:iam::"+hubAccount+":role/hub-respond")
+	if _, err := h.member.CreateRole(Role{Name: "rotate", TrustPolicy: wrongPath}); err == nil {
+		t.Fatal("CreateRole trusting a role under the wrong path succeeded")
+	}
+	mustRole(t, h.hub, Role{Name: "hub-rotate", Path: "/keywarden/", TrustPolicy: `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"` + hubAccount + `"},"Action":"sts:AssumeRole"}]}`})
+	mustRole(t, h.member, Role{Name: "rotate", TrustPolicy: trust})
+	mustRole(t, h.member, Role{Name: "by-user", TrustPolicy: strings.ReplaceAll(trust, future, "arn:aws:iam::"+hubAccount+":user/deployer")})
+	// An account the emulator does not hold cannot be checked: accepted.
+	mustRole(t, h.member, Role{Name: "elsewhere", TrustPolicy: strings.ReplaceAll(trust, future, "arn:aws:iam::555555555555:role/x")})
 }
