@@ -8,6 +8,7 @@
 // error deserializers and retryers:
 //
 //   - IAM and STS: query protocol, XML answers and XML errors.
+//   - Organizations: JSON 1.1 (see "Several accounts" below).
 //   - SNS: query protocol (CreateTopic, Publish).
 //   - CloudTrail LookupEvents and EventBridge PutEvents: JSON 1.1.
 //   - SES v2 SendEmail and Lambda Invoke: REST JSON.
@@ -64,7 +65,8 @@
 // the credential scope does matter: if it names a key the emulator knows, the
 // caller is that key's user, the key's last-used data is updated, and an
 // inactive or deleted key is rejected as AWS rejects it. Any other key id acts
-// as the account's root user.
+// as the account's root user (on a Server of its own; an Organization refuses
+// keys no account holds).
 //
 // Beyond the operations, a Server offers what tests and drills need: seeding
 // from a fixture (LoadFixture, Seed), a settable clock (SetNow, Advance),
@@ -75,6 +77,83 @@
 // SecretFor and SecretValueFor exist only for the test that proves secrets do
 // not leak (and, for SecretValueFor, to check that a stored secret holds the
 // right key).
+//
+// # Several accounts: Organization
+//
+// An Organization (organization.go) is several accounts behind one
+// endpoint, for organization mode: one Server per account, each with its
+// own state, faults and call log, created without a listener of its own.
+// The Organization's listener routes every request by the access key id in
+// its SigV4 credential to the account holding that key: each account's
+// root key (RootAccessKeyID, which the account's SDKConfig and Env sign
+// with), its users' keys (from fixtures or CreateAccessKey) and the session
+// keys AssumeRole issued for it. Accounts register their keys with the
+// Organization as they create them, so routing is one map lookup whatever
+// the number of accounts (BenchmarkAssumeRoleAcrossAccounts: 10 and 1,000
+// accounts cost the same per call). A key no account holds is refused in
+// the service's protocol (InvalidClientTokenId, UnrecognizedClientException).
+// An unsigned request, or one for a service localaws does not emulate, is
+// answered by the management account. Each account is seeded like a Server
+// of its own (Seed, fixtures for its own account id only, CreateRole,
+// SetFault); Organization.SetFault, SetNow and Advance apply to all.
+//
+// The organization itself is built from Go: NewOrganization (management
+// account and root), AddOU (nested), AddAccount (name, email, parent,
+// ACTIVE or SUSPENDED, tags), AddOutsideAccount (an account served but
+// outside the organization) and RegisterDelegatedAdministrator.
+//
+// Roles and STS (iam_roles.go, trust.go, sts.go): CreateRole adds a role
+// (name, path, trust policy, maximum session) and IAM GetRole reads it.
+// AssumeRole, answered by the caller's account (so "sts:AssumeRole" faults
+// and latency are the caller's), issues ASIA… credentials acting in the
+// role's account; GetCallerIdentity then answers
+// arn:aws:sts::<account>:assumed-role/<role>/<session>, the session token
+// must match and the session expires on the server clock (ExpiredToken).
+// A role that does not exist (or whose ARN has another path), an account
+// the emulator does not hold, or a trust policy that does not allow the
+// caller is AccessDenied "User: <caller> is not authorized to perform:
+// sts:AssumeRole on resource: <role ARN>". Trust policies are evaluated for
+// exactly what keywarden's member roles use: Principal AWS as an account id,
+// an account root ARN, or a role or user ARN; Action sts:AssumeRole and
+// sts:SetSourceIdentity (required too when a source identity is set or
+// carried over); conditions ArnLike, ArnEquals, StringEquals, StringLike and
+// Null on aws:PrincipalArn (a session's role ARN, path included),
+// aws:PrincipalOrgID, aws:PrincipalAccount, sts:SourceIdentity and
+// sts:ExternalId; an explicit Deny wins. Any other element, principal,
+// action, operator or key is refused when the role is created, so nothing
+// is silently allowed; so is a role or user principal that does not exist
+// in an account the emulator holds (IAM's "Invalid principal in policy").
+// RoleSessionName, DurationSeconds (900 to the role's maximum; at most one
+// hour when chaining from a role session), SourceIdentity and ExternalId
+// are validated (ValidationError); a source identity set on a session
+// carries over down the chain, and naming another one is AccessDenied.
+//
+// Organizations (organizations.go), answered from the Organization's state
+// by the caller's account ("organizations:*" faults are the caller's, and
+// throttling is TooManyRequestsException): DescribeOrganization (any
+// member), and for the management account or a delegated administrator
+// DescribeAccount, ListAccounts, ListAccountsForParent, ListRoots,
+// ListOrganizationalUnitsForParent, ListParents and ListTagsForResource,
+// paged by MaxResults (1 to 20, default 20) and NextToken. Errors are
+// AWSOrganizationsNotInUseException (an account outside the organization
+// or a Server of its own), AccessDeniedException (another member),
+// AccountNotFoundException, ParentNotFoundException, ChildNotFoundException,
+// TargetNotFoundException and InvalidInputException (with its Reason),
+// with the HTTP statuses of the service model's httpError traits (404,
+// 403, 429, 400).
+//
+// Known gaps: the caller's identity policies, permission boundaries and
+// SCPs are not evaluated (a caller may call anything its account serves);
+// AssumeRole refuses session policies, session tags, MFA and provided
+// contexts rather than ignoring them, and is recorded in neither account's
+// CloudTrail (calls made with the session are, as AssumedRole); refusing a
+// changed source identity as AccessDenied is inferred, not observed on AWS;
+// a SUSPENDED account's credentials still work; organizations are built
+// from Go only (no CreateAccount, MoveAccount, TagResource), roots and OUs
+// carry no tags, and ListAccounts lists in join order.
+// conformance_organizations_test.go compares with moto, which evaluates no
+// trust policy, validates no session name or duration, lets any member read
+// the organization and answers all Organizations errors 400.
 //
 // # DynamoDB
 //
