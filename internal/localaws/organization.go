@@ -87,7 +87,6 @@ type orgAccount struct {
 
 type orgUnit struct {
 	id, name, parent string
-	children         []string // OU ids in creation order
 }
 
 // RootAccessKeyID is the access key id an account of an Organization signs

@@ -34,7 +34,7 @@ func organizationsService() *service {
 		serverErr:       awsError{Code: "ServiceException", Message: "AWS Organizations can't complete your request because of an internal service error. Try again later.", Status: http.StatusInternalServerError},
 		invalidTokenErr: awsError{Code: "UnrecognizedClientException", Message: "The security token included in the request is invalid.", Status: http.StatusBadRequest},
 		badRequestCode:  "InvalidInputException",
-		errorStatus: orgErrorStatus,
+		errorStatus:     orgErrorStatus,
 	}
 	for name, fn := range ops {
 		// Unlocked: they read the Organization, never this account's state.

@@ -112,21 +112,21 @@ func parseTrustStatement(raw json.RawMessage) (trustStatement, error) {
 		case "Effect":
 			var effect string
 			if err := json.Unmarshal(v, &effect); err != nil || (effect != "Allow" && effect != "Deny") {
-				return st, fmt.Errorf("Effect %s: want Allow or Deny", v)
+				return st, fmt.Errorf("element Effect %s: want Allow or Deny", v)
 			}
 			st.deny, haveEffect = effect == "Deny", true
 		case "Principal":
 			var p map[string]json.RawMessage
 			if err := json.Unmarshal(v, &p); err != nil {
-				return st, fmt.Errorf("Principal %s: localaws emulates only {\"AWS\": ...}", v)
+				return st, fmt.Errorf("element Principal %s: localaws emulates only {\"AWS\": ...}", v)
 			}
 			for kind, list := range p {
 				if kind != "AWS" {
-					return st, fmt.Errorf("Principal %q is not emulated by localaws (only AWS)", kind)
+					return st, fmt.Errorf("element Principal %q is not emulated by localaws (only AWS)", kind)
 				}
 				values, err := oneOrMany[string](list)
 				if err != nil {
-					return st, fmt.Errorf("Principal AWS: %w", err)
+					return st, fmt.Errorf("element Principal AWS: %w", err)
 				}
 				for _, v := range values {
 					id, err := trustPrincipal(v)
@@ -140,11 +140,11 @@ func parseTrustStatement(raw json.RawMessage) (trustStatement, error) {
 		case "Action":
 			values, err := oneOrMany[string](v)
 			if err != nil {
-				return st, fmt.Errorf("Action: %w", err)
+				return st, fmt.Errorf("element Action: %w", err)
 			}
 			for _, a := range values {
 				if !trustActions[strings.ToLower(a)] {
-					return st, fmt.Errorf("Action %q is not emulated by localaws (only sts:AssumeRole, sts:SetSourceIdentity)", a)
+					return st, fmt.Errorf("element Action %q is not emulated by localaws (only sts:AssumeRole, sts:SetSourceIdentity)", a)
 				}
 				st.actions = append(st.actions, strings.ToLower(a))
 			}
@@ -173,7 +173,7 @@ func trustPrincipal(v string) (string, error) {
 	}
 	m := principalARNForm.FindStringSubmatch(v)
 	if m == nil {
-		return "", fmt.Errorf("Principal AWS %q is not emulated by localaws (an account id, or an arn:aws:iam:: root, role or user ARN)", v)
+		return "", fmt.Errorf("element Principal AWS %q is not emulated by localaws (an account id, or an arn:aws:iam:: root, role or user ARN)", v)
 	}
 	if m[2] == "root" {
 		return m[1], nil
@@ -184,16 +184,16 @@ func trustPrincipal(v string) (string, error) {
 func parseTrustConditions(raw json.RawMessage) ([]trustCondition, error) {
 	var byOp map[string]map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &byOp); err != nil {
-		return nil, fmt.Errorf("Condition: %w", err)
+		return nil, fmt.Errorf("element Condition: %w", err)
 	}
 	var out []trustCondition
 	for op, byKey := range byOp {
 		if !trustOperators[op] {
-			return nil, fmt.Errorf("Condition operator %q is not emulated by localaws (ArnLike, ArnEquals, StringEquals, StringLike, Null)", op)
+			return nil, fmt.Errorf("element Condition operator %q is not emulated by localaws (ArnLike, ArnEquals, StringEquals, StringLike, Null)", op)
 		}
 		for key, v := range byKey {
 			if !trustConditionKey[strings.ToLower(key)] {
-				return nil, fmt.Errorf("Condition key %q is not emulated by localaws (aws:PrincipalArn, aws:PrincipalOrgID, aws:PrincipalAccount, sts:SourceIdentity, sts:ExternalId)", key)
+				return nil, fmt.Errorf("element Condition key %q is not emulated by localaws (aws:PrincipalArn, aws:PrincipalOrgID, aws:PrincipalAccount, sts:SourceIdentity, sts:ExternalId)", key)
 			}
 			var values []string
 			if op == "Null" {
@@ -205,12 +205,12 @@ func parseTrustConditions(raw json.RawMessage) ([]trustCondition, error) {
 			if values == nil {
 				list, err := oneOrMany[string](v)
 				if err != nil {
-					return nil, fmt.Errorf("Condition %s %s: %w", op, key, err)
+					return nil, fmt.Errorf("element Condition %s %s: %w", op, key, err)
 				}
 				values = list
 			}
 			if op == "Null" && (len(values) != 1 || (values[0] != "true" && values[0] != "false")) {
-				return nil, fmt.Errorf("Condition Null %s: want true or false", key)
+				return nil, fmt.Errorf("element Condition Null %s: want true or false", key)
 			}
 			out = append(out, trustCondition{op: op, key: strings.ToLower(key), values: values})
 		}
