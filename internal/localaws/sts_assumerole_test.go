@@ -381,3 +381,19 @@ func TestCreateRoleRefusesMissingPrincipals(t *testing.T) {
 	// An account the emulator does not hold cannot be checked: accepted.
 	mustRole(t, h.member, Role{Name: "elsewhere", TrustPolicy: strings.ReplaceAll(trust, future, "arn:aws:iam::555555555555:role/x")})
 }
+
+// The member roles' trust as infra/member.go has the CDK write it: one
+// statement per action (sts:AssumeRole from AssumedBy, sts:SetSourceIdentity
+// added to the assume-role policy), each with the same conditions.
+func TestAssumeRoleWithTheMemberTemplatesTrustShape(t *testing.T) {
+	h := newHubOrg(t)
+	cond := `"Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::` + hubAccount + `:role/keywarden/*"},"StringEquals":{"aws:PrincipalOrgID":"` + h.org.ID() + `"},"Null":{"sts:SourceIdentity":"false"}}`
+	principal := `"Principal":{"AWS":"arn:aws:iam::` + hubAccount + `:root"}`
+	trust := `{"Statement":[{"Action":"sts:AssumeRole",` + cond + `,"Effect":"Allow",` + principal + `},{"Action":"sts:SetSourceIdentity",` + cond + `,"Effect":"Allow",` + principal + `}],"Version":"2012-10-17"}`
+	arn := mustRole(t, h.member, Role{Name: "keywarden-member-read", TrustPolicy: trust})
+	hub := h.hubSession(t, "")
+	_, err := assume(hub, arn, "exposed-222-alice", "exposed-222-alice", 0, "")
+	mustOK(t, "AssumeRole with a source identity", err)
+	_, err = assume(hub, arn, "exposed-222-alice", "", 0, "")
+	wantCode(t, err, "AccessDenied", 403)
+}
