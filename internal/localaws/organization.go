@@ -117,6 +117,7 @@ func NewOrganization(opts OrganizationOptions) (*Organization, error) {
 	}
 	o.id = "o-" + o.lowerID(10)
 	o.rootID = "r-" + o.lowerID(4)
+	o.management = mgmt
 	front := &Server{}
 	if err := front.listen(opts.Addr, o); err != nil {
 		return nil, err
@@ -126,7 +127,6 @@ func NewOrganization(opts OrganizationOptions) (*Organization, error) {
 		_ = o.Close()
 		return nil, err
 	}
-	o.management = mgmt
 	return o, nil
 }
 
@@ -373,6 +373,11 @@ func (o *Organization) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	svc := services[signingName]
 	if svc == nil {
 		svc = services[guessService(r)]
+	}
+	if mgmt == nil {
+		// Still being built by NewOrganization.
+		http.Error(w, "localaws: organization starting", http.StatusServiceUnavailable)
+		return
 	}
 	if keyID == "" || svc == nil {
 		// Unsigned or for a service localaws does not emulate: the

@@ -233,3 +233,43 @@ func TestOrganizationSetupErrors(t *testing.T) {
 		t.Errorf("accounts after failed additions = %v", ids)
 	}
 }
+
+// Calls that take an account's lock and the Organization's in turn
+// (AssumeRole into the caller's own account and another, CreateAccessKey,
+// Organizations reads) run concurrently without deadlock or race.
+func TestOrganizationConcurrentCalls(t *testing.T) {
+	ctx := context.Background()
+	h := newHubOrg(t)
+	self := mustRole(t, h.member, Role{Name: "self", TrustPolicy: `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"` + memberAccount + `"},"Action":"sts:AssumeRole"}]}`})
+	seed(t, h.member, Fixture{Users: []FixtureUser{{Name: "busy-2"}, {Name: "busy-6"}, {Name: "busy-10"}, {Name: "busy-14"}}})
+	hub := h.hubSession(t, "")
+	errs := make(chan error, 64)
+	for i := range 16 {
+		go func() {
+			var err error
+			switch i % 4 {
+			case 0:
+				_, err = assume(hub, "arn:aws:iam::"+memberAccount+":role/respond", "conc", "exec-1", 0, "")
+			case 1:
+				_, err = assume(h.member.SDKConfig(), self, "conc", "", 0, "")
+			case 2:
+				var out *iam.CreateAccessKeyOutput
+				out, err = iam.NewFromConfig(h.member.SDKConfig()).CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(fmt.Sprint("busy-", i))})
+				if err == nil {
+					_, err = iam.NewFromConfig(h.member.SDKConfig()).DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(fmt.Sprint("busy-", i)), AccessKeyId: out.AccessKey.AccessKeyId})
+				}
+			case 3:
+				_, err = organizations.NewFromConfig(h.org.Management().SDKConfig()).ListAccounts(ctx, &organizations.ListAccountsInput{})
+			}
+			errs <- err
+		}()
+	}
+	for range 16 {
+		select {
+		case err := <-errs:
+			mustOK(t, "concurrent call", err)
+		case <-time.After(20 * time.Second):
+			t.Fatal("concurrent calls did not finish: deadlock?")
+		}
+	}
+}
