@@ -18,6 +18,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/keywarden/keywarden/internal/member"
 	"github.com/keywarden/keywarden/internal/settings"
 )
 
@@ -36,11 +37,12 @@ const (
 
 // Member roles have fixed names: the hub builds each one's ARN from the
 // account it acts in (arn:<partition>:iam::<member>:role/<name>), with no
-// lookup and no list of ARNs to keep in step with the organization.
+// lookup and no list of ARNs to keep in step with the organization. The
+// duty roles' names are internal/member's, which assumes them.
 const (
-	memberReadRole    = "keywarden-member-read"
-	memberRespondRole = "keywarden-member-respond"
-	memberRotateRole  = "keywarden-member-rotate"
+	memberReadRole    = member.ReadRole
+	memberRespondRole = member.RespondRole
+	memberRotateRole  = member.RotateRole
 	memberForwardRole = "keywarden-member-forward"
 	// memberRotationKeyAlias names the member's secrets key for the hub.
 	memberRotationKeyAlias = "alias/keywarden-rotation"
