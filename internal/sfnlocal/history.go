@@ -41,6 +41,12 @@ func History(e Execution) []map[string]any {
 				attempt = ev.Retry.Attempt
 			}
 			add(ev.Timestamp, "LambdaFunctionScheduled", "lambdaFunctionScheduledEventDetails", map[string]any{"resource": fmt.Sprintf("%s (retry %d)", ev.State.Name, attempt)})
+		case "MapRunStarted":
+			add(ev.Timestamp, "MapRunStarted", "mapRunStartedEventDetails", map[string]any{"mapRunArn": ev.MapRunArn})
+		case "MapRunSucceeded":
+			add(ev.Timestamp, "MapRunSucceeded", "", nil)
+		case "MapRunFailed":
+			add(ev.Timestamp, "MapRunFailed", "mapRunFailedEventDetails", map[string]any{"error": ev.Error, "cause": causeString(ev.Cause)})
 		case "ExecutionSucceeded":
 			add(ev.Timestamp, "ExecutionSucceeded", "executionSucceededEventDetails", map[string]any{"output": str(ev.Output)})
 		case "ExecutionFailed":

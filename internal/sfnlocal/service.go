@@ -95,15 +95,32 @@ func (s *Service) StartExecution(name string, input json.RawMessage) (Execution,
 	return *e, true
 }
 
-func (s *Service) find(arn string) (Execution, bool) {
+// find returns the execution, or the child execution of a Map Run, with
+// this ARN, and the top-level execution holding it.
+func (s *Service) find(arn string) (e, parent Execution, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, e := range s.execs {
-		if e.Arn == arn {
-			return *e, true
+	for _, p := range s.execs {
+		if e, ok := p.find(arn); ok {
+			return e, *p, true
 		}
 	}
-	return Execution{}, false
+	return Execution{}, Execution{}, false
+}
+
+// findMapRun returns the Map Run with this ARN and the top-level execution
+// holding it.
+func (s *Service) findMapRun(arn string) (MapRun, Execution, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.execs {
+		for _, m := range p.MapRuns {
+			if m.Arn == arn {
+				return m, *p, true
+			}
+		}
+	}
+	return MapRun{}, Execution{}, false
 }
 
 func epoch(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
@@ -122,6 +139,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Name            string          `json:"name"`
 		Input           string          `json:"input"`
 		StatusFilter    string          `json:"statusFilter"`
+		MapRunArn       string          `json:"mapRunArn"`
 		ReverseOrder    bool            `json:"reverseOrder"`
 		Extra           json.RawMessage `json:"-"`
 	}
@@ -150,7 +168,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, map[string]any{"executionArn": e.Arn, "startDate": epoch(e.StartDate)})
 	case "DescribeExecution":
-		e, ok := s.find(in.ExecutionArn)
+		e, _, ok := s.find(in.ExecutionArn)
 		if !ok {
 			writeError(w, 400, "ExecutionDoesNotExist", "Execution Does Not Exist: '"+in.ExecutionArn+"'")
 			return
@@ -168,10 +186,28 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if e.Error != "" {
 			out["error"], out["cause"] = e.Error, e.Cause
 		}
+		if e.MapRunArn != "" {
+			out["mapRunArn"] = e.MapRunArn
+		}
 		writeJSON(w, out)
 	case "ListExecutions":
 		var list []map[string]any
-		for _, e := range s.Executions() {
+		execs := s.Executions()
+		if in.MapRunArn != "" {
+			// A Map Run's child executions, listed by its ARN as in AWS.
+			_, parent, ok := s.findMapRun(in.MapRunArn)
+			if !ok {
+				writeError(w, 400, "ResourceNotFound", "Map Run Does Not Exist: '"+in.MapRunArn+"'")
+				return
+			}
+			execs = nil
+			for _, c := range parent.Children {
+				if c.MapRunArn == in.MapRunArn {
+					execs = append(execs, c)
+				}
+			}
+		}
+		for _, e := range execs {
 			if in.StatusFilter != "" && e.Status != in.StatusFilter {
 				continue
 			}
@@ -188,7 +224,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, map[string]any{"executions": list})
 	case "GetExecutionHistory":
-		e, ok := s.find(in.ExecutionArn)
+		e, _, ok := s.find(in.ExecutionArn)
 		if !ok {
 			writeError(w, 400, "ExecutionDoesNotExist", "Execution Does Not Exist: '"+in.ExecutionArn+"'")
 			return
@@ -200,6 +236,32 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		writeJSON(w, map[string]any{"events": events})
+	case "ListMapRuns":
+		_, parent, ok := s.find(in.ExecutionArn)
+		if !ok {
+			writeError(w, 400, "ExecutionDoesNotExist", "Execution Does Not Exist: '"+in.ExecutionArn+"'")
+			return
+		}
+		runs := []map[string]any{}
+		for _, m := range parent.MapRuns {
+			if m.ExecutionArn == in.ExecutionArn {
+				runs = append(runs, map[string]any{"executionArn": m.ExecutionArn, "mapRunArn": m.Arn, "stateMachineArn": s.StateMachineArn, "startDate": epoch(m.StartDate), "stopDate": epoch(m.StopDate)})
+			}
+		}
+		writeJSON(w, map[string]any{"mapRuns": runs})
+	case "DescribeMapRun":
+		m, parent, ok := s.findMapRun(in.MapRunArn)
+		if !ok {
+			writeError(w, 400, "ResourceNotFound", "Map Run Does Not Exist: '"+in.MapRunArn+"'")
+			return
+		}
+		items, execs := parent.MapRunCounts(m.Arn)
+		writeJSON(w, map[string]any{
+			"mapRunArn": m.Arn, "executionArn": m.ExecutionArn, "status": m.Status,
+			"startDate": epoch(m.StartDate), "stopDate": epoch(m.StopDate),
+			"maxConcurrency": m.MaxConcurrency, "toleratedFailurePercentage": m.ToleratedFailurePercentage,
+			"toleratedFailureCount": m.ToleratedFailureCount, "itemCounts": items, "executionCounts": execs,
+		})
 	default:
 		writeError(w, 400, "UnknownOperationException", "local Step Functions does not serve "+op)
 	}

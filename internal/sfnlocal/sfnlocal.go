@@ -68,6 +68,11 @@ type Event struct {
 	Retry     *struct {
 		Attempt int `json:"attempt"`
 	} `json:"retry,omitempty"`
+	// Execution is the ARN of the execution the event belongs to when it is
+	// not the one run (a Distributed Map's child); MapRunArn names the Map
+	// Run of MapRunStarted, MapRunSucceeded and MapRunFailed.
+	Execution string `json:"execution,omitempty"`
+	MapRunArn string `json:"mapRunArn,omitempty"`
 }
 
 // StateData names a state and its input and output.
@@ -93,6 +98,14 @@ type Execution struct {
 	StartDate time.Time       `json:"startDate"`
 	StopDate  time.Time       `json:"stopDate"`
 	Events    []Event         `json:"events"`
+	// MapRuns are the runs of its Distributed Map states (and of those in
+	// its children); Children the child executions they started, each with
+	// its own events. A child names its MapRunArn and how many items it
+	// processed (more than one when the Map batches items).
+	MapRuns   []MapRun    `json:"mapRuns,omitempty"`
+	Children  []Execution `json:"children,omitempty"`
+	MapRunArn string      `json:"mapRunArn,omitempty"`
+	ItemCount int         `json:"itemCount,omitempty"`
 }
 
 type result struct {
@@ -141,27 +154,18 @@ func (r Runner) Run(ctx context.Context, arn, name string, input json.RawMessage
 	if err := cmd.Start(); err != nil {
 		return exe, fmt.Errorf("start %s: %w", r.Node, err)
 	}
-	var res *result
+	col := &collector{arn: arn, exe: &exe}
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
-		line := sc.Bytes()
-		var probe struct{ Type string }
-		if json.Unmarshal(line, &probe) != nil {
-			continue
-		}
-		if probe.Type == "Result" {
-			res = &result{}
-			_ = json.Unmarshal(line, res)
-			continue
-		}
-		var ev Event
-		if err := json.Unmarshal(line, &ev); err == nil {
-			exe.Events = append(exe.Events, ev)
-		}
+		col.add(sc.Bytes())
 	}
 	waitErr := cmd.Wait()
 	exe.StopDate = time.Now().UTC()
+	if err := col.err(name); err != nil {
+		return exe, err
+	}
+	res := col.res
 	if res == nil {
 		return exe, fmt.Errorf("execution %s: the interpreter ended without a result (%v): %s", name, waitErr, tail(stderr.String(), 2000))
 	}
