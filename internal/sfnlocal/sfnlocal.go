@@ -5,9 +5,20 @@
 // Lambda Invoke API at the endpoint the caller gives: the offline drill
 // points it at internal/localaws, which hosts the real Go handlers.
 //
+// The interpreter runs every Map inline, so runner.mjs runs each
+// DISTRIBUTED Map as AWS does, as a Map Run of child executions of the
+// ItemProcessor: ItemsPath, ItemSelector, ItemBatcher, MaxConcurrency,
+// ToleratedFailurePercentage/Count (States.ExceedToleratedFailureThreshold
+// past them) and Label. Each child keeps its own events (Execution.Children);
+// Execution.MapRuns records the runs. S3 ItemReader and ResultWriter, and the
+// JSONata Items field, are refused with an error naming the state.
+// docs/drills.md ("The state machine interpreter and Distributed Map") says
+// what is and is not modelled, and what it assumes of AWS.
+//
 // Service serves the few Step Functions API operations keywarden's intake and
 // the drill's --aws mode use (StartExecution, DescribeExecution,
-// ListExecutions, GetExecutionHistory), backed by Runner.
+// ListExecutions, GetExecutionHistory), and for Map Runs ListMapRuns,
+// DescribeMapRun and ListExecutions by mapRunArn, backed by Runner.
 package sfnlocal
 
 import (
