@@ -381,3 +381,33 @@ func (e *Expectations) UserPolicyIs(user, policy, doc string) {
 	e.check(ok && doc != "" && got == doc, fmt.Sprintf("%s has inline policy %s as keywarden wrote it", user, policy),
 		"present %v, document %s, want %s", ok, got, doc)
 }
+
+// NoIAMWriteBetween: nothing was written to IAM between the two marks.
+func (e *Expectations) NoIAMWriteBetween(from, to string) {
+	a, b := e.marks[from], e.marks[to]
+	w := e.iamWriteCalls()
+	w = w[min(a.iamWrites, len(w)):min(b.iamWrites, len(w))]
+	e.check(len(w) == 0, fmt.Sprintf("no IAM write between %s and %s", from, to), "got %d, first %s", len(w), firstOp(w))
+}
+
+// LedgerItem: the ledger holds the item pk, sk.
+func (e *Expectations) LedgerItem(pk, sk string) {
+	for _, it := range e.st.aws.Items(ledgerTable) {
+		if it["pk"] == pk && it["sk"] == sk {
+			e.check(true, fmt.Sprintf("ledger item %s %s", pk, sk), "")
+			return
+		}
+	}
+	e.check(false, fmt.Sprintf("ledger item %s %s", pk, sk), "not in the ledger")
+}
+
+// Flags: exactly n ledger flags (the next digest's lines) name the key.
+func (e *Expectations) Flags(keyID string, n int) {
+	got := 0
+	for _, it := range e.st.aws.Items(ledgerTable) {
+		if pk, _ := it["pk"].(string); strings.HasPrefix(pk, "flags#") && it["keyId"] == keyID {
+			got++
+		}
+	}
+	e.check(got == n, fmt.Sprintf("%d ledger flag(s) for key %s", n, keyID), "got %d", got)
+}

@@ -50,6 +50,7 @@ func Scenarios() []Scenario {
 		tamperRevokePolicyDeleted(),
 		tamperOwnWrites(),
 		tamperPolicyTag(),
+		tamperNewKeyOpenIncident(),
 		exposedKeyAttachedPolicy(),
 		tamperRevokePolicyDetached(),
 		healthTwoKeys(),

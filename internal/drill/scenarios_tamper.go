@@ -59,6 +59,28 @@ func (d *Driver) DeletePolicy(ctx context.Context, user, policy string) error {
 // drill's clock. localaws does not write CloudTrail records for IAM calls,
 // so a scenario makes the call through the SDK, then puts its record.
 func (d *Driver) PutNow(ctx context.Context, file string) error {
+	return d.putNow(ctx, file, "", nil)
+}
+
+// PutCreationNow is PutNow for CloudTrail records of CreateAccessKey: each
+// record also names the key IAM issued (keyID), created at the drill's
+// clock, since localaws chooses its own key ids.
+func (d *Driver) PutCreationNow(ctx context.Context, file, keyID string) error {
+	return d.putNow(ctx, file, "key id set to "+keyID, func(detail map[string]any, now time.Time) error {
+		resp, _ := detail["responseElements"].(map[string]any)
+		key, ok := resp["accessKey"].(map[string]any)
+		if !ok {
+			return fmt.Errorf("no responseElements.accessKey")
+		}
+		key["accessKeyId"], key["createDate"] = keyID, now.Format("Jan 2, 2006, 3:04:05 PM")
+		return nil
+	})
+}
+
+// putNow puts a file's CloudTrail records with their times set to the
+// drill's clock, each record's detail edited first when edit is given;
+// also says what else was changed.
+func (d *Driver) putNow(ctx context.Context, file, also string, edit func(detail map[string]any, now time.Time) error) error {
 	raw, err := os.ReadFile(filepath.Join(d.root, file))
 	if err != nil {
 		return err
@@ -67,11 +89,17 @@ func (d *Driver) PutNow(ctx context.Context, file string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
-	now := d.Now().UTC().Truncate(time.Second).Format(time.RFC3339)
+	at := d.Now().UTC().Truncate(time.Second)
+	now := at.Format(time.RFC3339)
 	for i := range entries {
 		var detail map[string]any
 		if err := json.Unmarshal([]byte(entries[i].Detail), &detail); err != nil {
 			return fmt.Errorf("%s: entry %d: %w", file, i, err)
+		}
+		if edit != nil {
+			if err := edit(detail, at); err != nil {
+				return fmt.Errorf("%s: entry %d: %w", file, i, err)
+			}
 		}
 		detail["eventTime"] = now
 		b, err := json.Marshal(detail)
@@ -80,7 +108,11 @@ func (d *Driver) PutNow(ctx context.Context, file string) error {
 		}
 		entries[i].Detail, entries[i].Time = string(b), now
 	}
-	res, err := d.st.putEntries(ctx, file+" (times set to the drill's clock)", entries)
+	what := " (times set to the drill's clock)"
+	if also != "" {
+		what = " (times set to the drill's clock, " + also + ")"
+	}
+	res, err := d.st.putEntries(ctx, file+what, entries)
 	d.outcome.Puts = append(d.outcome.Puts, res)
 	return err
 }
