@@ -76,7 +76,7 @@ func tamperNewKeyOpenIncident() Scenario {
 			e.AlertContains("New Key For User "+demoUser+" After Its Key Was Exposed",
 				"Who:          "+tamperAdmin+" (IAMUser)", "From:         "+tamperIP, "When:", "CreateAccessKey, new key "+openKey,
 				"was created for "+demoUser+" while the exposure of its key "+demoKey, "open until",
-				"Undid nothing: a new key may be the legitimate replacement: reported for a person to confirm.",
+				"Undid nothing: a new key may be the planned replacement: reported for a person to confirm.",
 				"Confirm with "+tamperAdmin+" that the new key is the planned replacement")
 			e.Key(openKey, "Active")
 			e.NoIAMWriteBetween("open: key created", "open: answered")

@@ -309,7 +309,7 @@ func decideNewKey(a *Assessment, facts Facts, cfg Config) {
 	}
 	a.Tamper, a.Kind, a.Revoked = true, KindNewKeyAfterExposure, rv
 	a.Reason = fmt.Sprintf("key %s was created for %s while the exposure of its key %s (contained %s) is open", c.AccessKeyID, c.User, r.KeyID, day(r.At))
-	a.NoUndo = "a new key may be the legitimate replacement: reported for a person to confirm"
+	a.NoUndo = "a new key may be the planned replacement: reported for a person to confirm"
 }
 
 // revoked is the revocation as the alert quotes it, open if at (the
