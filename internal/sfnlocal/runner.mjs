@@ -15,13 +15,21 @@ const { StateMachine } = await import(pathToFileURL(req.module).href);
 const emit = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
 
 const definition = JSON.parse(req.definition);
-// Drills and tests do not wait out retry back-off: every retrier waits 0 ms.
+// Drills and tests do not wait out retry back-off or Wait states: every
+// retrier and Wait, at any depth (Map item processors, Parallel branches),
+// waits 0 ms. The interpreter looks overrides up by state name, and a Map's
+// iterations run with the same options.
 const retryIntervalOverrides = {};
 const waitTimeOverrides = {};
-for (const [name, state] of Object.entries(definition.States)) {
-  if (state.Retry) retryIntervalOverrides[name] = 0;
-  if (state.Type === 'Wait') waitTimeOverrides[name] = 0;
-}
+const zeroWaits = (states) => {
+  for (const [name, state] of Object.entries(states ?? {})) {
+    if (state.Retry) retryIntervalOverrides[name] = 0;
+    if (state.Type === 'Wait') waitTimeOverrides[name] = 0;
+    zeroWaits((state.ItemProcessor ?? state.Iterator)?.States);
+    for (const b of state.Branches ?? []) zeroWaits(b.States);
+  }
+};
+zeroWaits(definition.States);
 
 // Lambda tasks are invoked here rather than by the interpreter's bundled
 // SDK client, for two reasons of fidelity. Step Functions names a failure of
@@ -112,11 +120,6 @@ function lower(states) {
     lower(processor.States);
     if (state.Type !== 'Map' || processor.ProcessorConfig?.Mode !== 'DISTRIBUTED') continue;
     unsupported(name, state);
-    // Children wait out no retry back-off or Wait either.
-    for (const [n, s] of Object.entries(processor.States)) {
-      if (s.Retry) retryIntervalOverrides[n] = 0;
-      if (s.Type === 'Wait') waitTimeOverrides[n] = 0;
-    }
     const task = { Type: 'Task', Resource: DISTRIBUTED_MAP_RESOURCE, TimeoutSeconds: MAP_RUN_TIMEOUT_SECONDS };
     for (const f of ['Comment', 'InputPath', 'ResultSelector', 'ResultPath', 'OutputPath', 'Retry', 'Catch', 'Next', 'End']) {
       if (state[f] !== undefined) task[f] = state[f];
