@@ -247,6 +247,26 @@ func (o *Organization) parent(id string) *awsError {
 	return nil
 }
 
+// children is the requested page of the ids in order (accounts or OUs)
+// whose parent is in.ParentID, once the parent is checked: the two
+// ...ForParent listings differ only in what they list. Callers hold o.mu.
+func (o *Organization) children(in parentInput, order []string, parentOf func(id string) string) ([]string, *string, *awsError) {
+	if aerr := o.parent(in.ParentID); aerr != nil {
+		return nil, nil, aerr
+	}
+	var ids []string
+	for _, id := range order {
+		if parentOf(id) == in.ParentID {
+			ids = append(ids, id)
+		}
+	}
+	start, end, next, aerr := in.page(len(ids), 20)
+	if aerr != nil {
+		return nil, nil, aerr
+	}
+	return ids[start:end], next, nil
+}
+
 func (s *Server) orgListAccountsForParent(req *request) (any, *awsError) {
 	var in parentInput
 	if aerr := decodeJSON(req.svc, req.body, &in); aerr != nil {
@@ -258,21 +278,12 @@ func (s *Server) orgListAccountsForParent(req *request) (any, *awsError) {
 	}
 	o.mu.RLock()
 	defer o.mu.RUnlock()
-	if aerr := o.parent(in.ParentID); aerr != nil {
-		return nil, aerr
-	}
-	var ids []string
-	for _, id := range o.order {
-		if o.members[id].parent == in.ParentID {
-			ids = append(ids, id)
-		}
-	}
-	start, end, next, aerr := in.page(len(ids), 20)
+	ids, next, aerr := o.children(in, o.order, func(id string) string { return o.members[id].parent })
 	if aerr != nil {
 		return nil, aerr
 	}
-	out := make([]orgAccountJSON, 0, end-start)
-	for _, id := range ids[start:end] {
+	out := make([]orgAccountJSON, 0, len(ids))
+	for _, id := range ids {
 		out = append(out, o.accountJSON(o.members[id]))
 	}
 	return withNextToken(map[string]any{"Accounts": out}, next), nil
@@ -308,21 +319,12 @@ func (s *Server) orgListOUsForParent(req *request) (any, *awsError) {
 	}
 	o.mu.RLock()
 	defer o.mu.RUnlock()
-	if aerr := o.parent(in.ParentID); aerr != nil {
-		return nil, aerr
-	}
-	var ids []string
-	for _, id := range o.unitOrder {
-		if o.units[id].parent == in.ParentID {
-			ids = append(ids, id)
-		}
-	}
-	start, end, next, aerr := in.page(len(ids), 20)
+	ids, next, aerr := o.children(in, o.unitOrder, func(id string) string { return o.units[id].parent })
 	if aerr != nil {
 		return nil, aerr
 	}
-	out := make([]orgIDJSON, 0, end-start)
-	for _, id := range ids[start:end] {
+	out := make([]orgIDJSON, 0, len(ids))
+	for _, id := range ids {
 		out = append(out, orgIDJSON{ID: id, Arn: o.arn("ou", id), Name: o.units[id].name})
 	}
 	return withNextToken(map[string]any{"OrganizationalUnits": out}, next), nil
