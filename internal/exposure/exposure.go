@@ -475,14 +475,21 @@ func Revoke(ctx context.Context, api RevokeAPI, user string, m Method, issuedBef
 
 // RevokePolicy is the inline policy document denying sessions issued before t.
 func RevokePolicy(t time.Time) string {
+	return denyAll("KeywardenDenySessionsIssuedBefore", "DateLessThan", t.UTC().Format(time.RFC3339))
+}
+
+// denyAll is a policy document of one statement denying every action on
+// every resource when aws:TokenIssueTime meets the condition operator and
+// value: the two revoke policies differ only there.
+func denyAll(sid, operator, tokenIssueTime string) string {
 	doc := map[string]any{
 		"Version": "2012-10-17",
 		"Statement": []any{map[string]any{
-			"Sid":       "KeywardenDenySessionsIssuedBefore",
+			"Sid":       sid,
 			"Effect":    "Deny",
 			"Action":    "*",
 			"Resource":  "*",
-			"Condition": map[string]any{"DateLessThan": map[string]string{"aws:TokenIssueTime": t.UTC().Format(time.RFC3339)}},
+			"Condition": map[string]any{operator: map[string]string{"aws:TokenIssueTime": tokenIssueTime}},
 		}},
 	}
 	b, _ := json.Marshal(doc) // a map of strings cannot fail to marshal
@@ -500,18 +507,7 @@ func RevokePolicy(t time.Time) string {
 // a long-term access key carry no aws:TokenIssueTime and are not denied;
 // role sessions are the role's, not the user's.
 func AttachedRevokePolicy() string {
-	doc := map[string]any{
-		"Version": "2012-10-17",
-		"Statement": []any{map[string]any{
-			"Sid":       "KeywardenDenyTemporarySessions",
-			"Effect":    "Deny",
-			"Action":    "*",
-			"Resource":  "*",
-			"Condition": map[string]any{"Null": map[string]string{"aws:TokenIssueTime": "false"}},
-		}},
-	}
-	b, _ := json.Marshal(doc) // a map of strings cannot fail to marshal
-	return string(b)
+	return denyAll("KeywardenDenyTemporarySessions", "Null", "false")
 }
 
 // RemoveHandler deletes the key, or keeps it inactive, per exposedKeyAction.
