@@ -84,7 +84,7 @@ const SessionDuration = 15 * time.Minute
 
 // NotDeployed is the step error name of ErrMemberRoleNotDeployed, so the
 // state machine can catch the outcome apart from the hub's own AccessDenied.
-const NotDeployed = "MemberRoleNotDeployed"
+const NotDeployed = step.MemberRoleNotDeployed
 
 var (
 	// ErrMemberRoleNotDeployed: STS refused the member role (it does not

@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -174,4 +175,74 @@ func (s Settings) validateOrganization(bad func(format string, args ...any)) {
 			"administrator-equivalent, and across an organization would make the hub an administrator of every member account",
 			s.RevokeWith, RevokeAttachedPolicy, s.RevokeWith)
 	}
+}
+
+// Scope is what a hub function needs to judge whether it may act in an
+// account: the organization and the settings that leave accounts out. The
+// stack hands it to the functions as JSON in EnvOrganization.
+type Scope struct {
+	OrganizationID      string   `json:"organizationId"`
+	OrganizationalUnits []string `json:"organizationalUnits"`
+	ExcludedAccounts    []string `json:"excludedAccounts,omitempty"`
+	OptOutTag           string   `json:"optOutTag"`
+}
+
+// Scope returns the settings' scope.
+func (o Organization) Scope() Scope {
+	return Scope{OrganizationID: o.OrganizationID, OrganizationalUnits: o.OrganizationalUnits,
+		ExcludedAccounts: o.ExcludedAccounts, OptOutTag: o.OptOutTag}
+}
+
+// Organization is the scope as Organization settings, for the inventory.
+func (s Scope) Organization() Organization {
+	return Organization{Mode: ModeOrganization, OrganizationID: s.OrganizationID, OrganizationalUnits: s.OrganizationalUnits,
+		ExcludedAccounts: s.ExcludedAccounts, OptOutTag: s.OptOutTag}
+}
+
+// OrganizationScope reads the function's mode (EnvMode) and, in
+// organization mode, its scope (EnvOrganization), checked as synth checks
+// it. ok is false in account mode: unset EnvMode is account mode, so a
+// function deployed before the setting keeps its behaviour.
+func (l Lookup) OrganizationScope() (scope Scope, ok bool, err error) {
+	mode, _ := l(EnvMode)
+	switch mode = strings.TrimSpace(mode); mode {
+	case "", ModeAccount:
+		return Scope{}, false, nil
+	case ModeOrganization:
+	default:
+		return Scope{}, false, fmt.Errorf("%w: environment variable %s is %q; want %s or %s", ErrInvalid, EnvMode, mode, ModeAccount, ModeOrganization)
+	}
+	raw, err := l.Required(EnvOrganization)
+	if err != nil {
+		return Scope{}, false, err
+	}
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&scope); err != nil {
+		return Scope{}, false, fmt.Errorf("%w: environment variable %s is not the organization scope as JSON: %v", ErrInvalid, EnvOrganization, err)
+	}
+	var bad []string
+	if !organizationIDPattern.MatchString(scope.OrganizationID) {
+		bad = append(bad, fmt.Sprintf("organizationId %q is not an organization id", scope.OrganizationID))
+	}
+	if len(scope.OrganizationalUnits) == 0 {
+		bad = append(bad, "organizationalUnits is empty")
+	}
+	for _, ou := range scope.OrganizationalUnits {
+		if !ouPattern.MatchString(ou) {
+			bad = append(bad, fmt.Sprintf("organizationalUnits has %q, not an OU or root id", ou))
+		}
+	}
+	for _, a := range scope.ExcludedAccounts {
+		if !accountPattern.MatchString(a) {
+			bad = append(bad, fmt.Sprintf("excludedAccounts has %q, not a 12-digit account id", a))
+		}
+	}
+	if scope.OptOutTag == "" {
+		bad = append(bad, "optOutTag is empty")
+	}
+	if len(bad) > 0 {
+		return Scope{}, false, fmt.Errorf("%w: environment variable %s: %s", ErrInvalid, EnvOrganization, strings.Join(bad, "; "))
+	}
+	return scope, true, nil
 }

@@ -61,6 +61,9 @@ const (
 	// Revocation (the revoke and tamper functions).
 	EnvRevokeWith      = "KEYWARDEN_REVOKE_WITH"       // RevokeWith; unset means inlinePolicy
 	EnvRevokePolicyArn = "KEYWARDEN_REVOKE_POLICY_ARN" // the stack's deny policy, with attachedPolicy
+	// Organization mode (the functions that act in member accounts).
+	EnvMode         = "KEYWARDEN_MODE"         // ModeAccount or ModeOrganization; unset means ModeAccount
+	EnvOrganization = "KEYWARDEN_ORGANIZATION" // Scope as JSON, with ModeOrganization
 )
 
 // Settings are keywarden's deployment settings (cdk.json "context").

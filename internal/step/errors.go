@@ -33,6 +33,14 @@ const (
 	AccessDenied = "AccessDenied"
 	// Failed: any other failure of an AWS call.
 	Failed = "StepFailed"
+	// MemberRoleNotDeployed: organization mode; STS refused the member
+	// role of the step's duty in the account (missing, or its trust does
+	// not allow this hub). The message names the account, role and fix.
+	MemberRoleNotDeployed = "MemberRoleNotDeployed"
+	// AccountOutOfScope: organization mode; the account is not one the hub
+	// may act in (outside the organization or the settings' scope). No
+	// role was assumed in it.
+	AccountOutOfScope = "AccountOutOfScope"
 )
 
 // Error is an error with a name the state machine understands.
