@@ -20,7 +20,7 @@ import (
 // Ledger is what the tamper watch reads and writes of the ledger.
 type Ledger interface {
 	Action(ctx context.Context, keyID, action string) (ledger.Action, bool, error)
-	Revocation(ctx context.Context, user string) (ledger.Revocation, bool, error)
+	Revocation(ctx context.Context, account, user string) (ledger.Revocation, bool, error)
 	RecordFlag(ctx context.Context, f ledger.Flag) error
 }
 
@@ -148,7 +148,7 @@ func (h Handler) facts(ctx context.Context, call event.IAMCall) (Facts, error) {
 		if call.User == "" || call.User == event.RootUserName {
 			return f, nil
 		}
-		r, ok, rerr := h.Ledger.Revocation(ctx, call.User)
+		r, ok, rerr := h.Ledger.Revocation(ctx, call.Account, call.User)
 		if ok {
 			f.Revocation = &r
 		}
