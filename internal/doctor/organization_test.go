@@ -194,6 +194,9 @@ func TestCheckMemberAccounts(t *testing.T) {
 			d.setInstance(testLegacy, localaws.StackInstance{OrganizationalUnitID: d.org.workloads, Status: localaws.StackInstanceCurrent})
 		}, want: Warn, detail: []string{"1 out-of-scope account has a member stack", "666666666666 (legacy): listed in excludedAccounts"},
 			fix: "aws cloudformation delete-stack-instances --stack-set-name keywarden-member --call-as DELEGATED_ADMIN --regions us-east-1 --deployment-targets OrganizationalUnitIds=ou-"},
+		{name: "no excluded accounts (none) brings legacy in scope", check: "member-accounts", setup: func(d *deployment) {
+			d.setOutput(outExcludedAccounts, noExcludedAccounts)
+		}, want: Fail, detail: []string{"1 of 4 in-scope accounts has no CURRENT member stack", "666666666666 (legacy): no stack instance"}},
 		{name: "Organizations refused fails naming the actions", check: "member-accounts", setup: func(d *deployment) {
 			must(t, d.srv.SetFault("organizations:ListAccounts", localaws.Fault{ErrorCode: "AccessDeniedException"}))
 		}, want: Fail, detail: []string{"AccessDeniedException"}, fix: "organizations:DescribeOrganization, ListAccounts"},
