@@ -2,7 +2,8 @@ package localaws
 
 // Conformance of the organization-mode reads of `keywarden doctor`: the
 // member StackSet and its instances (CloudFormation, query protocol) and
-// the hub bus's policy (EventBridge). localaws is seeded with AddStackSet
+// the hub bus's policy (EventBridge), and whether a trail is the
+// organization's (CloudTrail). localaws is seeded with AddStackSet
 // and AddEventBus, moto through CreateStackSet, CreateStackInstances,
 // CreateEventBus and PutPermission.
 //
@@ -17,11 +18,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 )
 
@@ -141,6 +144,43 @@ var stackSetScenarios = []scenario{
 			}
 			st := doc.Statement[0]
 			steps.add("describe bus", fmt.Sprintf("%s allows %s to %s", aws.ToString(bus.Name), strings.TrimPrefix(st.Action, "events:"), st.Condition["StringEquals"]["aws:PrincipalOrgID"]))
+			return steps
+		},
+	},
+	{
+		name: "cloudtrail-organization-trail",
+		want: []step{
+			{"describe trails", "conf-org-trail organization=true,conf-own-trail organization=false"},
+		},
+		run: func(ctx context.Context, env conformanceEnv) []step {
+			var steps stepper
+			c := cloudtrail.NewFromConfig(env.cfg)
+			var err error
+			if env.srv != nil {
+				if err = env.srv.AddTrail(Trail{Name: "conf-org-trail", Organization: true, MultiRegion: true, Logging: true}); err == nil {
+					err = env.srv.AddTrail(Trail{Name: "conf-own-trail", Logging: true})
+				}
+			} else if err = motoCreateBucket(ctx, env.endpoint, "conf-org-bucket"); err == nil {
+				if _, err = c.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("conf-org-trail"), S3BucketName: aws.String("conf-org-bucket"),
+					IsMultiRegionTrail: aws.Bool(true), IsOrganizationTrail: aws.Bool(true)}); err == nil {
+					_, err = c.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("conf-own-trail"), S3BucketName: aws.String("conf-org-bucket")})
+				}
+			}
+			if err != nil {
+				steps.add("describe trails", seedErr("trails", err))
+				return steps
+			}
+			out, err := c.DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{IncludeShadowTrails: aws.Bool(true)})
+			if err != nil {
+				steps.add("describe trails", outcome(err))
+				return steps
+			}
+			var got []string
+			for _, t := range out.TrailList {
+				got = append(got, fmt.Sprintf("%s organization=%v", aws.ToString(t.Name), aws.ToBool(t.IsOrganizationTrail)))
+			}
+			sort.Strings(got)
+			steps.add("describe trails", strings.Join(got, ","))
 			return steps
 		},
 	},
