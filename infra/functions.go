@@ -112,8 +112,11 @@ func newFunction(scope constructs.Construct, root string, s settings.Settings, s
 	env := opts.env
 	// Organization mode: the function acts through the member roles of
 	// its duties, and is told the mode, the scope and the hub's account.
-	if duties := memberDutiesOf(s, spec.name); len(duties) > 0 {
-		for _, st := range memberStatements(awscdk.Stack_Of(scope), s, duties) {
+	// One the settings leave no call to make in an account still judges
+	// its events' accounts (and keys the ledger by account), so it is told
+	// the mode and reads the inventory all the same.
+	if actsThroughMembers(s, spec.name) {
+		for _, st := range memberStatements(awscdk.Stack_Of(scope), s, memberDutiesOf(s, spec.name)) {
 			role.AddToPrincipalPolicy(st)
 		}
 		env = map[string]*string{}

@@ -118,10 +118,10 @@ func suppressFindings(s settings.Settings, fns map[string]*function, machine aws
 // wildcards it is granted.
 func suppressMemberActing(s settings.Settings, fns map[string]*function) {
 	for name, f := range fns {
-		duties := memberDutiesOf(s, name)
-		if len(duties) == 0 {
+		if !actsThroughMembers(s, name) {
 			continue
 		}
+		duties := memberDutiesOf(s, name)
 		roles := make([]string, len(duties))
 		applies := []string{nagAnyResource,
 			"Resource::arn:<AWS::Partition>:organizations::*:ou/" + s.OrganizationID + "/ou-*",
@@ -130,10 +130,14 @@ func suppressMemberActing(s settings.Settings, fns map[string]*function) {
 			roles[i] = d.RoleName()
 			applies = append(applies, "Resource::arn:<AWS::Partition>:iam::*:role/"+d.RoleName())
 		}
+		acts := "The " + name + " function makes no call in a member account with these settings, but judges each event's account"
+		if len(roles) > 0 {
+			acts = "The " + name + " function acts in an event's account only by assuming " + strings.Join(roles, " and ") +
+				" there, a fixed name in every member account; the account is known only at run time, and aws:ResourceOrgID " +
+				"limits the roles to accounts of organization " + s.OrganizationID
+		}
 		suppress(f.role, "AwsSolutions-IAM5",
-			"The "+name+" function acts in an event's account only by assuming "+strings.Join(roles, " and ")+
-				" there, a fixed name in every member account; the account is known only at run time, and aws:ResourceOrgID "+
-				"limits the roles to accounts of organization "+s.OrganizationID+". Before assuming one, the function reads the "+
+			acts+". To judge an account, the function reads the "+
 				"organization's inventory: organizations:DescribeOrganization, ListAccounts and ListRoots support no resource-level "+
 				"permissions; ListAccountsForParent and ListOrganizationalUnitsForParent are limited to the organization's OUs "+
 				"(nested OUs are found at run time) and ListTagsForResource to its accounts (the opt-out tag). The management "+

@@ -9,6 +9,7 @@ package main
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
@@ -184,18 +185,21 @@ func memberStatements(stack awscdk.Stack, s settings.Settings, duties []member.D
 	for i, d := range duties {
 		roles[i] = memberRoleArn(stack, d)
 	}
-	return []awsiam.PolicyStatement{
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:        jsii.String("AssumeMemberRoles"),
-			Effect:     awsiam.Effect_ALLOW,
-			Actions:    jsii.Strings(assumeMemberActions...),
-			Resources:  &roles,
-			Conditions: &map[string]any{"StringEquals": map[string]any{"aws:ResourceOrgID": s.OrganizationID}},
-		}),
+	statements := []awsiam.PolicyStatement{
 		allow("ReadOrganization", organizationReadActions, jsii.String("*")),
 		allow("ListOrganizationalUnits", organizationUnitActions, organizationArn(stack, s, "ou", "ou-*")),
 		allow("ReadAccountTags", organizationTagActions, organizationArn(stack, s, "account", "*")),
 	}
+	if len(duties) == 0 {
+		return statements
+	}
+	return append([]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AssumeMemberRoles"),
+		Effect:     awsiam.Effect_ALLOW,
+		Actions:    jsii.Strings(assumeMemberActions...),
+		Resources:  &roles,
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:ResourceOrgID": s.OrganizationID}},
+	})}, statements...)
 }
 
 // memberDenyPolicyMatch is the detach rule's policy on the hub bus: the
@@ -267,6 +271,47 @@ func newMemberStackSet(stack awscdk.Stack, s settings.Settings, templateBody str
 		}},
 		TemplateBody: jsii.String(templateBody),
 	})
+}
+
+// Organization outputs: what `keywarden doctor` reads to run its
+// organization checks (internal/doctor/organization.go). A per-account
+// stack has none of them, so its template and doctor's checks there stay
+// as they were. Values are literals of the settings: none is secret.
+const (
+	outMode                = "Mode"
+	outOrganizationID      = "OrganizationId"
+	outOrganizationalUnits = "OrganizationalUnits"
+	outExcludedAccounts    = "ExcludedAccounts"
+	outOptOutTag           = "OptOutTag"
+	outStackSetName        = "StackSetName"
+	outStackSetCallAs      = "StackSetCallAs"
+	outOrganizationBus     = "OrganizationBusName"
+	// outputListSeparator joins a list setting in one output value.
+	outputListSeparator = ","
+	// noExcludedAccounts: CloudFormation refuses an empty output value.
+	noExcludedAccounts = "none"
+)
+
+// newOrganizationOutputs tells doctor the stack is a hub, which StackSet
+// deploys its members and how to call it, its bus, and the scope the
+// inventory computes the in-scope accounts from.
+func newOrganizationOutputs(stack awscdk.Stack, s settings.Settings) {
+	excluded := noExcludedAccounts
+	if len(s.ExcludedAccounts) > 0 {
+		excluded = strings.Join(s.ExcludedAccounts, outputListSeparator)
+	}
+	for _, o := range []struct{ id, description, value string }{
+		{outMode, "keywarden's deployment mode: organization (a hub acting for the organization's member accounts)", settings.ModeOrganization},
+		{outOrganizationID, "The organization whose principals may put events on the hub bus and whose accounts are in scope", s.OrganizationID},
+		{outOrganizationalUnits, "The OUs (or root) whose accounts are in scope and receive the member StackSet, comma-separated", strings.Join(s.OrganizationalUnits, outputListSeparator)},
+		{outExcludedAccounts, "Accounts left out (no member stack, no action), comma-separated, or none", excluded},
+		{outOptOutTag, "The account tag whose value true leaves an account out of scope", s.OptOutTag},
+		{outStackSetName, "The service-managed StackSet deploying the member template to the in-scope accounts", memberStackSetName},
+		{outStackSetCallAs, "How the hub calls the member StackSet: SELF (management account) or DELEGATED_ADMIN", s.StackSetCallAs},
+		{outOrganizationBus, "The hub bus the members forward their signals to", organizationBusName},
+	} {
+		awscdk.NewCfnOutput(stack, jsii.String(o.id), &awscdk.CfnOutputProps{Description: jsii.String(o.description), Value: jsii.String(o.value)})
+	}
 }
 
 // previewOnly makes a deployment of the preview fail before anything is

@@ -554,3 +554,25 @@ func TestMemberDutiesOf(t *testing.T) {
 		}
 	}
 }
+
+// A hub tells doctor its mode, StackSet and scope in outputs, all
+// literals of the settings; a per-account stack has none of them.
+func TestOrganizationOutputs(t *testing.T) {
+	_, tmpl, _, _ := organizationVariant(t)
+	want := map[string]any{
+		outMode: "organization", outOrganizationID: testOrganizationID, outOrganizationalUnits: "ou-ab12-cd34ef56,r-ab12",
+		outExcludedAccounts: "111111111111", outOptOutTag: settings.DefaultOptOutTag, outStackSetName: memberStackSetName,
+		outStackSetCallAs: "SELF", outOrganizationBus: organizationBusName,
+	}
+	for k, v := range want {
+		if got, ok := tmpl.Outputs[k]; !ok || !reflect.DeepEqual(got.Value, v) {
+			t.Errorf("output %s = %v, want %v", k, got.Value, v)
+		}
+		if _, ok := defaultTmpl.Outputs[k]; ok {
+			t.Errorf("the per-account stack has the organization output %s", k)
+		}
+	}
+	if got, more := len(tmpl.Outputs), len(want); got != len(defaultTmpl.Outputs)+more {
+		t.Errorf("%d hub outputs, want the per-account stack's and %d more", got, more)
+	}
+}

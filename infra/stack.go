@@ -116,6 +116,7 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 	if s.Mode == settings.ModeOrganization {
 		newOrganizationBus(stack, s, fns[lambdafn.Intake].fn, dlq)
 		newMemberStackSet(stack, s, props.MemberTemplateBody)
+		newOrganizationOutputs(stack, s)
 		previewOnly(stack)
 	}
 

@@ -28,6 +28,14 @@
 //     protocol): AddStack registers a stack with its status, outputs and
 //     resources. A missing stack is ValidationError "Stack with id X does
 //     not exist", as in AWS.
+//   - CloudFormation DescribeStackSet and ListStackInstances (query
+//     protocol, with CallAs; stacksets.go): AddStackSet registers a
+//     StackSet and its instances (CURRENT, OUTDATED or INOPERABLE, with a
+//     reason). A StackSet created as DELEGATED_ADMIN is read back only as
+//     DELEGATED_ADMIN, by a registered delegated administrator
+//     (Organization.RegisterDelegatedAdministrator); others get
+//     ValidationError "Account used is not a delegated administrator". A
+//     missing one is StackSetNotFoundException (404).
 //   - SNS ListSubscriptionsByTopic: AddSubscription, confirmed or pending
 //     (listed with SubscriptionArn "PendingConfirmation").
 //   - SES v2 GetAccount and GetEmailIdentity (REST JSON): SetSESAccount
@@ -36,12 +44,14 @@
 //     (verified or pending).
 //   - CloudTrail DescribeTrails, GetTrailStatus, GetEventSelectors (JSON
 //     1.1): AddTrail, with basic or advanced selectors (the default: all
-//     management events). A single-region trail of another region is
+//     management events), an organization trail or not. A single-region trail of another region is
 //     unknown to the caller's region, a multi-region one is its shadow.
 //   - EventBridge DescribeRule: rules added with AddRule, and DefineRule
 //     for rules whose targets lie outside localaws (a schedule);
 //     SetRuleEnabled disables either (a disabled AddRule rule then receives
-//     no events).
+//     no events). DescribeEventBus: the default bus and custom buses
+//     (AddEventBus, with a resource policy), which DefineRule's rules may
+//     be on; PutEvents still serves the default bus only.
 //   - SQS GetQueueAttributes (JSON 1.0, query compatible: errors carry the
 //     old code in X-Amzn-Query-Error, so a missing queue is
 //     AWS.SimpleQueueService.NonExistentQueue to the SDK): AddQueue and

@@ -36,6 +36,8 @@ type eventsState struct {
 	defined map[string]RuleDefinition
 	// disabled names the rules, of either kind, that are DISABLED.
 	disabled map[string]bool
+	// buses are the custom event buses (eventbuses.go).
+	buses map[string]*EventBus
 }
 
 type eventRule struct {
@@ -179,8 +181,9 @@ func eventsService() *service {
 		protocol:       jsonProtocol,
 		targetPrefixes: []string{eventsTargetPrefix},
 		ops: map[string]operation{
-			"PutEvents":    {fn: (*Server).eventsPutEvents, unlocked: true},
-			"DescribeRule": {fn: (*Server).eventsDescribeRule},
+			"PutEvents":        {fn: (*Server).eventsPutEvents, unlocked: true},
+			"DescribeRule":     {fn: (*Server).eventsDescribeRule},
+			"DescribeEventBus": {fn: (*Server).eventsDescribeEventBus},
 		},
 		throttleErr:     awsError{Code: "ThrottlingException", Message: "Rate exceeded", Status: http.StatusBadRequest},
 		serverErr:       awsError{Code: "InternalException", Message: "An internal error occurred.", Status: http.StatusInternalServerError},
@@ -361,12 +364,16 @@ func validateEntry(e putEventsEntry) (string, string) {
 	return "", ""
 }
 
-// RuleDefinition is a rule on the default bus that DescribeRule shows but
-// whose target lies outside localaws, such as a schedule that starts a
-// function: a test sets what was deployed. AddRule's rules, which deliver
-// events, are described too.
+// RuleDefinition is a rule that DescribeRule shows but whose target lies
+// outside localaws, such as a schedule that starts a function: a test sets
+// what was deployed. AddRule's rules, which deliver events, are described
+// too.
 type RuleDefinition struct {
-	Name               string
+	Name string
+	// EventBusName is a custom bus (AddEventBus) the rule is on; empty
+	// for the default bus. Such a rule is named "bus|name" in
+	// SetRuleEnabled, as CloudFormation names it.
+	EventBusName       string
 	Description        string
 	EventPattern       string // a JSON event pattern, or
 	ScheduleExpression string // cron(…) or rate(…)
@@ -387,8 +394,13 @@ func (s *Server) DefineRule(d RuleDefinition) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.events.defined[d.Name] = d
-	delete(s.events.disabled, d.Name)
+	bus, aerr := s.busNamed(d.EventBusName)
+	if aerr != nil {
+		return fmt.Errorf("localaws: rule %s: %s (AddEventBus first)", d.Name, aerr.Message)
+	}
+	key := ruleKey(bus, d.Name)
+	s.events.defined[key] = d
+	delete(s.events.disabled, key)
 	return nil
 }
 
@@ -426,7 +438,7 @@ type describeRuleOutput struct {
 	CreatedBy          string
 }
 
-// eventsDescribeRule describes a rule of the default bus.
+// eventsDescribeRule describes a rule of the default bus or a custom one.
 func (s *Server) eventsDescribeRule(req *request) (any, *awsError) {
 	var in describeRuleInput
 	if aerr := decodeJSON(req.svc, req.body, &in); aerr != nil {
@@ -435,21 +447,23 @@ func (s *Server) eventsDescribeRule(req *request) (any, *awsError) {
 	if in.Name == "" || !ruleNamePattern.MatchString(in.Name) {
 		return nil, &awsError{Code: "ValidationException", Message: fmt.Sprintf("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+", in.Name), Status: http.StatusBadRequest}
 	}
-	if aerr := s.checkEventBus(in.EventBusName); aerr != nil {
+	bus, aerr := s.busNamed(in.EventBusName)
+	if aerr != nil {
 		return nil, aerr
 	}
+	key := ruleKey(bus, in.Name)
 	out := &describeRuleOutput{
-		Name: in.Name, Arn: fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", s.region, s.account, in.Name),
-		State: "ENABLED", EventBusName: "default", CreatedBy: s.account,
+		Name: in.Name, Arn: fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", s.region, s.account, strings.ReplaceAll(key, "|", "/")),
+		State: "ENABLED", EventBusName: bus, CreatedBy: s.account,
 	}
-	if r, ok := s.events.rules[in.Name]; ok {
+	if r, ok := s.events.rules[key]; ok && bus == "default" {
 		out.EventPattern = r.pattern
-	} else if d, ok := s.events.defined[in.Name]; ok {
+	} else if d, ok := s.events.defined[key]; ok {
 		out.EventPattern, out.ScheduleExpression, out.Description = d.EventPattern, d.ScheduleExpression, d.Description
 	} else {
-		return nil, &awsError{Code: "ResourceNotFoundException", Message: fmt.Sprintf("Rule %s does not exist on EventBus default.", in.Name), Status: http.StatusBadRequest}
+		return nil, &awsError{Code: "ResourceNotFoundException", Message: fmt.Sprintf("Rule %s does not exist on EventBus %s.", in.Name, bus), Status: http.StatusBadRequest}
 	}
-	if s.events.disabled[in.Name] {
+	if s.events.disabled[key] {
 		out.State = "DISABLED"
 	}
 	return out, nil
