@@ -27,7 +27,7 @@ type Revocation struct {
 	// it, in organization mode (Options.ByAccount).
 	Account string
 	User    string
-	KeyID string // the exposed key
+	KeyID   string // the exposed key
 	// IssuedBefore is the policy's aws:TokenIssueTime cut-off: sessions
 	// issued before it are denied.
 	IssuedBefore time.Time
