@@ -186,6 +186,9 @@ tidy-check:
 
 asl-lint: $(TOOLS)/.installed
 	$(TOOLS)/.bin/asl-validator --json-path statemachine/keywarden.asl.json
+	@mkdir -p build
+	$(GO) run ./statemachine/aslprint organization > build/organization.asl.json
+	$(TOOLS)/.bin/asl-validator --json-path build/organization.asl.json
 
 cfn-lint: $(TEMPLATES)
 	@command -v cfn-lint >/dev/null || { echo "cfn-lint is not installed: pip install 'cfn-lint>=1.51'"; exit 1; }
