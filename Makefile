@@ -20,7 +20,7 @@ ORG_DIR := build/variants/organization
 TEMPLATE_ORG := $(ORG_DIR)/Keywarden.template.json
 TEMPLATE_MEMBER := $(ORG_DIR)/member/KeywardenMember.template.json
 ORG_CONTEXT := -c mode=organization -c organizationPreview=true -c organizationId=o-exampleorg1 \
-	-c organizationalUnits=r-exam -c revokeWith=attachedPolicy
+	-c organizationalUnits=r-exam -c revokeWith=attachedPolicy -c 'keyAge={"rotationDays":0}'
 TEMPLATES := $(TEMPLATE) $(TEMPLATE_ATTACHED) $(TEMPLATE_ORG) $(TEMPLATE_MEMBER)
 
 export CDK_DISABLE_CLI_TELEMETRY := true
