@@ -26,6 +26,7 @@ type stubs struct {
 	recorded map[string]json.RawMessage // account → its record step's input
 	acts     []string
 	digest   json.RawMessage
+	alert    json.RawMessage
 	tooMany  bool
 }
 
@@ -69,6 +70,7 @@ func (s *stubs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		_, _ = io.WriteString(w, `{"accounts":3,"scanned":2,"failed":1,"tooManyFailed":false}`)
 	case strings.Contains(fn, "AlertFunction"):
+		s.alert = body
 		_, _ = io.WriteString(w, `{"messageId":"m","subject":"s"}`)
 	default:
 		fail("Unexpected", "no stub for "+fn)
@@ -146,9 +148,22 @@ func TestOrganizationRunsInTheInterpreter(t *testing.T) {
 		}
 	})
 	t.Run("past the tolerance", func(t *testing.T) {
-		exe, _ := run(t, true)
+		exe, s := run(t, true)
 		if exe.Status != "FAILED" || exe.Error != "AccountsFailed" {
 			t.Errorf("status %s %s %s, want FAILED AccountsFailed", exe.Status, exe.Error, exe.Cause)
+		}
+		// The manual-action alert reads the event at the top of the state,
+		// as in account mode, and the digest's verdict as the error.
+		var req struct {
+			Kind     string
+			Incident struct {
+				DetailType string `json:"detail-type"`
+				Error      struct{ Error, Cause string }
+			}
+		}
+		_ = json.Unmarshal(s.alert, &req)
+		if req.Kind != "manual-action" || req.Incident.DetailType != "Scheduled Event" || req.Incident.Error.Error != "AccountsFailed" {
+			t.Errorf("alert request %s", s.alert)
 		}
 	})
 }

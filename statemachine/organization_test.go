@@ -24,6 +24,7 @@ type orgState struct {
 	Type                           string
 	Next, Default                  string
 	Label                          string
+	ResultPath                     string
 	ItemsPath                      string
 	MaxConcurrencyPath             string
 	ToleratedFailurePercentagePath string
@@ -99,7 +100,7 @@ func mustJSON(v any) string {
 func TestOrganizationDailyRun(t *testing.T) {
 	states := organizationStates(t)
 	start := states["StartOrganizationRun"]
-	if start.Next != "ListAccounts" || start.Parameters["maxConcurrency.$"] != "States.StringToJson('${MaxConcurrency}')" ||
+	if start.Next != "ListAccounts" || start.ResultPath != "$.run" || start.Parameters["event.$"] != "$" || start.Parameters["maxConcurrency.$"] != "States.StringToJson('${MaxConcurrency}')" ||
 		start.Parameters["toleratedFailurePercentage.$"] != "States.StringToJson('${ToleratedFailurePercentage}')" {
 		t.Errorf("StartOrganizationRun: %+v", start)
 	}
@@ -113,7 +114,7 @@ func TestOrganizationDailyRun(t *testing.T) {
 		t.Errorf("ScanAccounts must be a DISTRIBUTED Map of STANDARD children: %+v", pc)
 	case m.ItemsPath != "$.accounts.accounts" || m.Label == "":
 		t.Errorf("ScanAccounts items %q label %q", m.ItemsPath, m.Label)
-	case m.MaxConcurrencyPath != "$.maxConcurrency" || m.ToleratedFailurePercentagePath != "$.toleratedFailurePercentage":
+	case m.MaxConcurrencyPath != "$.run.maxConcurrency" || m.ToleratedFailurePercentagePath != "$.run.toleratedFailurePercentage":
 		t.Errorf("ScanAccounts concurrency %q, tolerance %q", m.MaxConcurrencyPath, m.ToleratedFailurePercentagePath)
 	}
 	var raw struct {
@@ -128,7 +129,7 @@ func TestOrganizationDailyRun(t *testing.T) {
 			t.Errorf("ScanAccounts ItemSelector lacks %s: %v", f, m.ItemSelector)
 		}
 	}
-	if len(m.Catch) != 1 || m.Catch[0].Next != "PublishOrganizationDigest" || m.Catch[0].ResultPath != "$.fanOutError" || m.Next != "PublishOrganizationDigest" {
+	if len(m.Catch) != 1 || m.Catch[0].Next != "PublishOrganizationDigest" || m.Catch[0].ResultPath != "$.run.fanOutError" || m.Next != "PublishOrganizationDigest" {
 		t.Errorf("ScanAccounts must go on to the digest, failed or not: %+v", m.Catch)
 	}
 
