@@ -198,15 +198,47 @@ func TestRenderOrganization(t *testing.T) {
 
 func TestMergeRefuses(t *testing.T) {
 	base := `{"StartAt":"RouteEvent","States":{"RouteEvent":{"Type":"Choice","Choices":[{"Variable":"$.a","IsPresent":true,"Next":"ScanKeyAges"}],"Default":"X"},"ScanKeyAges":{"Type":"Succeed"},"X":{"Type":"Succeed"}}}`
-	if _, err := merge(base, `{"StartAt":"X","States":{"X":{"Type":"Succeed"}}}`); err == nil || !strings.Contains(err.Error(), "in both") {
+	if _, err := merge(base, `{"StartAt":"X","States":{"X":{"Type":"Succeed"}}}`, false); err == nil || !strings.Contains(err.Error(), "in both") {
 		t.Errorf("a state in both: %v", err)
 	}
 	noRoute := strings.Replace(base, `"Next":"ScanKeyAges"`, `"Next":"X"`, 1)
-	if _, err := merge(noRoute, `{"StartAt":"Y","States":{"Y":{"Type":"Succeed"}}}`); err == nil || !strings.Contains(err.Error(), "no route") {
+	if _, err := merge(noRoute, `{"StartAt":"Y","States":{"Y":{"Type":"Succeed"}}}`, false); err == nil || !strings.Contains(err.Error(), "no route") {
 		t.Errorf("no scheduled route: %v", err)
 	}
-	out, err := merge(base, `{"StartAt":"Y","States":{"Y":{"Type":"Succeed"}}}`)
+	out, err := merge(base, `{"StartAt":"Y","States":{"Y":{"Type":"Succeed"}}}`, false)
 	if err != nil || strings.Contains(out, "ScanKeyAges") || !strings.Contains(out, `"Next": "Y"`) {
 		t.Errorf("merge: %v\n%s", err, out)
+	}
+	both, err := merge(base, `{"StartAt":"Y","States":{"Y":{"Type":"Succeed"}}}`, true)
+	if err != nil || !strings.Contains(both, `"ScanKeyAges": {`) || !strings.Contains(both, `"Next": "ScanKeyAges"`) || !strings.Contains(both, `"Next": "Y"`) {
+		t.Errorf("merge for drawing: %v\n%s", err, both)
+	}
+}
+
+// The drawing holds every state of both modes, each reachable, and both
+// routes of the scheduled event.
+func TestDrawn(t *testing.T) {
+	var drawn, account, org struct{ States map[string]json.RawMessage }
+	for _, x := range []struct {
+		def  string
+		into any
+	}{{Drawn(), &drawn}, {definition, &account}, {DefinitionFor(ModeOrganization), &org}} {
+		if err := json.Unmarshal([]byte(x.def), x.into); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name := range account.States {
+		if _, ok := drawn.States[name]; !ok {
+			t.Errorf("the drawing lacks account mode's %s", name)
+		}
+	}
+	for name := range org.States {
+		if _, ok := drawn.States[name]; !ok {
+			t.Errorf("the drawing lacks organization mode's %s", name)
+		}
+	}
+	if route := string(drawn.States["RouteEvent"]); !strings.Contains(route, `"Next":"ScanKeyAges"`) && !strings.Contains(route, `"Next": "ScanKeyAges"`) ||
+		!strings.Contains(route, "StartOrganizationRun") {
+		t.Errorf("RouteEvent in the drawing: %s", route)
 	}
 }

@@ -36,7 +36,16 @@ const (
 const scheduledRoute = "ScanKeyAges"
 
 // organizationDefinition is the merged definition, built once.
-var organizationDefinition = mustMerge(definition, organizationFragment)
+var organizationDefinition = mustMerge(definition, organizationFragment, false)
+
+// drawnDefinition holds both modes, for drawing only.
+var drawnDefinition = mustMerge(definition, organizationFragment, true)
+
+// Drawn returns a definition holding both modes' states, for a picture of
+// every branch (the drill report): the scheduled event's route goes to
+// account mode's ScanKeyAges and, by a copy of its Choice rule, to the
+// organization's run. It is never deployed.
+func Drawn() string { return drawnDefinition }
 
 // Definition returns the account mode's ASL JSON with its placeholders
 // unfilled: keywarden.asl.json itself.
@@ -107,8 +116,8 @@ type member struct {
 	value json.RawMessage
 }
 
-func mustMerge(base, fragment string) string {
-	out, err := merge(base, fragment)
+func mustMerge(base, fragment string, both bool) string {
+	out, err := merge(base, fragment, both)
 	if err != nil {
 		panic("statemachine: merge organization.asl.json: " + err.Error())
 	}
@@ -117,9 +126,12 @@ func mustMerge(base, fragment string) string {
 
 // merge adds the fragment's states to base's, after them and in the
 // fragment's order, and sends the Choice routes of RouteEvent that went to
-// scheduledRoute to the fragment's StartAt instead. A state name the two
-// share is an error. The result is indented as the files are.
-func merge(base, fragment string) (string, error) {
+// scheduledRoute to the fragment's StartAt instead, leaving out the states
+// no longer reachable; with both, it keeps every state and adds a copy of
+// each such route to the fragment's StartAt instead (for drawing). A state
+// name the two share is an error. The result is indented as the files
+// are.
+func merge(base, fragment string, both bool) (string, error) {
 	top, err := members([]byte(base))
 	if err != nil {
 		return "", err
@@ -157,7 +169,7 @@ func merge(base, fragment string) (string, error) {
 		for j, s := range states {
 			names[s.name] = true
 			if s.name == "RouteEvent" {
-				v, n, err := reroute(s.value, scheduledRoute, frag.StartAt)
+				v, n, err := reroute(s.value, scheduledRoute, frag.StartAt, both)
 				if err != nil {
 					return "", err
 				}
@@ -173,8 +185,10 @@ func merge(base, fragment string) (string, error) {
 			}
 			states = append(states, s)
 		}
-		if states, err = reachable(states, startAt(top)); err != nil {
-			return "", err
+		if !both {
+			if states, err = reachable(states, startAt(top)); err != nil {
+				return "", err
+			}
 		}
 		b.WriteString("{")
 		for j, s := range states {
@@ -219,8 +233,9 @@ func members(obj []byte) ([]member, error) {
 }
 
 // reroute replaces, in a Choice state, each top-level Choices rule's Next
-// from with to, keeping the rest of the state as it is; n counts them.
-func reroute(state json.RawMessage, from, to string) (json.RawMessage, int, error) {
+// from with to, keeping the rest of the state as it is (with both, it
+// keeps the rule and adds a copy going to to after it); n counts them.
+func reroute(state json.RawMessage, from, to string, both bool) (json.RawMessage, int, error) {
 	fields, err := members(state)
 	if err != nil {
 		return nil, 0, err
@@ -243,37 +258,63 @@ func reroute(state json.RawMessage, from, to string) (json.RawMessage, int, erro
 		if err := json.Unmarshal(f.value, &rules); err != nil {
 			return nil, 0, err
 		}
-		b.WriteString("[")
-		for j, r := range rules {
-			if j > 0 {
-				b.WriteString(",")
+		var out []json.RawMessage
+		for _, r := range rules {
+			var rule struct{ Next string }
+			if err := json.Unmarshal(r, &rule); err != nil {
+				return nil, 0, err
 			}
-			rf, err := members(r)
+			if rule.Next != from {
+				out = append(out, r)
+				continue
+			}
+			n++
+			if both {
+				out = append(out, r)
+			}
+			rerouted, err := withNext(r, to)
 			if err != nil {
 				return nil, 0, err
 			}
-			b.WriteString("{")
-			for k, m := range rf {
-				if k > 0 {
-					b.WriteString(",")
-				}
-				key, _ := json.Marshal(m.name)
-				b.Write(key)
-				b.WriteString(":")
-				if m.name == "Next" && string(m.value) == `"`+from+`"` {
-					next, _ := json.Marshal(to)
-					b.Write(next)
-					n++
-					continue
-				}
-				b.Write(m.value)
+			out = append(out, rerouted)
+		}
+		b.WriteString("[")
+		for j, r := range out {
+			if j > 0 {
+				b.WriteString(",")
 			}
-			b.WriteString("}")
+			b.Write(r)
 		}
 		b.WriteString("]")
 	}
 	b.WriteString("}")
 	return b.Bytes(), n, nil
+}
+
+// withNext is a Choice rule with its Next replaced by to.
+func withNext(rule json.RawMessage, to string) (json.RawMessage, error) {
+	fields, err := members(rule)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.WriteString("{")
+	for i, m := range fields {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		key, _ := json.Marshal(m.name)
+		b.Write(key)
+		b.WriteString(":")
+		if m.name == "Next" {
+			next, _ := json.Marshal(to)
+			b.Write(next)
+			continue
+		}
+		b.Write(m.value)
+	}
+	b.WriteString("}")
+	return b.Bytes(), nil
 }
 
 // startAt is the definition's StartAt.
