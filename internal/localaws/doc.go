@@ -41,7 +41,14 @@
 //   - EventBridge DescribeRule: rules added with AddRule, and DefineRule
 //     for rules whose targets lie outside localaws (a schedule);
 //     SetRuleEnabled disables either (a disabled AddRule rule then receives
-//     no events).
+//     no events). CreateEventBus adds a custom bus (its policy: the own
+//     account, or every account of an organization), AddBusRule a rule on
+//     it, AddForwardRule a rule whose target is a bus of this or another
+//     account of the Organization (the event is delivered as it is, its
+//     account kept; refused when the bus's policy does not admit the
+//     sender), and DeliverEvent hands an AWS service's event (which
+//     PutEvents refuses) to a bus's rules. PutEvents sends to the account's
+//     own buses only.
 //   - SQS GetQueueAttributes (JSON 1.0, query compatible: errors carry the
 //     old code in X-Amzn-Query-Error, so a missing queue is
 //     AWS.SimpleQueueService.NonExistentQueue to the SDK): AddQueue and
@@ -114,7 +121,9 @@
 // caller is AccessDenied "User: <caller> is not authorized to perform:
 // sts:AssumeRole on resource: <role ARN>". Trust policies are evaluated for
 // exactly what keywarden's member roles use: Principal AWS as an account id,
-// an account root ARN, or a role or user ARN; Action sts:AssumeRole and
+// an account root ARN, or a role or user ARN, or Principal Service, which
+// only ServiceCredentials matches (the credentials a service such as Lambda
+// gets for the role it runs as, renewed on the server clock); Action sts:AssumeRole and
 // sts:SetSourceIdentity (required too when a source identity is set or
 // carried over); conditions ArnLike, ArnEquals, StringEquals, StringLike and
 // Null on aws:PrincipalArn (a session's role ARN, path included),

@@ -36,18 +36,46 @@ type eventsState struct {
 	defined map[string]RuleDefinition
 	// disabled names the rules, of either kind, that are DISABLED.
 	disabled map[string]bool
+	// buses are the account's custom event buses, by name; the default
+	// bus is always there.
+	buses map[string]EventBus
 }
+
+// defaultBus is the name of every account's default event bus.
+const defaultBus = "default"
 
 type eventRule struct {
 	name    string
+	bus     string // the bus the rule is on: defaultBus or a custom bus
 	pattern string
 	target  Target
+}
+
+// ruleKey is a rule's key in eventsState.rules and in the matcher: its
+// name on the default bus, "<bus>/<name>" on a custom bus (rule names
+// hold no "/"), so rules of the same name on two buses are two rules.
+func ruleKey(bus, name string) string {
+	if bus == defaultBus {
+		return name
+	}
+	return bus + "/" + name
+}
+
+// EventBus is a custom event bus (AWS::Events::EventBus), with what its
+// resource policy allows.
+type EventBus struct {
+	Name string
+	// OrganizationID, when set, lets every account of that organization
+	// put events on the bus (a policy allowing events:PutEvents on
+	// aws:PrincipalOrgID); otherwise only the bus's own account may.
+	OrganizationID string
 }
 
 func (st *eventsState) init() error {
 	st.rules = map[string]*eventRule{}
 	st.defined = map[string]RuleDefinition{}
 	st.disabled = map[string]bool{}
+	st.buses = map[string]EventBus{}
 	q, err := quamina.New()
 	if err != nil {
 		return fmt.Errorf("localaws: create event matcher: %w", err)
@@ -70,6 +98,34 @@ type Delivery struct {
 // passed to target before PutEvents answers. A target's error does not fail
 // PutEvents (it would not in AWS either); it shows in Deliveries.
 func (s *Server) AddRule(name, patternJSON string, target func(ctx context.Context, event []byte) error) error {
+	return s.AddBusRule(defaultBus, name, patternJSON, target)
+}
+
+// CreateEventBus adds a custom event bus to the account and returns its
+// ARN.
+func (s *Server) CreateEventBus(b EventBus) (string, error) {
+	if b.Name == defaultBus || !busNamePattern.MatchString(b.Name) {
+		return "", fmt.Errorf("localaws: event bus name %q: want 1-256 of letters, digits, '.', '-', '_', not default", b.Name)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.events.buses[b.Name]; ok {
+		return "", fmt.Errorf("localaws: event bus %s already exists", b.Name)
+	}
+	s.events.buses[b.Name] = b
+	return s.busARN(b.Name), nil
+}
+
+var busNamePattern = regexp.MustCompile(`^[.\-_A-Za-z0-9]{1,256}$`)
+
+// busARN is the ARN of the account's bus name. Callers hold s.mu.
+func (s *Server) busARN(name string) string {
+	return "arn:aws:events:" + s.region + ":" + s.account + ":event-bus/" + name
+}
+
+// AddBusRule is AddRule on the named bus: "default" or a bus made with
+// CreateEventBus.
+func (s *Server) AddBusRule(bus, name, patternJSON string, target func(ctx context.Context, event []byte) error) error {
 	if !ruleNamePattern.MatchString(name) {
 		return fmt.Errorf("localaws: rule name %q: want 1-64 of letters, digits, '.', '-', '_'", name)
 	}
@@ -82,11 +138,14 @@ func (s *Server) AddRule(name, patternJSON string, target func(ctx context.Conte
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ok := s.events.buses[bus]; !ok && bus != defaultBus {
+		return fmt.Errorf("localaws: rule %s: no event bus %s", name, bus)
+	}
 	rules := make(map[string]*eventRule, len(s.events.rules)+1)
 	for n, r := range s.events.rules {
 		rules[n] = r
 	}
-	rules[name] = &eventRule{name: name, pattern: pattern, target: target}
+	rules[ruleKey(bus, name)] = &eventRule{name: name, bus: bus, pattern: pattern, target: target}
 	q, err := quamina.New()
 	if err != nil {
 		return fmt.Errorf("localaws: rule %s: create matcher: %w", name, err)
@@ -257,7 +316,8 @@ func (s *Server) eventsPutEvents(req *request) (any, *awsError) {
 	out := &putEventsOutput{Entries: make([]putEventsResultEntry, 0, len(in.Entries))}
 	var pending []pendingDelivery
 	for _, e := range in.Entries {
-		if aerr := s.checkEventBus(e.EventBusName); aerr != nil {
+		bus, aerr := s.checkEventBus(e.EventBusName)
+		if aerr != nil {
 			s.mu.Unlock()
 			return nil, aerr
 		}
@@ -287,26 +347,43 @@ func (s *Server) eventsPutEvents(req *request) (any, *awsError) {
 			return nil, req.svc.serverError(fmt.Sprintf("encode event: %v", err))
 		}
 		out.Entries = append(out.Entries, putEventsResultEntry{EventID: env.ID})
-		matched, err := s.events.matcher.MatchesForEvent(event)
+		matched, err := s.matchLocked(bus, env.ID, event)
 		if err != nil {
 			s.mu.Unlock()
-			return nil, req.svc.serverError(fmt.Sprintf("match event: %v", err))
+			return nil, req.svc.serverError(err.Error())
 		}
-		names := make([]string, 0, len(matched))
-		for _, m := range matched {
-			if n, ok := m.(string); ok && !s.events.disabled[n] {
-				names = append(names, n)
-			}
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			pending = append(pending, pendingDelivery{rule: s.events.rules[n], eventID: env.ID, event: event})
-		}
+		pending = append(pending, matched...)
 	}
 	s.mu.Unlock()
+	s.deliver(req.http.Context(), pending)
+	return out, nil
+}
 
+// matchLocked returns the deliveries of event to the enabled rules of bus
+// it matches, in rule key order. Callers hold s.mu.
+func (s *Server) matchLocked(bus, eventID string, event []byte) ([]pendingDelivery, error) {
+	matched, err := s.events.matcher.MatchesForEvent(event)
+	if err != nil {
+		return nil, fmt.Errorf("match event: %w", err)
+	}
+	keys := make([]string, 0, len(matched))
+	for _, m := range matched {
+		if k, ok := m.(string); ok && !s.events.disabled[k] && s.events.rules[k] != nil && s.events.rules[k].bus == bus {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	out := make([]pendingDelivery, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, pendingDelivery{rule: s.events.rules[k], eventID: eventID, event: event})
+	}
+	return out, nil
+}
+
+// deliver calls each delivery's target, without s.mu, and records it.
+func (s *Server) deliver(ctx context.Context, pending []pendingDelivery) {
 	for _, p := range pending {
-		err := callTarget(req.http.Context(), p.rule.target, p.event)
+		err := callTarget(ctx, p.rule.target, p.event)
 		d := Delivery{Rule: p.rule.name, EventID: p.eventID, Event: p.event}
 		if err != nil {
 			d.Err = err.Error()
@@ -316,7 +393,75 @@ func (s *Server) eventsPutEvents(req *request) (any, *awsError) {
 		s.events.deliveries = append(s.events.deliveries, d)
 		s.mu.Unlock()
 	}
-	return out, nil
+}
+
+// DeliverEvent hands event, an envelope as EventBridge delivers it, to
+// the rules of the account's bus, as an AWS service's event arrives
+// (aws.health, aws.trustedadvisor and CloudTrail's aws.iam cannot be sent
+// with PutEvents). The envelope is delivered as it is, its account
+// included. Targets' errors show in Deliveries, as for PutEvents.
+func (s *Server) DeliverEvent(ctx context.Context, bus string, event []byte) error {
+	var env struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(event, &env); err != nil {
+		return fmt.Errorf("localaws: deliver to bus %s: the event is not a JSON envelope: %w", bus, err)
+	}
+	s.mu.Lock()
+	if _, ok := s.events.buses[bus]; !ok && bus != defaultBus {
+		s.mu.Unlock()
+		return fmt.Errorf("localaws: deliver: no event bus %s in account %s", bus, s.account)
+	}
+	pending, err := s.matchLocked(bus, env.ID, event)
+	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("localaws: deliver to bus %s: %w", bus, err)
+	}
+	s.deliver(ctx, pending)
+	return nil
+}
+
+// AddForwardRule adds a rule on bus whose target is another event bus,
+// given by ARN, of this account or of another account of the
+// Organization: a matching event is delivered to that bus's rules as it
+// is, keeping its account, as EventBridge forwards between buses. The
+// target bus's policy decides: an account outside what it allows gets its
+// delivery refused (an error in Deliveries, as AWS would fail the target).
+func (s *Server) AddForwardRule(bus, name, patternJSON, targetBusARN string) error {
+	m := busARNForm.FindStringSubmatch(targetBusARN)
+	if m == nil {
+		return fmt.Errorf("localaws: rule %s: target %q is not an event bus ARN", name, targetBusARN)
+	}
+	account, targetBus := m[2], m[3]
+	return s.AddBusRule(bus, name, patternJSON, func(ctx context.Context, event []byte) error {
+		target := s.accountServer(account)
+		if target == nil {
+			return fmt.Errorf("forward to %s: the emulator holds no account %s", targetBusARN, account)
+		}
+		if err := target.acceptsFrom(targetBus, s.AccountID()); err != nil {
+			return fmt.Errorf("forward to %s: %w", targetBusARN, err)
+		}
+		return target.DeliverEvent(ctx, targetBus, event)
+	})
+}
+
+var busARNForm = regexp.MustCompile(`^arn:aws:events:([a-z0-9-]+):([0-9]{12}):event-bus/([.\-_A-Za-z0-9]{1,256})$`)
+
+// acceptsFrom checks that bus's policy lets account put events on it.
+func (s *Server) acceptsFrom(bus, account string) error {
+	s.mu.Lock()
+	b, ok := s.events.buses[bus]
+	own := s.account
+	s.mu.Unlock()
+	switch {
+	case !ok && bus != defaultBus:
+		return fmt.Errorf("no event bus %s in account %s", bus, own)
+	case account == own:
+		return nil
+	case b.OrganizationID != "" && s.org != nil && s.org.orgIDOf(account) == b.OrganizationID:
+		return nil
+	}
+	return fmt.Errorf("AccessDeniedException: account %s is not allowed to put events on event bus %s of account %s", account, bus, own)
 }
 
 func callTarget(ctx context.Context, t Target, event []byte) (err error) {
@@ -328,14 +473,21 @@ func callTarget(ctx context.Context, t Target, event []byte) (err error) {
 	return t(ctx, append([]byte(nil), event...))
 }
 
-// checkEventBus accepts the default bus by name or ARN; it is the only bus
-// emulated. Callers hold s.mu.
-func (s *Server) checkEventBus(name string) *awsError {
-	switch name {
-	case "", "default", "arn:aws:events:" + s.region + ":" + s.account + ":event-bus/default":
-		return nil
+// checkEventBus accepts the default bus or a custom bus of the account, by
+// name or ARN, and returns its name. Events sent to another account's bus
+// are not emulated. Callers hold s.mu.
+func (s *Server) checkEventBus(name string) (string, *awsError) {
+	if name == "" {
+		return defaultBus, nil
 	}
-	return &awsError{Code: "ResourceNotFoundException", Message: fmt.Sprintf("Event bus %s does not exist.", name), Status: http.StatusBadRequest}
+	bus := name
+	if m := busARNForm.FindStringSubmatch(name); m != nil && m[1] == s.region && m[2] == s.account {
+		bus = m[3]
+	}
+	if _, ok := s.events.buses[bus]; ok || bus == defaultBus {
+		return bus, nil
+	}
+	return "", &awsError{Code: "ResourceNotFoundException", Message: fmt.Sprintf("Event bus %s does not exist.", name), Status: http.StatusBadRequest}
 }
 
 // validateEntry returns EventBridge's per-entry error code and message for
@@ -435,21 +587,22 @@ func (s *Server) eventsDescribeRule(req *request) (any, *awsError) {
 	if in.Name == "" || !ruleNamePattern.MatchString(in.Name) {
 		return nil, &awsError{Code: "ValidationException", Message: fmt.Sprintf("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+", in.Name), Status: http.StatusBadRequest}
 	}
-	if aerr := s.checkEventBus(in.EventBusName); aerr != nil {
+	bus, aerr := s.checkEventBus(in.EventBusName)
+	if aerr != nil {
 		return nil, aerr
 	}
 	out := &describeRuleOutput{
-		Name: in.Name, Arn: fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", s.region, s.account, in.Name),
-		State: "ENABLED", EventBusName: "default", CreatedBy: s.account,
+		Name: in.Name, Arn: fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", s.region, s.account, ruleKey(bus, in.Name)),
+		State: "ENABLED", EventBusName: bus, CreatedBy: s.account,
 	}
-	if r, ok := s.events.rules[in.Name]; ok {
+	if r, ok := s.events.rules[ruleKey(bus, in.Name)]; ok {
 		out.EventPattern = r.pattern
-	} else if d, ok := s.events.defined[in.Name]; ok {
+	} else if d, ok := s.events.defined[in.Name]; ok && bus == defaultBus {
 		out.EventPattern, out.ScheduleExpression, out.Description = d.EventPattern, d.ScheduleExpression, d.Description
 	} else {
-		return nil, &awsError{Code: "ResourceNotFoundException", Message: fmt.Sprintf("Rule %s does not exist on EventBus default.", in.Name), Status: http.StatusBadRequest}
+		return nil, &awsError{Code: "ResourceNotFoundException", Message: fmt.Sprintf("Rule %s does not exist on EventBus %s.", in.Name, bus), Status: http.StatusBadRequest}
 	}
-	if s.events.disabled[in.Name] {
+	if s.events.disabled[ruleKey(bus, in.Name)] {
 		out.State = "DISABLED"
 	}
 	return out, nil
