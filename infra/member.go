@@ -29,8 +29,9 @@ const (
 	// hub account; the StackSet sets it to the hub stack's account.
 	hubAccountParameter = "HubAccountId"
 	// memberDenyPolicyName is the member's deny policy (under hubRolePath):
-	// a fixed name, so that the hub can build its ARN in each account.
-	memberDenyPolicyName = "keywarden-deny-temporary-sessions"
+	// a fixed name, so that the hub can build its ARN in each account
+	// (member.DenyPolicyARN).
+	memberDenyPolicyName = member.DenyPolicyName
 	// memberTemplateBodyLimit is CloudFormation's limit on a TemplateBody.
 	memberTemplateBodyLimit = 51200
 )

@@ -18,7 +18,13 @@ import (
 // Input is the step's input: the finding of the exposed-key branch.
 type Input struct {
 	Finding event.Exposure `json:"finding"`
+	// Execution is the execution's name: the member session's name in
+	// organization mode.
+	Execution string `json:"execution,omitempty"`
 }
+
+// Target is the account the step searches, and the execution's name.
+func (in Input) Target() (account, execution string) { return in.Finding.Account, in.Execution }
 
 // Bounds of the settings, as settings.Validate checks them at synth time.
 const (
@@ -115,6 +121,12 @@ func NewHandler(env settings.Lookup, defaultRegion string, clients func(string) 
 // activity. When every region fails, the error is all regions' errors
 // joined, named after the first region's (in the configured order).
 func (h *Handler) Handle(ctx context.Context, in Input) (Summary, error) {
+	return h.HandleWith(ctx, h.Clients, in)
+}
+
+// HandleWith is Handle searching with clients instead of h.Clients: the
+// clients of the finding's account, in organization mode.
+func (h *Handler) HandleWith(ctx context.Context, clients func(region string) LookupAPI, in Input) (Summary, error) {
 	if err := h.check(); err != nil {
 		return Summary{}, err
 	}
@@ -150,7 +162,7 @@ func (h *Handler) Handle(ctx context.Context, in Input) (Summary, error) {
 	var wg sync.WaitGroup
 	for i, region := range h.Regions {
 		wg.Go(func() {
-			results[i] = searchRegion(ctx, h.Clients(region), h.limiter, region, q, t)
+			results[i] = searchRegion(ctx, clients(region), h.limiter, region, q, t)
 		})
 	}
 	wg.Wait()

@@ -285,9 +285,23 @@ func manualAction(req Request, region string) Message {
 		b.WriteString("\nDone before the failure\n")
 		writeSteps(&b, inc)
 		subj = fmt.Sprintf("Security Alert: Manual Action Needed For Key %s Of User %s", x.AccessKeyID, x.UserName)
+		if x.AccountName != "" {
+			// Organization mode: the account matters more than the user
+			// within SNS's 100 characters.
+			subj = fmt.Sprintf("Security Alert: Manual Action Needed For Key %s In Account %s", x.AccessKeyID, x.Account)
+		}
 		b.WriteString("\nWhat to do now\n")
+		if inc.Error != nil && inc.Error.Error == step.MemberRoleNotDeployed {
+			fmt.Fprintf(&b, "  - keywarden could not act in account %s: its member role is not there (see the cause). Until the\n", accountText(*x))
+			b.WriteString("    keywarden-member StackSet has a CURRENT stack instance in that account, act there by hand, with\n")
+			b.WriteString("    credentials of that account.\n")
+		}
 		if inc.Containment == nil || inc.Containment.Status == "" {
-			b.WriteString("  - The key may still be ACTIVE. Deactivate it now:\n")
+			if x.AccountName != "" {
+				fmt.Fprintf(&b, "  - The key may still be ACTIVE. Deactivate it now, with credentials of account %s:\n", clean(x.Account, 12))
+			} else {
+				b.WriteString("  - The key may still be ACTIVE. Deactivate it now:\n")
+			}
 			fmt.Fprintf(&b, "      aws iam update-access-key --user-name %s --access-key-id %s --status Inactive\n", clean(x.UserName, 64), clean(x.AccessKeyID, 128))
 		}
 		if inc.Error != nil && inc.Error.Error == exposure.ErrRevokePolicyLimitExceeded {
@@ -309,7 +323,12 @@ func manualAction(req Request, region string) Message {
 	} else {
 		fmt.Fprintf(&b, "\nEvent:        source %s, detail-type %s, id %s\n", quoted(inc.Source), quoted(inc.DetailType), quoted(inc.EventID))
 		fmt.Fprintf(&b, "Account:      %s\n", orUnknown(clean(inc.Account, 12)))
-		if inc.DetailType == event.DetailTypeCloudTrail {
+		if name == step.MemberRoleNotDeployed {
+			b.WriteString("keywarden could not act in the account the event names: its member role is not there (see the\n")
+			b.WriteString("cause). No key was touched.\n")
+			b.WriteString("\nWhat to do now\n  - Give the account a CURRENT stack instance of the keywarden-member StackSet, as the cause says.\n")
+			b.WriteString("  - Until then, read the execution's input and act on the key by hand, with credentials of that account.\n")
+		} else if inc.DetailType == event.DetailTypeCloudTrail {
 			b.WriteString("The key-creation record was not written; no key was touched.\n")
 			b.WriteString("\nWhat to do now\n  - Fix the cause above; the execution's input holds the CloudTrail event to record by hand or replay.\n")
 		} else {
@@ -357,6 +376,16 @@ func finding(inc Incident) event.Exposure {
 	return event.Exposure{Account: inc.Account}
 }
 
+// accountText is the finding's account, with its name in organization
+// mode.
+func accountText(x event.Exposure) string {
+	account := orUnknown(clean(x.Account, 12))
+	if x.AccountName != "" {
+		account += " (" + clean(x.AccountName, 50) + ")"
+	}
+	return account
+}
+
 func writeFinding(b *strings.Builder, x event.Exposure) {
 	user := clean(x.UserName, 64)
 	if x.Root {
@@ -367,7 +396,7 @@ func writeFinding(b *strings.Builder, x event.Exposure) {
 	if x.ReportedUserName != "" {
 		fmt.Fprintf(b, "              (the report named %s; IAM says the key is %s's)\n", clean(x.ReportedUserName, 64), user)
 	}
-	fmt.Fprintf(b, "Account:      %s\n", orUnknown(clean(x.Account, 12)))
+	fmt.Fprintf(b, "Account:      %s\n", accountText(x))
 	if x.ReceivedIn != "" {
 		fmt.Fprintf(b, "              (the key's account, named by AWS Health's organizational view; received in %s)\n", clean(x.ReceivedIn, 12))
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/keywarden/keywarden/internal/event"
+	"github.com/keywarden/keywarden/internal/inventory"
 )
 
 // maxNoticeEntities bounds the affected entities a notice alert lists.
@@ -108,8 +109,17 @@ func foreignAccountKey(req Request, region string) Message {
 	account, here := orUnknown(clean(x.Account, 12)), orUnknown(clean(x.ActsIn, 12))
 	key := clean(x.AccessKeyID, 128)
 	var b strings.Builder
-	fmt.Fprintf(&b, "An access key of account %s was reported as exposed. keywarden acts in account %s only,\n", account, here)
-	fmt.Fprintf(&b, "so it made no IAM call and no change for this key: a person must contain it in account %s.\n\n", account)
+	subject := fmt.Sprintf("Security Alert: Exposed Key Of Account %s - Not Handled By %s", account, here)
+	if x.OutOfScope != "" {
+		// Organization mode: the hub acts in the accounts in scope only.
+		fmt.Fprintf(&b, "An access key of account %s was reported as exposed. keywarden's hub (account %s) may not act\n", accountText(x), here)
+		fmt.Fprintf(&b, "in that account: %s.\n", clean(x.OutOfScope, 200))
+		fmt.Fprintf(&b, "It assumed no role there and made no change: a person must contain the key in account %s.\n\n", account)
+		subject = fmt.Sprintf("Security Alert: Exposed Key Of Account %s - Out Of keywarden's Scope", account)
+	} else {
+		fmt.Fprintf(&b, "An access key of account %s was reported as exposed. keywarden acts in account %s only,\n", account, here)
+		fmt.Fprintf(&b, "so it made no IAM call and no change for this key: a person must contain it in account %s.\n\n", account)
+	}
 	writeFinding(&b, x)
 	fmt.Fprintf(&b, "\nContain it in account %s, with credentials of that account\n", account)
 	switch {
@@ -129,10 +139,22 @@ func foreignAccountKey(req Request, region string) Message {
 	} else {
 		fmt.Fprintf(&b, "  2. Deny the user's sessions issued before now, review CloudTrail there for AccessKeyId %s, then delete the key.\n", key)
 	}
-	fmt.Fprintf(&b, "  3. Deploy keywarden in account %s, so that its next report is answered there.\n", account)
+	fmt.Fprintf(&b, "  3. %s\n", coverAdvice(x, account))
 	writeExecution(&b, req, region)
-	return Message{
-		Subject: Subject(fmt.Sprintf("Security Alert: Exposed Key Of Account %s - Not Handled By %s", account, here)),
-		Body:    b.String(),
+	return Message{Subject: Subject(subject), Body: b.String()}
+}
+
+// coverAdvice says how the account's next report gets answered.
+func coverAdvice(x event.Exposure, account string) string {
+	switch inventory.Reason(x.OutOfScope) {
+	case "":
+		return fmt.Sprintf("Deploy keywarden in account %s, so that its next report is answered there.", account)
+	case inventory.ReasonManagement:
+		return fmt.Sprintf("Deploy a per-account keywarden stack in the management account %s: member stacks never deploy there.", account)
+	case inventory.ReasonNotInOrganization:
+		return fmt.Sprintf("Account %s is not in the organization: deploy keywarden there, or have it join the organization.", account)
+	case inventory.ReasonSuspended:
+		return fmt.Sprintf("Account %s is not ACTIVE: check why a key of a closing account is still in use.", account)
 	}
+	return fmt.Sprintf("If account %s should be covered, bring it into scope (organizationalUnits, excludedAccounts, the opt-out tag).", account)
 }

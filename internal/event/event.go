@@ -206,6 +206,13 @@ type Exposure struct {
 	// the key, and the state machine alerts it.
 	ForeignAccount bool   `json:"foreignAccount,omitempty"`
 	ActsIn         string `json:"actsIn,omitempty"`
+	// OutOfScope is why, in organization mode, the hub may not act in
+	// Account (set with ForeignAccount): outside the organization,
+	// excluded, the management account, … (inventory.Reason).
+	OutOfScope string `json:"outOfScope,omitempty"`
+	// AccountName is the account's name as AWS Organizations has it, set
+	// by the finding step in organization mode.
+	AccountName string `json:"accountName,omitempty"`
 }
 
 // Access key ids are 16 to 128 word characters (IAM's documented limits);

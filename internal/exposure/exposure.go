@@ -20,7 +20,9 @@ import (
 
 	"github.com/keywarden/keywarden/internal/clock"
 	"github.com/keywarden/keywarden/internal/event"
+	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/ledger"
+	"github.com/keywarden/keywarden/internal/member"
 	"github.com/keywarden/keywarden/internal/settings"
 	"github.com/keywarden/keywarden/internal/step"
 )
@@ -54,6 +56,9 @@ type Input struct {
 	// containment and the revocation.
 	Execution string `json:"execution,omitempty"`
 }
+
+// Target is the account the step acts in, and the execution's name.
+func (in Input) Target() (account, execution string) { return in.Finding.Account, in.Execution }
 
 // Containment is the outcome of ContainKey.
 type Containment struct {
@@ -170,24 +175,59 @@ func ResolveOwner(ctx context.Context, api OwnerAPI, keyID string) (string, erro
 // the one IAM knows: Health events do not name the user, and a Trusted
 // Advisor report could name one IAM no longer agrees with.
 type FindingHandler struct {
+	// IAM is the deployment's own IAM, in account mode.
 	IAM OwnerAPI
-	// Account is the account this deployment acts in. A finding of
-	// another account (Health's organizational view) is returned with
-	// ForeignAccount set and no IAM call: this account's IAM cannot
-	// answer for it, and the state machine alerts it.
+	// Account is the account this deployment acts in (the hub in
+	// organization mode). In account mode a finding of another account
+	// (Health's organizational view) is returned with ForeignAccount set
+	// and no IAM call: this account's IAM cannot answer for it, and the
+	// state machine alerts it.
 	Account string
+	// Organization, when set, is organization mode: the finding's account
+	// is judged against the organization's inventory, and the owner is
+	// asked of that account's IAM through its read member role.
+	Organization Accounts
+}
+
+// Accounts is how a step of organization mode judges and reaches an
+// account (member.Acting).
+type Accounts interface {
+	Scope(ctx context.Context, account string) (inventory.Decision, error)
+	Config(ctx context.Context, account string, duty member.Duty, execution string) (aws.Config, error)
+}
+
+var _ Accounts = (*member.Acting)(nil)
+
+// FindingInput is the finding step's input: the execution's event, and
+// the execution's name (the member session's name in organization mode).
+type FindingInput struct {
+	Event     json.RawMessage `json:"event"`
+	Execution string          `json:"execution"`
 }
 
 // Handle parses the raw EventBridge event (the execution's input).
-func (h FindingHandler) Handle(ctx context.Context, raw json.RawMessage) (event.Exposure, error) {
-	x, err := event.ParseExposure(raw)
+func (h FindingHandler) Handle(ctx context.Context, in FindingInput) (event.Exposure, error) {
+	x, err := event.ParseExposure(in.Event)
 	switch {
 	case errors.Is(err, event.ErrUnsupported):
 		return x, &step.Error{Name: step.UnsupportedEvent, Err: err}
 	case err != nil:
 		return x, &step.Error{Name: step.InvalidEvent, Err: err}
 	}
-	if x.Account != h.Account {
+	owners := h.IAM
+	if h.Organization != nil {
+		ok, err := h.inScope(ctx, &x)
+		if err != nil || !ok {
+			return x, err
+		}
+		if !x.Root {
+			cfg, err := h.Organization.Config(ctx, x.Account, member.Read, in.Execution)
+			if err != nil {
+				return x, err
+			}
+			owners = iam.NewFromConfig(cfg)
+		}
+	} else if x.Account != h.Account {
 		slog.WarnContext(ctx, "key of another account reported; no IAM call", "accessKeyId", x.AccessKeyID, "account", x.Account,
 			"actsIn", h.Account, "receivedIn", x.ReceivedIn, "signal", x.Signal)
 		x.ForeignAccount, x.ActsIn = true, h.Account
@@ -197,7 +237,41 @@ func (h FindingHandler) Handle(ctx context.Context, raw json.RawMessage) (event.
 		slog.InfoContext(ctx, "root key reported", "accessKeyId", x.AccessKeyID, "account", x.Account, "signal", x.Signal)
 		return x, nil
 	}
-	owner, err := ResolveOwner(ctx, h.IAM, x.AccessKeyID)
+	return resolveFindingOwner(ctx, owners, x)
+}
+
+// inScope judges the finding's account in organization mode: in scope,
+// or marked ForeignAccount with the reason, no role assumed. An event
+// delivered in a member account speaks for that account only: the hub
+// takes another account from detail.affectedAccount only from its own
+// account's AWS Health (the organizational view), so a member cannot
+// point the hub at a third account.
+func (h FindingHandler) inScope(ctx context.Context, x *event.Exposure) (bool, error) {
+	if x.ReceivedIn != "" && x.ReceivedIn != h.Account {
+		x.ForeignAccount, x.ActsIn = true, h.Account
+		x.OutOfScope = fmt.Sprintf("named by an event from account %s, which may report its own keys only", x.ReceivedIn)
+		slog.WarnContext(ctx, "member event names another account; no call made", "accessKeyId", x.AccessKeyID,
+			"account", x.Account, "receivedIn", x.ReceivedIn, "signal", x.Signal)
+		return false, nil
+	}
+	d, err := h.Organization.Scope(ctx, x.Account)
+	if err != nil {
+		return false, err
+	}
+	x.AccountName = d.Name
+	if !d.InScope {
+		x.ForeignAccount, x.ActsIn, x.OutOfScope = true, h.Account, string(d.Reason)
+		slog.WarnContext(ctx, "key of an account out of scope; no call made", "accessKeyId", x.AccessKeyID,
+			"account", x.Account, "reason", d.Reason, "signal", x.Signal)
+		return false, nil
+	}
+	return true, nil
+}
+
+// resolveFindingOwner asks IAM (the key's account's) who owns the key,
+// and sets the finding's user from the answer.
+func resolveFindingOwner(ctx context.Context, owners OwnerAPI, x event.Exposure) (event.Exposure, error) {
+	owner, err := ResolveOwner(ctx, owners, x.AccessKeyID)
 	if err != nil {
 		return x, step.Classify(err)
 	}

@@ -145,7 +145,7 @@ func TestFindingHandler(t *testing.T) {
 		{name: "health notice is not a finding", sample: "health-iam-quarantine.json", iam: &fakeIAM{}, wantErr: step.UnsupportedEvent},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			x, err := FindingHandler{IAM: tc.iam, Account: thisAccount}.Handle(context.Background(), sample(t, tc.sample))
+			x, err := FindingHandler{IAM: tc.iam, Account: thisAccount}.Handle(context.Background(), FindingInput{Event: sample(t, tc.sample)})
 			if got := step.Name(err); got != tc.wantErr {
 				t.Fatalf("error %q (%v), want %q", got, err, tc.wantErr)
 			}
@@ -160,7 +160,7 @@ func TestFindingHandler(t *testing.T) {
 			}
 		})
 	}
-	_, err := FindingHandler{IAM: &fakeIAM{}, Account: thisAccount}.Handle(context.Background(), json.RawMessage(`{"source":"aws.trustedadvisor"}`))
+	_, err := FindingHandler{IAM: &fakeIAM{}, Account: thisAccount}.Handle(context.Background(), FindingInput{Event: json.RawMessage(`{"source":"aws.trustedadvisor"}`)})
 	if step.Name(err) != step.InvalidEvent {
 		t.Errorf("malformed event: %v", err)
 	}
@@ -170,7 +170,7 @@ func TestFindingHandler(t *testing.T) {
 // so, and this account's IAM is not asked about the key.
 func TestFindingOfAnotherAccount(t *testing.T) {
 	api := &fakeIAM{owner: map[string]string{"AKIAMEMBERACCOUNT001": "someone-here"}}
-	x, err := FindingHandler{IAM: api, Account: thisAccount}.Handle(context.Background(), sample(t, "health-organizational-view.json"))
+	x, err := FindingHandler{IAM: api, Account: thisAccount}.Handle(context.Background(), FindingInput{Event: sample(t, "health-organizational-view.json")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestFindingOfAnotherAccount(t *testing.T) {
 		t.Errorf("finding %+v", x)
 	}
 	equalCalls(t, api.calls)
-	if x, err := (FindingHandler{IAM: api, Account: "111122223333"}).Handle(context.Background(), sample(t, "health-organizational-view.json")); err != nil || x.ForeignAccount {
+	if x, err := (FindingHandler{IAM: api, Account: "111122223333"}).Handle(context.Background(), FindingInput{Event: sample(t, "health-organizational-view.json")}); err != nil || x.ForeignAccount {
 		t.Errorf("deployed in the member account itself: %+v, %v", x, err)
 	}
 }
@@ -191,7 +191,7 @@ func TestFindingHandlerRootOwnerSpellings(t *testing.T) {
 		for _, name := range []string{"health-credentials-exposed.json", "trusted-advisor-exposed-key.json"} {
 			t.Run(name+" "+owner, func(t *testing.T) {
 				api := &fakeIAM{owner: map[string]string{key: owner}}
-				x, err := FindingHandler{IAM: api, Account: thisAccount}.Handle(context.Background(), sample(t, name))
+				x, err := FindingHandler{IAM: api, Account: thisAccount}.Handle(context.Background(), FindingInput{Event: sample(t, name)})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -213,7 +213,7 @@ func TestFindingHandlerRootOwnerSpellings(t *testing.T) {
 		}
 	}
 	// An IAM user's name that merely starts like root is a user.
-	x, err := FindingHandler{IAM: &fakeIAM{owner: map[string]string{key: "rooted"}}, Account: thisAccount}.Handle(context.Background(), sample(t, "health-credentials-exposed.json"))
+	x, err := FindingHandler{IAM: &fakeIAM{owner: map[string]string{key: "rooted"}}, Account: thisAccount}.Handle(context.Background(), FindingInput{Event: sample(t, "health-credentials-exposed.json")})
 	if err != nil || x.Root || x.UserName != "rooted" {
 		t.Errorf("finding %+v, %v", x, err)
 	}

@@ -1,5 +1,6 @@
 // Package intake is the EventBridge rules' target. It names an execution
-// after what the event is about — exposed-<user>-<key>, daily-<date>,
+// after what the event is about — exposed-<user>-<key> (in organization
+// mode exposed-<account>-<user>-<key>), daily-<date>,
 // created-<user>-<key>, foreign-<account>-<key>, notice-<code>-<account>-…
 // — and starts it; a Health event listing several keys starts one per key. Step Functions refuses a
 // second execution of the same name for 90 days after the first closes
@@ -19,11 +20,13 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/keywarden/keywarden/internal/event"
 	"github.com/keywarden/keywarden/internal/exposure"
+	"github.com/keywarden/keywarden/internal/member"
 	"github.com/keywarden/keywarden/internal/step"
 )
 
@@ -53,6 +56,11 @@ type Handler struct {
 	// OwnRoles are keywarden's roles that write to IAM: their writes of
 	// calls the tamper branch answers start no execution (OwnWrite).
 	OwnRoles []string
+	// Organization, when set, is organization mode: an exposure is named
+	// exposed-<account>-<user>-<key>, its owner asked of the account's
+	// IAM through the read member role, and an account out of scope gets
+	// foreign-<account>-<key> with no role assumed. IAM is then unused.
+	Organization exposure.Accounts
 }
 
 // Execution is one execution an event started, or found already started.
@@ -277,6 +285,9 @@ func (h Handler) planHealthKeys(ctx context.Context, env event.Envelope, raw jso
 
 // exposureName names the execution for an exposure report.
 func (h Handler) exposureName(ctx context.Context, x event.Exposure) (string, error) {
+	if h.Organization != nil {
+		return h.memberExposureName(ctx, x)
+	}
 	if h.Account != "" && x.Account != h.Account {
 		// Not this deployment's account: no IAM call here can be about
 		// the key. One execution per account and key.
@@ -285,9 +296,56 @@ func (h Handler) exposureName(ctx context.Context, x event.Exposure) (string, er
 	if x.Root {
 		return ExposedName("root", x.AccessKeyID), nil
 	}
-	// Name by the key's owner as IAM knows it, so that Health (which names
-	// no user) and Trusted Advisor reports of one key share a name.
-	owner, err := exposure.ResolveOwner(ctx, h.IAM, x.AccessKeyID)
+	return h.ownerName(ctx, h.IAM, "", x)
+}
+
+// memberExposureName names an exposure in organization mode:
+// exposed-<account>-<user>-<key>, with the owner as the account's IAM
+// knows it (asked through the read member role, the session named
+// intake-<account>-<key>), or foreign-<account>-<key> for an account the
+// hub may not act in. When the owner cannot be asked (the role is not
+// deployed, Organizations cannot be read) the execution still starts,
+// named after the reported user, and its finding step fails with the
+// named error and alerts: the report is not lost.
+func (h Handler) memberExposureName(ctx context.Context, x event.Exposure) (string, error) {
+	if x.ReceivedIn != "" && x.ReceivedIn != h.Account {
+		// A member's event speaks for its own account only (see
+		// exposure.FindingHandler): refused by the execution.
+		return kindName("foreign", x.Account, x.AccessKeyID), nil
+	}
+	d, err := h.Organization.Scope(ctx, x.Account)
+	switch {
+	case err != nil:
+		return h.reportedName(ctx, x, "the organization could not be read", err), nil
+	case !d.InScope:
+		return kindName("foreign", x.Account, x.AccessKeyID), nil
+	case x.Root:
+		return ExposedName(x.Account+"-root", x.AccessKeyID), nil
+	}
+	cfg, err := h.Organization.Config(ctx, x.Account, member.Read, kindName("intake", x.Account, x.AccessKeyID))
+	if err != nil {
+		return h.reportedName(ctx, x, "the owner could not be asked in the member account", err), nil
+	}
+	return h.ownerName(ctx, iam.NewFromConfig(cfg), x.Account+"-", x)
+}
+
+// reportedName is exposed-<account>-<reported user or unknown>-<key>,
+// for a report whose owner could not be asked.
+func (h Handler) reportedName(ctx context.Context, x event.Exposure, why string, err error) string {
+	user := x.UserName
+	if user == "" {
+		user = "unknown"
+	}
+	slog.WarnContext(ctx, why+"; the execution is named after the reported user and will fail with the cause",
+		"accessKeyId", x.AccessKeyID, "account", x.Account, "error", err.Error())
+	return ExposedName(x.Account+"-"+user, x.AccessKeyID)
+}
+
+// ownerName is exposed-<prefix><owner>-<key>: by the key's owner as IAM
+// knows it, so that Health (which names no user) and Trusted Advisor
+// reports of one key share a name.
+func (h Handler) ownerName(ctx context.Context, owners exposure.OwnerAPI, prefix string, x event.Exposure) (string, error) {
+	owner, err := exposure.ResolveOwner(ctx, owners, x.AccessKeyID)
 	if err != nil {
 		return "", step.Classify(err)
 	}
@@ -307,7 +365,7 @@ func (h Handler) exposureName(ctx context.Context, x event.Exposure) (string, er
 		}
 		owner = "unknown"
 	}
-	return ExposedName(owner, x.AccessKeyID), nil
+	return ExposedName(prefix+owner, x.AccessKeyID), nil
 }
 
 // noticeName is notice-<code>-<account>-<hash of the event's identity>.

@@ -14,12 +14,14 @@ import (
 // starts calling another service must say so here, and its role in infra
 // must grant it.
 var clients = map[string][]string{
-	Intake:   {"iam", "sfn"},
-	Finding:  {"iam"},
-	Contain:  {"dynamodb", "iam"},
-	Revoke:   {"dynamodb", "iam"},
-	Activity: {"cloudtrail"},
-	Remove:   {"iam"},
+	// Organizations: the functions that act in member accounts read the
+	// organization's inventory in organization mode (member.Acting).
+	Intake:   {"iam", "organizations", "sfn"},
+	Finding:  {"iam", "organizations"},
+	Contain:  {"dynamodb", "iam", "organizations"},
+	Revoke:   {"dynamodb", "iam", "organizations"},
+	Activity: {"cloudtrail", "organizations"},
+	Remove:   {"iam", "organizations"},
 	Alert:    {"dynamodb", "sns"},
 	Scan:     {"dynamodb", "iam"},
 	Act:      {"dynamodb", "iam", "secretsmanager", "sesv2", "sns"},

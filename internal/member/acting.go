@@ -102,3 +102,26 @@ func (a *Acting) Config(ctx context.Context, account string, duty Duty, executio
 func OutOfScope(d inventory.Decision) error {
 	return step.Errorf(step.AccountOutOfScope, "%s: keywarden made no call in it", d)
 }
+
+// Step makes a step's handler from handle, which gets a client of duty
+// acting in the account target names for each input. In account mode that
+// is one client, built here from Base, for every input: the finding step
+// has already refused another account's key. In organization mode each
+// input gets a client of its own session, assumed after the scope check
+// (Config), so one invocation is one AssumeRole.
+func Step[In, Out, C, O any](a *Acting, duty Duty, newClient func(aws.Config, ...func(*O)) C,
+	target func(In) (account, execution string), handle func(context.Context, C, In) (Out, error)) func(context.Context, In) (Out, error) {
+	if !a.Organization() {
+		c := newClient(a.Base)
+		return func(ctx context.Context, in In) (Out, error) { return handle(ctx, c, in) }
+	}
+	return func(ctx context.Context, in In) (Out, error) {
+		account, execution := target(in)
+		cfg, err := a.Config(ctx, account, duty, execution)
+		if err != nil {
+			var zero Out
+			return zero, err
+		}
+		return handle(ctx, newClient(cfg), in)
+	}
+}

@@ -36,6 +36,11 @@ const (
 	ReadRole    = "keywarden-member-read"
 	RespondRole = "keywarden-member-respond"
 	RotateRole  = "keywarden-member-rotate"
+	// DenyPolicyName is the member's deny policy of revokeWith:
+	// attachedPolicy, under DenyPolicyPath; the respond role may attach
+	// this policy and no other.
+	DenyPolicyName = "keywarden-deny-temporary-sessions"
+	DenyPolicyPath = "/keywarden/"
 )
 
 // Duty is what a step does in a member account, and so which member role
@@ -107,6 +112,12 @@ var accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
 // base config's region.
 func RoleARN(region, account string, duty Duty) string {
 	return "arn:" + partition(region) + ":iam::" + account + ":role/" + duty.RoleName()
+}
+
+// DenyPolicyARN is the member's deny policy in account, in the partition of
+// region.
+func DenyPolicyARN(region, account string) string {
+	return "arn:" + partition(region) + ":iam::" + account + ":policy" + DenyPolicyPath + DenyPolicyName
 }
 
 // Config returns a config whose clients act in account as duty's member

@@ -71,7 +71,7 @@ func TestHandlersAgainstLocalAWS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	finding := invoke(lambdafn.Finding, json.RawMessage(raw))
+	finding := invoke(lambdafn.Finding, map[string]any{"event": json.RawMessage(raw), "execution": "exposed-ci-deployer-AKIAKEYWARDENDRILL01"})
 	if finding["userName"] != "ci-deployer" || finding["ownerVerified"] != true {
 		t.Fatalf("finding %v", finding)
 	}

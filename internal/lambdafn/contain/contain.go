@@ -3,6 +3,7 @@
 package contain
 
 import (
+	"context"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -12,6 +13,7 @@ import (
 	"github.com/keywarden/keywarden/internal/exposure"
 	"github.com/keywarden/keywarden/internal/lambdafn"
 	"github.com/keywarden/keywarden/internal/ledger"
+	"github.com/keywarden/keywarden/internal/member"
 	"github.com/keywarden/keywarden/internal/settings"
 )
 
@@ -20,7 +22,11 @@ var _ lambdafn.Build = New
 // New builds the handler with the IAM client and, when the ledger table is
 // set, the DynamoDB client.
 func New(cfg aws.Config, env settings.Lookup, now func() time.Time) (lambda.Handler, error) {
-	h := exposure.NewContainHandler(iam.NewFromConfig(cfg))
+	acting, err := member.NewActing(cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	h := exposure.NewContainHandler(nil)
 	h.Now = now
 	if _, set := env(settings.EnvLedgerTable); set {
 		l, err := ledger.Open(cfg, env, now)
@@ -29,5 +35,10 @@ func New(cfg aws.Config, env settings.Lookup, now func() time.Time) (lambda.Hand
 		}
 		h.Ledger = l
 	}
-	return lambdafn.Wrap(h.Handle), nil
+	return lambdafn.Wrap(member.Step(acting, member.Respond, iam.NewFromConfig, exposure.Input.Target,
+		func(ctx context.Context, api *iam.Client, in exposure.Input) (exposure.Containment, error) {
+			h := h
+			h.IAM = api
+			return h.Handle(ctx, in)
+		})), nil
 }

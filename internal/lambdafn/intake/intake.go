@@ -12,6 +12,7 @@ import (
 
 	"github.com/keywarden/keywarden/internal/intake"
 	"github.com/keywarden/keywarden/internal/lambdafn"
+	"github.com/keywarden/keywarden/internal/member"
 	"github.com/keywarden/keywarden/internal/settings"
 	"github.com/keywarden/keywarden/internal/tamper"
 )
@@ -19,7 +20,8 @@ import (
 var _ lambdafn.Build = New
 
 // New builds the handler with the Step Functions and IAM clients and the
-// account the deployment acts in.
+// account the deployment acts in; in organization mode, with the
+// organization's inventory and member sessions instead of the hub's IAM.
 func New(cfg aws.Config, env settings.Lookup, _ func() time.Time) (lambda.Handler, error) {
 	arn, err := env.Required(settings.EnvStateMachineArn)
 	if err != nil {
@@ -29,6 +31,15 @@ func New(cfg aws.Config, env settings.Lookup, _ func() time.Time) (lambda.Handle
 	if err != nil {
 		return nil, err
 	}
-	return lambdafn.Wrap(intake.Handler{SFN: sfn.NewFromConfig(cfg), IAM: iam.NewFromConfig(cfg), StateMachineArn: arn, Account: account,
-		OwnRoles: tamper.OwnRolesFromEnv(env)}.Handle), nil
+	acting, err := member.NewActing(cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	h := intake.Handler{SFN: sfn.NewFromConfig(cfg), StateMachineArn: arn, Account: account, OwnRoles: tamper.OwnRolesFromEnv(env)}
+	if acting.Organization() {
+		h.Organization = acting
+	} else {
+		h.IAM = iam.NewFromConfig(cfg)
+	}
+	return lambdafn.Wrap(h.Handle), nil
 }

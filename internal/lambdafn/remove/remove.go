@@ -3,6 +3,7 @@
 package remove
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/keywarden/keywarden/internal/exposure"
 	"github.com/keywarden/keywarden/internal/lambdafn"
+	"github.com/keywarden/keywarden/internal/member"
 	"github.com/keywarden/keywarden/internal/settings"
 )
 
@@ -26,5 +28,12 @@ func New(cfg aws.Config, env settings.Lookup, now func() time.Time) (lambda.Hand
 	if action != settings.ActionDelete && action != settings.ActionDeactivate {
 		return nil, fmt.Errorf("%w: %s is %q; use %q or %q", settings.ErrInvalid, settings.EnvExposedKeyAction, action, settings.ActionDelete, settings.ActionDeactivate)
 	}
-	return lambdafn.Wrap(exposure.RemoveHandler{IAM: iam.NewFromConfig(cfg), Action: action, Now: now}.Handle), nil
+	acting, err := member.NewActing(cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	return lambdafn.Wrap(member.Step(acting, member.Respond, iam.NewFromConfig, exposure.Input.Target,
+		func(ctx context.Context, api *iam.Client, in exposure.Input) (exposure.Removal, error) {
+			return exposure.RemoveHandler{IAM: api, Action: action, Now: now}.Handle(ctx, in)
+		})), nil
 }

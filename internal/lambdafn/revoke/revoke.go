@@ -5,6 +5,7 @@
 package revoke
 
 import (
+	"context"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -14,6 +15,7 @@ import (
 	"github.com/keywarden/keywarden/internal/exposure"
 	"github.com/keywarden/keywarden/internal/lambdafn"
 	"github.com/keywarden/keywarden/internal/ledger"
+	"github.com/keywarden/keywarden/internal/member"
 	"github.com/keywarden/keywarden/internal/settings"
 )
 
@@ -27,7 +29,11 @@ func New(cfg aws.Config, env settings.Lookup, now func() time.Time) (lambda.Hand
 	if err != nil {
 		return nil, err
 	}
-	h := exposure.RevokeHandler{IAM: iam.NewFromConfig(cfg), Method: exposure.Method{With: with, PolicyArn: policyArn}, Now: now}
+	acting, err := member.NewActing(cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	h := exposure.RevokeHandler{Method: exposure.Method{With: with, PolicyArn: policyArn}, Now: now}
 	if _, set := env(settings.EnvLedgerTable); set {
 		l, err := ledger.Open(cfg, env, now)
 		if err != nil {
@@ -35,5 +41,14 @@ func New(cfg aws.Config, env settings.Lookup, now func() time.Time) (lambda.Hand
 		}
 		h.Ledger = l
 	}
-	return lambdafn.Wrap(h.Handle), nil
+	return lambdafn.Wrap(member.Step(acting, member.Respond, iam.NewFromConfig, exposure.Input.Target,
+		func(ctx context.Context, api *iam.Client, in exposure.Input) (exposure.Revocation, error) {
+			h := h
+			h.IAM = api
+			if acting.Organization() {
+				// Each member has its own deny policy, at a fixed name.
+				h.Method.PolicyArn = member.DenyPolicyARN(cfg.Region, in.Finding.Account)
+			}
+			return h.Handle(ctx, in)
+		})), nil
 }

@@ -1,0 +1,94 @@
+package intake
+
+import (
+	"context"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/keywarden/keywarden/internal/inventory"
+	"github.com/keywarden/keywarden/internal/localaws"
+	"github.com/keywarden/keywarden/internal/member"
+	"github.com/keywarden/keywarden/internal/step"
+)
+
+// orgAccounts puts the accounts of inScope in scope and reaches each at one
+// emulated account; sessions records each Config call.
+type orgAccounts struct {
+	inScope  map[string]bool
+	member   *localaws.Server
+	sessions []string
+	scopeErr error
+	roleErr  error
+}
+
+func (o *orgAccounts) Scope(_ context.Context, account string) (inventory.Decision, error) {
+	if o.scopeErr != nil {
+		return inventory.Decision{}, o.scopeErr
+	}
+	if o.inScope[account] {
+		return inventory.Decision{ID: account, InScope: true}, nil
+	}
+	return inventory.Decision{ID: account, Reason: inventory.ReasonExcluded}, nil
+}
+
+func (o *orgAccounts) Config(_ context.Context, account string, duty member.Duty, session string) (aws.Config, error) {
+	o.sessions = append(o.sessions, account+" "+duty.String()+" "+session)
+	if o.roleErr != nil {
+		return aws.Config{}, o.roleErr
+	}
+	return o.member.SDKConfig(), nil
+}
+
+// In organization mode an exposure is named with its account, its owner
+// asked of that account's IAM through the read role; Trusted Advisor and
+// Health reports of one key still share the name; an account out of scope
+// is named foreign with no role assumed; and a report whose owner cannot
+// be asked still starts its execution.
+func TestOrganizationNames(t *testing.T) {
+	ctx := context.Background()
+	srv, err := localaws.New(localaws.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	if err := srv.Seed(localaws.Fixture{Users: []localaws.FixtureUser{{Name: "ci-deployer"}},
+		Keys: []localaws.FixtureKey{{User: "ci-deployer", ID: "AKIAKEYWARDENDRILL01"}}}); err != nil {
+		t.Fatal(err)
+	}
+	const want = "exposed-123456789012-ci-deployer-AKIAKEYWARDENDRILL01"
+
+	f := &fakeSFN{started: map[string]string{}}
+	accounts := &orgAccounts{inScope: map[string]bool{"123456789012": true}, member: srv}
+	h := Handler{SFN: f, StateMachineArn: "arn:sm", Account: "999988887777", Organization: accounts}
+	ta, err := h.Handle(ctx, sample(t, "trusted-advisor-exposed-key.json"))
+	if err != nil || ta.Name != want || ta.Duplicate {
+		t.Fatalf("Trusted Advisor report: %+v, %v", ta, err)
+	}
+	health, err := h.Handle(ctx, sample(t, "health-credentials-exposed.json"))
+	if err != nil || health.Name != want || !health.Duplicate {
+		t.Errorf("Health report of the same key: %+v, %v", health, err)
+	}
+	if len(accounts.sessions) != 2 || accounts.sessions[0] != "123456789012 read intake-123456789012-AKIAKEYWARDENDRILL01" {
+		t.Errorf("sessions %q", accounts.sessions)
+	}
+
+	out := &orgAccounts{member: srv}
+	h.Organization = out
+	res, err := h.Handle(ctx, sample(t, "trusted-advisor-exposed-key.json"))
+	if err != nil || res.Name != "foreign-123456789012-AKIAKEYWARDENDRILL01" || len(out.sessions) != 0 {
+		t.Errorf("account out of scope: %+v, %v, sessions %q", res, err, out.sessions)
+	}
+
+	for name, a := range map[string]*orgAccounts{
+		"role not deployed":       {inScope: map[string]bool{"123456789012": true}, roleErr: step.Errorf(step.MemberRoleNotDeployed, "no role")},
+		"organization unreadable": {scopeErr: step.Errorf(step.Throttled, "organizations throttled")},
+	} {
+		f := &fakeSFN{started: map[string]string{}}
+		h := Handler{SFN: f, StateMachineArn: "arn:sm", Account: "999988887777", Organization: a}
+		res, err := h.Handle(ctx, sample(t, "trusted-advisor-exposed-key.json"))
+		if err != nil || res.Name != want || len(f.started) != 1 {
+			t.Errorf("%s: %+v, %v; want %s started, the finding step to fail named", name, res, err, want)
+		}
+	}
+}
