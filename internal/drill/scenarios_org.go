@@ -87,7 +87,7 @@ func orgMemberRoleMissing() Scenario {
 			e.NoIAMWriteIn(sandboxAccount)
 			e.NoIAMWriteIn(orgHub)
 			e.Alerts(1)
-			e.AlertContains("Manual Action Needed For Key "+sandboxKey, string(member.NotDeployed),
+			e.AlertContains("Manual Action Needed", string(member.NotDeployed), sandboxKey,
 				"not deployed in account "+sandboxAccount, "keywarden-member StackSet")
 		},
 	}
