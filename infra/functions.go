@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
 	"strings"
 
@@ -108,6 +109,20 @@ func newFunction(scope constructs.Construct, root string, s settings.Settings, s
 	for _, st := range opts.statements {
 		role.AddToPrincipalPolicy(st)
 	}
+	env := opts.env
+	// Organization mode: the function acts through the member roles of
+	// its duties, and is told the mode, the scope and the hub's account.
+	// One the settings leave no call to make in an account still judges
+	// its events' accounts (and keys the ledger by account), so it is told
+	// the mode and reads the inventory all the same.
+	if actsThroughMembers(s, spec.name) {
+		for _, st := range memberStatements(awscdk.Stack_Of(scope), s, memberDutiesOf(s, spec.name)) {
+			role.AddToPrincipalPolicy(st)
+		}
+		env = map[string]*string{}
+		maps.Copy(env, opts.env)
+		maps.Copy(env, memberEnvironment(s))
+	}
 	props := &awscdklambdagoalpha.GoFunctionProps{
 		Entry:        jsii.String(filepath.Join(root, "lambdas", spec.name)),
 		ModuleDir:    jsii.String(filepath.Join(root, "go.mod")),
@@ -123,8 +138,8 @@ func newFunction(scope constructs.Construct, root string, s settings.Settings, s
 			CgoEnabled:   jsii.Bool(false),
 		},
 	}
-	if len(opts.env) > 0 {
-		props.Environment = &opts.env
+	if len(env) > 0 {
+		props.Environment = &env
 	}
 	if opts.deadLetterQueue != nil {
 		props.DeadLetterQueue = opts.deadLetterQueue

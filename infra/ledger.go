@@ -173,8 +173,9 @@ func addRecordFunction(stack awscdk.Stack, s settings.Settings, alerting *alerti
 	statements := []awsiam.PolicyStatement{allow("RecordCreation", recordLedgerActions, table.TableArn())}
 	if s.NoAccessKeysTag != "" {
 		env[settings.EnvNoKeysTag] = jsii.String(s.NoAccessKeysTag)
-		statements = append(statements,
-			allow("ReadNewKeyOwnerTags", []string{"iam:ListUserTags"}, iamUsersArn(stack)))
+		// In organization mode, read through the member's read role.
+		statements = append(statements, inOwnAccount(s, lambdafn.Record,
+			allow("ReadNewKeyOwnerTags", []string{"iam:ListUserTags"}, iamUsersArn(stack)))...)
 		statements = append(statements, alerting.publishStatements()...)
 	}
 	add(lambdafn.Record, env, statements...)

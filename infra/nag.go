@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -74,6 +76,9 @@ func suppressFindings(s settings.Settings, fns map[string]*function, machine aws
 		if name == lambdafn.Tamper && !s.TamperUndo {
 			continue // reports only: no IAM action
 		}
+		if actsThroughMembers(s, name) {
+			continue // no grant on the hub's users (suppressMemberActing)
+		}
 		if f, ok := fns[name]; ok && f.granted {
 			suppress(f.role, "AwsSolutions-IAM5", reason, nagUsersWildcard)
 		}
@@ -89,8 +94,10 @@ func suppressFindings(s settings.Settings, fns map[string]*function, machine aws
 		"states:DescribeExecution reads the one execution that already holds a report's name, to check it is a response to "+
 			"that key; execution names are made at run time. Limited to this state machine's executions.",
 		"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<StateMachine2E01A3A5.Name>:*")
-	suppress(fns[lambdafn.Activity].role, "AwsSolutions-IAM5",
-		"cloudtrail:LookupEvents supports no resource-level permissions; the resource must be *.", nagAnyResource)
+	if !actsThroughMembers(s, lambdafn.Activity) {
+		suppress(fns[lambdafn.Activity].role, "AwsSolutions-IAM5",
+			"cloudtrail:LookupEvents supports no resource-level permissions; the resource must be *.", nagAnyResource)
+	}
 	suppress(fns[lambdafn.Scan].role, "AwsSolutions-IAM5",
 		"iam:GenerateCredentialReport and iam:GetCredentialReport support no resource-level permissions "+
 			"(the report covers the whole account); the resource must be *.", nagAnyResource)
@@ -100,7 +107,43 @@ func suppressFindings(s settings.Settings, fns map[string]*function, machine aws
 			"CloudWatch Logs log delivery (CreateLogDelivery and related calls). Task invocation is scoped to the function ARNs.",
 		nagAnyResource)
 
+	suppressMemberActing(s, fns)
+
 	suppressNISTFindings(fns, machine)
+}
+
+// suppressMemberActing holds, in organization mode, the reviewed IAM5
+// findings of each function that acts through member roles
+// (memberStatements): one suppression per role, naming exactly the
+// wildcards it is granted.
+func suppressMemberActing(s settings.Settings, fns map[string]*function) {
+	for name, f := range fns {
+		if !actsThroughMembers(s, name) {
+			continue
+		}
+		duties := memberDutiesOf(s, name)
+		roles := make([]string, len(duties))
+		applies := []string{nagAnyResource,
+			"Resource::arn:<AWS::Partition>:organizations::*:ou/" + s.OrganizationID + "/ou-*",
+			"Resource::arn:<AWS::Partition>:organizations::*:account/" + s.OrganizationID + "/*"}
+		for i, d := range duties {
+			roles[i] = d.RoleName()
+			applies = append(applies, "Resource::arn:<AWS::Partition>:iam::*:role/"+d.RoleName())
+		}
+		acts := "The " + name + " function makes no call in a member account with these settings, but judges each event's account"
+		if len(roles) > 0 {
+			acts = "The " + name + " function acts in an event's account only by assuming " + strings.Join(roles, " and ") +
+				" there, a fixed name in every member account; the account is known only at run time, and aws:ResourceOrgID " +
+				"limits the roles to accounts of organization " + s.OrganizationID
+		}
+		suppress(f.role, "AwsSolutions-IAM5",
+			acts+". To judge an account, the function reads the "+
+				"organization's inventory: organizations:DescribeOrganization, ListAccounts and ListRoots support no resource-level "+
+				"permissions; ListAccountsForParent and ListOrganizationalUnitsForParent are limited to the organization's OUs "+
+				"(nested OUs are found at run time) and ListTagsForResource to its accounts (the opt-out tag). The management "+
+				"account in those ARNs is not known to the hub; the organization id is unique to the organization.",
+			applies...)
+	}
 }
 
 // nistRule is a rule id of cdk-nag's NIST 800-53 rev 5 pack.

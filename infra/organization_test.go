@@ -16,6 +16,7 @@ import (
 
 	"github.com/keywarden/keywarden/internal/exposure"
 	"github.com/keywarden/keywarden/internal/lambdafn"
+	"github.com/keywarden/keywarden/internal/member"
 	"github.com/keywarden/keywarden/internal/settings"
 )
 
@@ -377,5 +378,201 @@ func TestMemberRolesSCP(t *testing.T) {
 		if s["Effect"] != "Deny" {
 			t.Errorf("statement %s: an SCP protecting roles denies", toJSON(s))
 		}
+	}
+}
+
+// partitionArn is arn:${Partition}<tail> as the CDK renders FormatArn with
+// no token but the partition.
+func partitionArn(tail string) any {
+	return map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), tail}}}
+}
+
+// memberActingWant is what memberStatements grants for these member
+// roles, in the test organization.
+func memberActingWant(roles ...string) []map[string]any {
+	arns := make([]any, len(roles))
+	for i, r := range roles {
+		arns[i] = partitionArn(":iam::*:role/" + r)
+	}
+	var resource any = arns
+	if len(arns) == 1 {
+		resource = arns[0]
+	}
+	return []map[string]any{
+		{"Sid": "AssumeMemberRoles", "Effect": "Allow", "Action": []any{"sts:AssumeRole", "sts:SetSourceIdentity"}, "Resource": resource,
+			"Condition": map[string]any{"StringEquals": map[string]any{"aws:ResourceOrgID": testOrganizationID}}},
+		{"Sid": "ReadOrganization", "Effect": "Allow", "Resource": "*",
+			"Action": []any{"organizations:DescribeOrganization", "organizations:ListAccounts", "organizations:ListRoots"}},
+		{"Sid": "ListOrganizationalUnits", "Effect": "Allow", "Resource": partitionArn(":organizations::*:ou/" + testOrganizationID + "/ou-*"),
+			"Action": []any{"organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent"}},
+		{"Sid": "ReadAccountTags", "Effect": "Allow", "Resource": partitionArn(":organizations::*:account/" + testOrganizationID + "/*"),
+			"Action": "organizations:ListTagsForResource"},
+	}
+}
+
+// In organization mode each function that answers an event acts through
+// the member roles of its duties and nothing else: exactly its
+// per-account statements (the same settings in account mode: the
+// attached variant) without any IAM or CloudTrail action, plus AssumeRole
+// and SetSourceIdentity on its duties' roles in accounts of the
+// organization and the inventory's Organizations reads. Its environment
+// is its per-account one plus the mode, the scope (which reads back as the
+// settings' scope) and the hub's account.
+func TestMemberActingFunctions(t *testing.T) {
+	_, org, _, _ := organizationVariant(t)
+	_, acct := attachedVariant(t)
+	for _, tc := range []struct {
+		name  string
+		roles []string
+		// kept are the Sids of the per-account statements that remain
+		// ("" is the dead-letter queue's, added by the CDK).
+		kept []string
+	}{
+		{lambdafn.Intake, []string{"keywarden-member-read"}, []string{"WriteOwnLogs", "StartExecution", "ReadOwnExecutions", ""}},
+		{lambdafn.Finding, []string{"keywarden-member-read"}, []string{"WriteOwnLogs"}},
+		{lambdafn.Contain, []string{"keywarden-member-respond"}, []string{"WriteOwnLogs", "RecordContainment"}},
+		{lambdafn.Revoke, []string{"keywarden-member-respond"}, []string{"WriteOwnLogs", "RecordRevocation"}},
+		{lambdafn.Activity, []string{"keywarden-member-read"}, []string{"WriteOwnLogs"}},
+		{lambdafn.Remove, []string{"keywarden-member-respond"}, []string{"WriteOwnLogs"}},
+		{lambdafn.Record, []string{"keywarden-member-read"}, []string{"WriteOwnLogs", "RecordCreation", "PublishAlert", "UseAlertKey"}},
+		{lambdafn.Tamper, []string{"keywarden-member-read", "keywarden-member-respond"}, []string{"WriteOwnLogs", "ReadLedgerRecordDigestLine"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := specNamed(tc.name)
+			got := org.statements(org.id(t, spec.constructID()+"Role/Resource"))
+			var want []any
+			var kept []string
+			for _, s := range acct.statements(acct.id(t, spec.constructID()+"Role/Resource")) {
+				if a := toJSON(s["Action"]); strings.Contains(a, `"iam:`) || strings.Contains(a, `"cloudtrail:`) {
+					continue
+				}
+				sid, _ := s["Sid"].(string)
+				kept = append(kept, sid)
+				want = append(want, s)
+			}
+			if !slices.Equal(kept, tc.kept) {
+				t.Errorf("per-account statements kept %q, want %q", kept, tc.kept)
+			}
+			for _, s := range memberActingWant(tc.roles...) {
+				want = append(want, s)
+			}
+			gotAny := make([]any, len(got))
+			for i, s := range got {
+				gotAny[i] = s
+			}
+			if g := sortedJSON(gotAny); !slices.Equal(g, sortedJSON(want)) {
+				t.Errorf("statements\n got %s\nwant %s", strings.Join(g, "\n     "), strings.Join(sortedJSON(want), "\n     "))
+			}
+			for _, a := range actionsOf(got) {
+				if strings.HasPrefix(a, "iam:") || strings.HasPrefix(a, "cloudtrail:") {
+					t.Errorf("%s: the function acts on the hub's own account", a)
+				}
+			}
+
+			env := functionEnv(t, org, tc.name)
+			wantEnv := maps.Clone(functionEnv(t, acct, tc.name))
+			if wantEnv == nil {
+				wantEnv = map[string]any{}
+			}
+			wantEnv[settings.EnvMode] = settings.ModeOrganization
+			wantEnv[settings.EnvAccount] = ref("AWS::AccountId")
+			wantEnv[settings.EnvOrganization] = env[settings.EnvOrganization]
+			if !reflect.DeepEqual(env, wantEnv) {
+				t.Errorf("environment\n got %s\nwant %s", toJSON(env), toJSON(wantEnv))
+			}
+			lookup := settings.Lookup(func(k string) (string, bool) { v, ok := env[k].(string); return v, ok })
+			scope, ok, err := lookup.OrganizationScope()
+			wantScope := settings.Scope{OrganizationID: testOrganizationID, OrganizationalUnits: []string{"ou-ab12-cd34ef56", "r-ab12"},
+				ExcludedAccounts: []string{"111111111111"}, OptOutTag: settings.DefaultOptOutTag}
+			if err != nil || !ok || !reflect.DeepEqual(scope, wantScope) {
+				t.Errorf("%s %v reads back as %+v, %v, %v; want %+v", settings.EnvOrganization, env[settings.EnvOrganization], scope, ok, err, wantScope)
+			}
+		})
+	}
+	if len(memberDuties) != 8 {
+		t.Errorf("memberDuties has %d functions, the test %d", len(memberDuties), 8)
+	}
+}
+
+// The daily run (scan, act) and the publishers (alert, digest) are in
+// organization mode what they are in account mode: the same statements
+// and environment.
+func TestOrganizationLeavesOthersUnchanged(t *testing.T) {
+	_, org, _, _ := organizationVariant(t)
+	_, acct := attachedVariant(t)
+	for _, name := range []string{lambdafn.Scan, lambdafn.Act, lambdafn.Alert, lambdafn.Digest} {
+		t.Run(name, func(t *testing.T) {
+			role := specNamed(name).constructID() + "Role/Resource"
+			if got, want := org.statements(org.id(t, role)), acct.statements(acct.id(t, role)); !reflect.DeepEqual(got, want) {
+				t.Errorf("statements\n got %s\nwant %s", toJSON(got), toJSON(want))
+			}
+			if got, want := functionEnv(t, org, name), functionEnv(t, acct, name); !reflect.DeepEqual(got, want) {
+				t.Errorf("environment\n got %s\nwant %s", toJSON(got), toJSON(want))
+			}
+		})
+	}
+}
+
+// Which member roles a function assumes: only in organization mode, only
+// the eight that answer events, each under the path member roles trust,
+// and none where the settings leave it no call to make (its role holds no
+// IAM action in account mode then either).
+func TestMemberDutiesOf(t *testing.T) {
+	org := settings.Default()
+	org.Mode = settings.ModeOrganization
+	for name := range memberDuties {
+		if !slices.Contains(memberActors, name) {
+			t.Errorf("%s assumes member roles, but its role is not under %s, which member roles trust", name, hubRolePath)
+		}
+		if got := memberDutiesOf(settings.Default(), name); got != nil {
+			t.Errorf("account mode: %s assumes %v", name, got)
+		}
+		if got := memberDutiesOf(org, name); !slices.Equal(got, memberDuties[name]) {
+			t.Errorf("%s assumes %v, want %v", name, got, memberDuties[name])
+		}
+	}
+	for _, name := range []string{lambdafn.Scan, lambdafn.Act, lambdafn.Alert, lambdafn.Digest} {
+		if got := memberDutiesOf(org, name); got != nil || actsThroughMembers(org, name) {
+			t.Errorf("%s assumes %v", name, got)
+		}
+	}
+	if got := memberDuties[lambdafn.Tamper]; !slices.Equal(got, []member.Duty{member.Read, member.Respond}) {
+		t.Errorf("tamper duties %v", got)
+	}
+	for _, tc := range []struct {
+		name string
+		set  func(*settings.Settings)
+	}{
+		{lambdafn.Remove, func(s *settings.Settings) { s.ExposedKeyAction = settings.ActionDeactivate }},
+		{lambdafn.Record, func(s *settings.Settings) { s.NoAccessKeysTag = "" }},
+		{lambdafn.Tamper, func(s *settings.Settings) { s.TamperUndo = false }},
+	} {
+		s := org
+		tc.set(&s)
+		if got := memberDutiesOf(s, tc.name); got != nil {
+			t.Errorf("%s with nothing to do in an account assumes %v", tc.name, got)
+		}
+	}
+}
+
+// A hub tells doctor its mode, StackSet and scope in outputs, all
+// literals of the settings; a per-account stack has none of them.
+func TestOrganizationOutputs(t *testing.T) {
+	_, tmpl, _, _ := organizationVariant(t)
+	want := map[string]any{
+		outMode: "organization", outOrganizationID: testOrganizationID, outOrganizationalUnits: "ou-ab12-cd34ef56,r-ab12",
+		outExcludedAccounts: "111111111111", outOptOutTag: settings.DefaultOptOutTag, outStackSetName: memberStackSetName,
+		outStackSetCallAs: "SELF", outOrganizationBus: organizationBusName,
+	}
+	for k, v := range want {
+		if got, ok := tmpl.Outputs[k]; !ok || !reflect.DeepEqual(got.Value, v) {
+			t.Errorf("output %s = %v, want %v", k, got.Value, v)
+		}
+		if _, ok := defaultTmpl.Outputs[k]; ok {
+			t.Errorf("the per-account stack has the organization output %s", k)
+		}
+	}
+	if got, more := len(tmpl.Outputs), len(want); got != len(defaultTmpl.Outputs)+more {
+		t.Errorf("%d hub outputs, want the per-account stack's and %d more", got, more)
 	}
 }

@@ -73,5 +73,6 @@ func addRevokeFunction(s settings.Settings, users *string, policy awsiam.Managed
 		env[settings.EnvRevokePolicyArn] = policy.ManagedPolicyArn()
 		deny = attachOnly("AttachDenyTemporarySessions", users, policy)
 	}
-	add(lambdafn.Revoke, env, deny, allow("RecordRevocation", responseLedgerActions, table.TableArn()))
+	add(lambdafn.Revoke, env, append(inOwnAccount(s, lambdafn.Revoke, deny),
+		allow("RecordRevocation", responseLedgerActions, table.TableArn()))...)
 }

@@ -55,27 +55,31 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 	// The finding step and the intake compare the key's account (Health's
 	// organizational view names a member account) with the deployment's:
 	// a key of another account is alerted, never looked up here.
+	// In organization mode the steps that answer an event act in its
+	// account through member roles only: inOwnAccount drops their grants
+	// on the hub's own IAM and CloudTrail (organization.go).
 	thisAccount := awscdk.Aws_ACCOUNT_ID()
 	add(lambdafn.Finding, map[string]*string{settings.EnvAccount: thisAccount},
-		allow("ReadKeyLastUsed", []string{"iam:GetAccessKeyLastUsed"}, users))
+		inOwnAccount(s, lambdafn.Finding, allow("ReadKeyLastUsed", []string{"iam:GetAccessKeyLastUsed"}, users))...)
 	// The containment and the revocation are recorded in the ledger, from
 	// which the tamper watch undoes their undoing.
 	recordResponse := map[string]*string{settings.EnvLedgerTable: ledger.TableName()}
-	add(lambdafn.Contain, recordResponse,
-		allow("DeactivateAndReadKeys", []string{"iam:UpdateAccessKey", "iam:ListAccessKeys"}, users),
-		allow("RecordContainment", responseLedgerActions, ledger.TableArn()))
+	add(lambdafn.Contain, recordResponse, append(
+		inOwnAccount(s, lambdafn.Contain, allow("DeactivateAndReadKeys", []string{"iam:UpdateAccessKey", "iam:ListAccessKeys"}, users)),
+		allow("RecordContainment", responseLedgerActions, ledger.TableArn()))...)
 	// revokeWith attachedPolicy: the deny policy the revoke step attaches.
 	revokePolicy := newRevokePolicy(stack, s)
 	addRevokeFunction(s, users, revokePolicy, ledger, add)
 	add(lambdafn.Activity, activityEnvironment(s),
-		allow("LookupCloudTrailEvents", []string{"cloudtrail:LookupEvents"}, jsii.String("*")))
+		inOwnAccount(s, lambdafn.Activity, allow("LookupCloudTrailEvents", []string{"cloudtrail:LookupEvents"}, jsii.String("*")))...)
 	var removeStatements []awsiam.PolicyStatement
 	if s.ExposedKeyAction == settings.ActionDelete {
 		// With "deactivate" the function keeps the key inactive and
 		// needs no IAM action at all.
 		removeStatements = append(removeStatements, allow("DeleteKey", []string{"iam:DeleteAccessKey"}, users))
 	}
-	add(lambdafn.Remove, map[string]*string{settings.EnvExposedKeyAction: jsii.String(s.ExposedKeyAction)}, removeStatements...)
+	add(lambdafn.Remove, map[string]*string{settings.EnvExposedKeyAction: jsii.String(s.ExposedKeyAction)},
+		inOwnAccount(s, lambdafn.Remove, removeStatements...)...)
 	// The alert quotes who created the exposed key from the ledger.
 	add(lambdafn.Alert, map[string]*string{
 		settings.EnvAlertTopicArn: alerting.topic.TopicArn(),
@@ -98,21 +102,21 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 		env: map[string]*string{settings.EnvStateMachineArn: machine.StateMachineArn(), settings.EnvAccount: thisAccount,
 			// keywarden's own writes start no tamper execution.
 			settings.EnvOwnRoleArns: ownRoleArns(fns)},
-		statements: []awsiam.PolicyStatement{
+		statements: append([]awsiam.PolicyStatement{
 			// ListExecutions finds an earlier response to a key IAM no
 			// longer knows (internal/intake).
 			allow("StartExecution", []string{"states:StartExecution", "states:ListExecutions"}, machine.StateMachineArn()),
 			// DescribeExecution checks that an execution holding a
 			// report's name is a response to that key (internal/intake).
 			allow("ReadOwnExecutions", []string{"states:DescribeExecution"}, executionsArn(stack, machine)),
-			allow("ReadKeyLastUsed", []string{"iam:GetAccessKeyLastUsed"}, users),
-		},
+		}, inOwnAccount(s, lambdafn.Intake, allow("ReadKeyLastUsed", []string{"iam:GetAccessKeyLastUsed"}, users))...),
 		deadLetterQueue: dlq,
 	})
 	newTriggers(stack, s, revokePolicy, fns[lambdafn.Intake].fn, dlq)
 	if s.Mode == settings.ModeOrganization {
 		newOrganizationBus(stack, s, fns[lambdafn.Intake].fn, dlq)
 		newMemberStackSet(stack, s, props.MemberTemplateBody)
+		newOrganizationOutputs(stack, s)
 		previewOnly(stack)
 	}
 

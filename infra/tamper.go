@@ -62,14 +62,16 @@ func addTamperFunction(stack awscdk.Stack, s settings.Settings, table awsdynamod
 		settings.EnvTamperUndo:       jsii.String(strconv.FormatBool(s.TamperUndo)),
 		settings.EnvIncidentOpenDays: jsii.String(fmt.Sprint(s.IncidentOpenDays)),
 	}
-	statements := []awsiam.PolicyStatement{allow("ReadLedgerRecordDigestLine", tamperLedgerActions, table.TableArn())}
+	var undo []awsiam.PolicyStatement
 	if s.TamperUndo && revokePolicy != nil {
-		statements = append(statements, allow("UndoTampering", tamperUndoKeyActions, iamUsersArn(stack)),
+		undo = append(undo, allow("UndoTampering", tamperUndoKeyActions, iamUsersArn(stack)),
 			attachOnly("AttachDenyTemporarySessionsAgain", iamUsersArn(stack), revokePolicy))
 	} else if s.TamperUndo {
-		statements = append(statements, allow("UndoTampering", append(slices.Clone(tamperUndoKeyActions), "iam:PutUserPolicy"), iamUsersArn(stack)))
+		undo = append(undo, allow("UndoTampering", append(slices.Clone(tamperUndoKeyActions), "iam:PutUserPolicy"), iamUsersArn(stack)))
 	}
-	f := add(lambdafn.Tamper, env, statements...)
+	// In organization mode it undoes through the member roles instead.
+	f := add(lambdafn.Tamper, env, append([]awsiam.PolicyStatement{allow("ReadLedgerRecordDigestLine", tamperLedgerActions, table.TableArn())},
+		inOwnAccount(s, lambdafn.Tamper, undo...)...)...)
 	// Its own role is among the writers: added once the role exists.
 	f.fn.AddEnvironment(jsii.String(settings.EnvOwnRoleArns), ownRoleArns(fns), nil)
 	return f

@@ -23,6 +23,7 @@ import (
 	"github.com/keywarden/keywarden/internal/event"
 	"github.com/keywarden/keywarden/internal/keyage"
 	"github.com/keywarden/keywarden/internal/ledger"
+	"github.com/keywarden/keywarden/internal/member"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/step"
 )
@@ -54,6 +55,11 @@ type Handler struct {
 	NoKeysTag string
 	// Now is the clock flags are stamped with; time.Now when nil.
 	Now func() time.Time
+	// Organization, when set, is organization mode: a creation in an
+	// account out of scope is refused (AccountOutOfScope), and the user's
+	// tags are read in the key's account through the read member role;
+	// IAM is then unused.
+	Organization member.Accounts
 }
 
 func (h Handler) now() time.Time {
@@ -73,9 +79,16 @@ type Result struct {
 	ErrorCode     string `json:"errorCode,omitempty"`
 }
 
+// Input is the step's input: the execution's event, and the execution's
+// name (the member session's name in organization mode).
+type Input struct {
+	Event     json.RawMessage `json:"event"`
+	Execution string          `json:"execution"`
+}
+
 // Handle records the creation in the event (the execution's input).
-func (h Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, error) {
-	env, err := event.ParseEnvelope(raw)
+func (h Handler) Handle(ctx context.Context, in Input) (Result, error) {
+	env, err := event.ParseEnvelope(in.Event)
 	if err != nil {
 		return Result{}, &step.Error{Name: step.InvalidEvent, Err: err}
 	}
@@ -93,6 +106,17 @@ func (h Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, error
 		slog.InfoContext(ctx, "CreateAccessKey failed; nothing to record", "user", kc.User, "errorCode", kc.ErrorCode)
 		return Result{Status: "not-created", User: kc.User, CreatorARN: kc.CreatorARN, ErrorCode: kc.ErrorCode}, nil
 	}
+	if h.Organization != nil {
+		// The forwarded event keeps its member's account: only an account
+		// in scope is recorded.
+		d, err := h.Organization.Scope(ctx, kc.Account)
+		if err != nil {
+			return Result{}, err
+		}
+		if !d.InScope {
+			return Result{}, member.OutOfScope(d)
+		}
+	}
 	res := Result{Status: "recorded", KeyID: kc.KeyID, User: kc.User, CreatorARN: kc.CreatorARN}
 	err = h.Ledger.RecordCreation(ctx, ledger.Creation{
 		KeyID: kc.KeyID, User: kc.User, CreatorARN: kc.CreatorARN, SourceIP: kc.SourceIP,
@@ -107,7 +131,15 @@ func (h Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, error
 		// Root has no IAM user tags (a user named "root" is someone else).
 		return res, nil
 	}
-	forbidden, err := h.forbidsKeys(ctx, kc.User)
+	tags := h.IAM
+	if h.Organization != nil {
+		cfg, err := h.Organization.Config(ctx, kc.Account, member.Read, in.Execution)
+		if err != nil {
+			return res, err
+		}
+		tags = iam.NewFromConfig(cfg)
+	}
+	forbidden, err := h.forbidsKeys(ctx, tags, kc.User)
 	if err != nil || !forbidden {
 		return res, err
 	}
@@ -123,8 +155,8 @@ func (h Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, error
 
 // forbidsKeys reads the user's tags; a user already deleted forbids nothing
 // any more.
-func (h Handler) forbidsKeys(ctx context.Context, user string) (bool, error) {
-	p := iam.NewListUserTagsPaginator(h.IAM, &iam.ListUserTagsInput{UserName: aws.String(user)})
+func (h Handler) forbidsKeys(ctx context.Context, tags TagsAPI, user string) (bool, error) {
+	p := iam.NewListUserTagsPaginator(tags, &iam.ListUserTagsInput{UserName: aws.String(user)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if step.IsNoSuchEntity(err) {

@@ -13,7 +13,10 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/ledger"
+	"github.com/keywarden/keywarden/internal/localaws"
+	"github.com/keywarden/keywarden/internal/member/membertest"
 	"github.com/keywarden/keywarden/internal/step"
 )
 
@@ -68,7 +71,7 @@ func TestRecord(t *testing.T) {
 	l, s := &fakeLedger{}, &fakeSNS{}
 	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	h := Handler{IAM: tags{"bob": {"UserType": "Employee"}}, Ledger: l, SNS: s, Topic: "t", NoKeysTag: noKeys, Now: func() time.Time { return now }}
-	res, err := h.Handle(context.Background(), sample(t, "cloudtrail-create-access-key.json"))
+	res, err := h.Handle(context.Background(), Input{Event: sample(t, "cloudtrail-create-access-key.json")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +86,7 @@ func TestRecord(t *testing.T) {
 
 	// The same user tagged as not allowed keys: flagged and alerted.
 	h.IAM = tags{"bob": {noKeys: "true"}}
-	res, err = h.Handle(context.Background(), sample(t, "cloudtrail-create-access-key.json"))
+	res, err = h.Handle(context.Background(), Input{Event: sample(t, "cloudtrail-create-access-key.json")})
 	if err != nil || !res.AgainstPolicy || len(l.flags) != 1 || len(s.published) != 1 {
 		t.Fatalf("against policy: %+v, %v, flags %d, published %d", res, err, len(l.flags), len(s.published))
 	}
@@ -96,7 +99,7 @@ func TestRecord(t *testing.T) {
 
 	// A user deleted since: recorded, nothing to check.
 	h.IAM = tags{}
-	if res, err := h.Handle(context.Background(), sample(t, "cloudtrail-create-access-key.json")); err != nil || res.AgainstPolicy {
+	if res, err := h.Handle(context.Background(), Input{Event: sample(t, "cloudtrail-create-access-key.json")}); err != nil || res.AgainstPolicy {
 		t.Errorf("gone user: %+v, %v", res, err)
 	}
 }
@@ -104,7 +107,7 @@ func TestRecord(t *testing.T) {
 func TestFailedCallsAndBadInput(t *testing.T) {
 	l := &fakeLedger{}
 	h := Handler{IAM: tags{}, Ledger: l, SNS: &fakeSNS{}, Topic: "t", NoKeysTag: noKeys}
-	res, err := h.Handle(context.Background(), sample(t, "cloudtrail-create-access-key-failed.json"))
+	res, err := h.Handle(context.Background(), Input{Event: sample(t, "cloudtrail-create-access-key-failed.json")})
 	if err != nil || res.Status != "not-created" || len(l.creations) != 0 {
 		t.Errorf("failed call: %+v, %v", res, err)
 	}
@@ -113,7 +116,7 @@ func TestFailedCallsAndBadInput(t *testing.T) {
 		"other source": string(sample(t, "unsupported-event.json")),
 		"no detail":    `{"source":"aws.iam","detail-type":"AWS API Call via CloudTrail","account":"123456789012"}`,
 	} {
-		_, err := h.Handle(context.Background(), json.RawMessage(raw))
+		_, err := h.Handle(context.Background(), Input{Event: json.RawMessage(raw)})
 		if n := step.Name(err); n != step.InvalidEvent && n != step.UnsupportedEvent {
 			t.Errorf("%s: %v (%s), want a named error", name, err, n)
 		}
@@ -136,7 +139,7 @@ func TestNoKeysTagAsWritten(t *testing.T) {
 		t.Run(tc.value, func(t *testing.T) {
 			l, s := &fakeLedger{}, &fakeSNS{}
 			h := Handler{IAM: tags{"bob": {noKeys: tc.value}}, Ledger: l, SNS: s, Topic: "t", NoKeysTag: noKeys}
-			res, err := h.Handle(context.Background(), sample(t, "cloudtrail-create-access-key.json"))
+			res, err := h.Handle(context.Background(), Input{Event: sample(t, "cloudtrail-create-access-key.json")})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -152,7 +155,7 @@ func TestNoKeysTagAsWritten(t *testing.T) {
 func TestRecordUnreadableCreateDate(t *testing.T) {
 	l, s := &fakeLedger{}, &fakeSNS{}
 	h := Handler{IAM: tags{"bob": {noKeys: "true"}}, Ledger: l, SNS: s, Topic: "t", NoKeysTag: noKeys}
-	res, err := h.Handle(context.Background(), sample(t, "cloudtrail-create-access-key-unreadable-date.json"))
+	res, err := h.Handle(context.Background(), Input{Event: sample(t, "cloudtrail-create-access-key-unreadable-date.json")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,5 +168,36 @@ func TestRecordUnreadableCreateDate(t *testing.T) {
 	}
 	if len(s.published) != 1 || !strings.Contains(aws.ToString(s.published[0].Message), "Created:      2024-09-05 18:04:50 UTC ("+source+")") {
 		t.Errorf("the alert does not say where the time came from: %+v", s.published)
+	}
+}
+
+// In organization mode a creation in an account out of scope is refused
+// before anything is written, and the no-keys tag is read in the key's
+// account through the read member role.
+func TestRecordInOrganizationMode(t *testing.T) {
+	ctx := context.Background()
+	srv, err := localaws.New(localaws.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	if err := srv.Seed(localaws.Fixture{Users: []localaws.FixtureUser{{Name: "bob", Tags: map[string]string{noKeys: "true"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	const exec = "created-bob-AKIAKEYWARDENBOB0001"
+	l, s := &fakeLedger{}, &fakeSNS{}
+	h := Handler{Ledger: l, SNS: s, Topic: "t", NoKeysTag: noKeys, Organization: &membertest.Accounts{Reason: inventory.ReasonOptedOut, Member: srv}}
+	if _, err := h.Handle(ctx, Input{Event: sample(t, "cloudtrail-create-access-key.json"), Execution: exec}); step.Name(err) != step.AccountOutOfScope ||
+		!strings.Contains(err.Error(), "opted out") || len(l.creations) != 0 {
+		t.Errorf("out of scope: %v, %d recorded", err, len(l.creations))
+	}
+	accounts := &membertest.Accounts{InScope: map[string]string{"123456789012": "payments-prod"}, Member: srv}
+	h.Organization = accounts
+	res, err := h.Handle(ctx, Input{Event: sample(t, "cloudtrail-create-access-key.json"), Execution: exec})
+	if err != nil || !res.AgainstPolicy || len(l.creations) != 1 || len(s.published) != 1 {
+		t.Fatalf("in scope: %+v, %v", res, err)
+	}
+	if got := accounts.Configs(); len(got) != 1 || got[0] != "123456789012 read "+exec {
+		t.Errorf("sessions %q", got)
 	}
 }

@@ -18,10 +18,15 @@ type checkCase struct {
 	want   Status
 	detail []string // substrings of Detail
 	fix    string   // a substring of Fix
+	org    bool     // on a hub (newOrgDeployment)
 }
 
 func (c checkCase) run(t *testing.T) {
-	d := newDeployment(t, fixedRules, nil)
+	newDeploy := newDeployment
+	if c.org {
+		newDeploy = newOrgDeployment
+	}
+	d := newDeploy(t, fixedRules, nil)
 	if c.setup != nil {
 		c.setup(d)
 	}

@@ -8,16 +8,22 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/keywarden/keywarden/internal/inventory"
 )
 
 // CloudFormation reads the stack: its outputs, status and rules.
 type CloudFormation interface {
 	DescribeStacks(context.Context, *cloudformation.DescribeStacksInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
 	ListStackResources(context.Context, *cloudformation.ListStackResourcesInput, ...func(*cloudformation.Options)) (*cloudformation.ListStackResourcesOutput, error)
+	// Organization mode: the member StackSet and its instances.
+	DescribeStackSet(context.Context, *cloudformation.DescribeStackSetInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStackSetOutput, error)
+	ListStackInstances(context.Context, *cloudformation.ListStackInstancesInput, ...func(*cloudformation.Options)) (*cloudformation.ListStackInstancesOutput, error)
 }
 
 // SNS lists the alert topic's subscriptions.
@@ -38,10 +44,16 @@ type CloudTrail interface {
 	GetEventSelectors(context.Context, *cloudtrail.GetEventSelectorsInput, ...func(*cloudtrail.Options)) (*cloudtrail.GetEventSelectorsOutput, error)
 }
 
-// EventBridge reads whether a rule is enabled.
+// EventBridge reads whether a rule is enabled and, in organization mode,
+// the hub bus's policy.
 type EventBridge interface {
 	DescribeRule(context.Context, *eventbridge.DescribeRuleInput, ...func(*eventbridge.Options)) (*eventbridge.DescribeRuleOutput, error)
+	DescribeEventBus(context.Context, *eventbridge.DescribeEventBusInput, ...func(*eventbridge.Options)) (*eventbridge.DescribeEventBusOutput, error)
 }
+
+// Organizations reads the organization's accounts, in organization mode
+// only: the in-scope accounts are internal/inventory's.
+type Organizations = inventory.API
 
 // SQS reads the dead-letter queue's depth.
 type SQS interface {
@@ -68,6 +80,7 @@ type Clients struct {
 	SQS            SQS
 	StepFunctions  StepFunctions
 	CloudWatch     CloudWatch
+	Organizations  Organizations
 }
 
 // NewClients builds the real SDK clients from cfg.
@@ -81,6 +94,7 @@ func NewClients(cfg aws.Config) Clients {
 		SQS:            sqs.NewFromConfig(cfg),
 		StepFunctions:  sfn.NewFromConfig(cfg),
 		CloudWatch:     cloudwatch.NewFromConfig(cfg),
+		Organizations:  organizations.NewFromConfig(cfg),
 	}
 }
 

@@ -36,6 +36,9 @@ type deployment struct {
 	queueURL string
 	rules    []string // physical names
 	alarms   []string
+	// org is the organization around a hub (organization_test.go); nil
+	// for a per-account deployment.
+	org *orgFixture
 }
 
 // rule is an EventBridge rule of the stack: its logical id and what
@@ -43,12 +46,14 @@ type deployment struct {
 type rule struct {
 	logicalID string
 	def       localaws.RuleDefinition
+	// bus is the custom bus the rule is on; "" for the default bus.
+	bus string
 }
 
 // fixedRules are a small stand-in for the template's rules.
 var fixedRules = []rule{
-	{"ScheduleRuleDA5BD877", localaws.RuleDefinition{ScheduleExpression: "cron(0 8 * * ? *)"}},
-	{"KeyCreationRule189F8933", localaws.RuleDefinition{EventPattern: `{"source":["aws.iam"],"detail":{"eventName":["CreateAccessKey"]}}`}},
+	{"ScheduleRuleDA5BD877", localaws.RuleDefinition{ScheduleExpression: "cron(0 8 * * ? *)"}, ""},
+	{"KeyCreationRule189F8933", localaws.RuleDefinition{EventPattern: `{"source":["aws.iam"],"detail":{"eventName":["CreateAccessKey"]}}`}, ""},
 }
 
 // newDeployment deploys a healthy keywarden: enforcing, notices from a
@@ -60,6 +65,13 @@ func newDeployment(t *testing.T, rules []rule, outputs []localaws.StackOutput) *
 	srv, err := localaws.New(localaws.Options{Now: func() time.Time { return testNow }})
 	must(t, err)
 	t.Cleanup(func() { _ = srv.Close() })
+	return deployOn(t, srv, rules, outputs)
+}
+
+// deployOn deploys the healthy keywarden of newDeployment into srv, an
+// account of its own or of an organization.
+func deployOn(t *testing.T, srv *localaws.Server, rules []rule, outputs []localaws.StackOutput) *deployment {
+	t.Helper()
 	d := &deployment{t: t, srv: srv}
 	ctx := context.Background()
 
@@ -84,15 +96,28 @@ func newDeployment(t *testing.T, rules []rule, outputs []localaws.StackOutput) *
 	d.addExecution("exposed-alice-AKIAEXAMPLEALICE0001", localaws.ExecutionSucceeded, testNow.Add(-50*time.Hour), time.Minute)
 
 	var resources []localaws.StackResource
+	buses := map[string]bool{}
 	for _, r := range rules {
 		name := "Keywarden-" + r.logicalID
 		if len(name) > 64 {
 			name = name[:64]
 		}
 		r.def.Name = name
+		physical := name
+		if r.bus != "" {
+			// A rule on another bus: CloudFormation's physical id is
+			// "bus|name". The bus's policy is the organization's to set.
+			if !buses[r.bus] {
+				_, err := srv.AddEventBus(localaws.EventBus{Name: r.bus})
+				must(t, err)
+				buses[r.bus] = true
+			}
+			r.def.EventBusName = r.bus
+			physical = r.bus + "|" + name
+		}
 		must(t, srv.DefineRule(r.def))
-		d.rules = append(d.rules, name)
-		resources = append(resources, localaws.StackResource{LogicalID: r.logicalID, PhysicalID: name, Type: "AWS::Events::Rule"})
+		d.rules = append(d.rules, physical)
+		resources = append(resources, localaws.StackResource{LogicalID: r.logicalID, PhysicalID: physical, Type: "AWS::Events::Rule"})
 	}
 	resources = append(resources, localaws.StackResource{LogicalID: "DeadLetterQueue9F481546", PhysicalID: d.queueURL, Type: "AWS::SQS::Queue"})
 
@@ -165,7 +190,13 @@ func must(t *testing.T, err error) {
 // settings) keep it.
 func fromTemplate(t *testing.T) ([]rule, []localaws.StackOutput) {
 	t.Helper()
-	path := filepath.Join("..", "..", "cdk.out", "Keywarden.template.json")
+	return fromTemplateFile(t, filepath.Join("..", "..", "cdk.out", "Keywarden.template.json"))
+}
+
+// fromTemplateFile reads the rules and outputs of the template at path.
+// A rule on a bus of the stack (organization mode) keeps that bus.
+func fromTemplateFile(t *testing.T, path string) ([]rule, []localaws.StackOutput) {
+	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("doctor's whole-deployment test needs the synthesized template: run `make synth` (or `make test`, which does): %v", err)
@@ -177,6 +208,8 @@ func fromTemplate(t *testing.T) ([]rule, []localaws.StackOutput) {
 				EventPattern       json.RawMessage
 				ScheduleExpression string
 				Description        string
+				EventBusName       struct{ Ref string }
+				Name               string
 			}
 		}
 		Outputs map[string]struct{ Value any }
@@ -196,7 +229,11 @@ func fromTemplate(t *testing.T) ([]rule, []localaws.StackOutput) {
 				def.EventPattern = `{"source":["aws.states"]}`
 			}
 		}
-		rules = append(rules, rule{id, def})
+		bus := ""
+		if ref := r.Properties.EventBusName.Ref; ref != "" {
+			bus = tmpl.Resources[ref].Properties.Name
+		}
+		rules = append(rules, rule{id, def, bus})
 	}
 	sort.Slice(rules, func(i, j int) bool { return rules[i].logicalID < rules[j].logicalID })
 	var outputs []localaws.StackOutput

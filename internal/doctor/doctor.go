@@ -2,7 +2,10 @@
 // that fail silently: a region where IAM's events never arrive, an alert
 // topic nobody confirmed, an SES sender that cannot send, no trail feeding
 // CloudTrail events to EventBridge, a disabled rule, undelivered events, a
-// daily run that stopped, failed executions and alarms in ALARM.
+// daily run that stopped, failed executions and alarms in ALARM. A hub
+// (organization mode, organization.go) also gets its member StackSet and
+// its instances, the in-scope accounts without a member stack, the hub
+// bus's policy and the organization trail checked.
 //
 // Each check is a small function over a narrow client interface that the
 // real SDK clients satisfy. It passes, warns or fails, and says what fixes
@@ -100,6 +103,10 @@ func (d Doctor) Run(ctx context.Context) Report {
 	add(checkDailyRun(execs, stack, now(), d.Region))
 	add(checkFailedExecutions(execs, stack, now(), d.Region))
 	add(checkAlarms(ctx, d.Clients.CloudWatch, stack, d.Region))
+	// A hub's checks: a per-account stack has no Mode output.
+	if stack.output(outMode) != "" {
+		d.checkOrganization(ctx, stack, now, add)
+	}
 	return rep
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,7 @@ var requiredOutputs = []string{outStateMachine, outAlertTopic, outDeadLetterQueu
 // stack is the deployed stack as DescribeStacks shows it.
 type stack struct {
 	name    string
+	account string // from the stack's id
 	status  string
 	created time.Time
 	outputs map[string]string
@@ -81,6 +83,9 @@ func checkStack(ctx context.Context, cfn CloudFormation, name, region string) (R
 	}
 	s := out.Stacks[0]
 	st := &stack{name: aws.ToString(s.StackName), status: string(s.StackStatus), created: aws.ToTime(s.CreationTime), outputs: map[string]string{}}
+	if parts := strings.Split(aws.ToString(s.StackId), ":"); len(parts) > 4 {
+		st.account = parts[4]
+	}
 	for _, o := range s.Outputs {
 		st.outputs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
 	}
@@ -109,8 +114,12 @@ func checkStack(ctx context.Context, cfn CloudFormation, name, region string) (R
 
 func checkOutputs(s *stack) Result {
 	r := Result{ID: "outputs", Title: "Stack outputs"}
+	required := requiredOutputs
+	if s.organizationMode() {
+		required = append(slices.Clone(requiredOutputs), organizationOutputs...)
+	}
 	var missing []string
-	for _, k := range requiredOutputs {
+	for _, k := range required {
 		if s.output(k) == "" {
 			missing = append(missing, k)
 		}
@@ -121,7 +130,7 @@ func checkOutputs(s *stack) Result {
 		r.Fix = "deploy the current keywarden (cdk deploy): an older stack lacks outputs doctor reads"
 		return r
 	}
-	r.Status, r.Detail = Pass, fmt.Sprintf("all %d outputs doctor reads are there", len(requiredOutputs))
+	r.Status, r.Detail = Pass, fmt.Sprintf("all %d outputs doctor reads are there", len(required))
 	return r
 }
 

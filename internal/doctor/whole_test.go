@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keywarden/keywarden/internal/localaws"
+	"github.com/keywarden/keywarden/internal/settings"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/doctor-*.txt from the current output")
@@ -54,6 +55,51 @@ func brokenDeployment(t *testing.T) *deployment {
 	return d
 }
 
+// orgTemplate is organization mode's hub template (make synth).
+var orgTemplate = filepath.Join("..", "..", "build", "variants", "organization", "Keywarden.template.json")
+
+// healthyHub is the hub template's stack in an organization (hub a
+// delegated administrator, the StackSet called as DELEGATED_ADMIN, legacy
+// excluded, sandbox opted out), with every check passing.
+func healthyHub(t *testing.T) *deployment {
+	rules, outputs := fromTemplateFile(t, orgTemplate)
+	// The fixture sets the scope of its own organization; the template
+	// must have every output it replaces, under doctor's names.
+	have := map[string]string{}
+	for _, o := range outputs {
+		have[o.Key] = o.Value
+	}
+	for _, k := range organizationOutputs {
+		if have[k] == "" {
+			t.Errorf("the hub template has no output %s (infra/organization.go and doctor disagree)", k)
+		}
+	}
+	if have[outMode] != settings.ModeOrganization || have[outStackSetName] != testStackSet || have[outOrganizationBus] != testOrgBus ||
+		have[outStackSetCallAs] != localaws.CallAsDelegatedAdmin {
+		t.Errorf("hub template outputs %v", have)
+	}
+	d := newOrgDeployment(t, rules, outputs)
+	d.setOutput(outKeyAgeMode, keyAgeModeEnforcing)
+	d.setOutput(outNoticeSender, testSender)
+	return d
+}
+
+// brokenHub is a healthy hub with one thing wrong for each organization
+// check: automatic deployment off, prod's instance OUTDATED, no instance
+// in staging, one in the excluded legacy account, the bus policy naming
+// another organization, the organization trail stopped.
+func brokenHub(t *testing.T) *deployment {
+	d := healthyHub(t)
+	d.org.stackSet.AutoDeployment = false
+	d.setInstance(testProd, localaws.StackInstance{OrganizationalUnitID: d.org.workloads, Status: localaws.StackInstanceOutdated,
+		StatusReason: "ResourceLogicalId:ReadRole, ResourceType:AWS::IAM::Role, ResourceStatusReason:keywarden-member-read already exists."})
+	d.setInstance(testStaging, localaws.StackInstance{})
+	d.setInstance(testLegacy, localaws.StackInstance{OrganizationalUnitID: d.org.workloads, Status: localaws.StackInstanceCurrent})
+	d.setBusPolicy(busPolicy("o-another0001"))
+	must(t, d.srv.AddTrail(localaws.Trail{Name: "organization-trail", Organization: true, MultiRegion: true}))
+	return d
+}
+
 // TestWholeDoctor runs every check against a healthy and a broken local
 // deployment of the synthesized template, and keeps docs/doctor.md's
 // examples equal to the output.
@@ -74,6 +120,16 @@ func TestWholeDoctor(t *testing.T) {
 			"region": Pass, "stack": Pass, "outputs": Pass, "settings": Warn, "alert-subscriptions": Fail, "ses-sender": Fail,
 			"ses-account": Warn, "cloudtrail": Fail, "rules": Fail, "dead-letter-queue": Fail, "daily-run": Fail,
 			"failed-executions": Warn, "alarms": Fail}},
+		{"organization-healthy", healthyHub, false, map[string]Status{
+			"region": Pass, "stack": Pass, "outputs": Pass, "settings": Pass, "alert-subscriptions": Pass, "ses-sender": Pass,
+			"ses-account": Pass, "cloudtrail": Pass, "rules": Pass, "dead-letter-queue": Pass, "daily-run": Pass,
+			"failed-executions": Pass, "alarms": Pass,
+			"stackset": Pass, "stack-instances": Pass, "member-accounts": Pass, "organization-bus": Pass, "organization-trail": Pass}},
+		{"organization-broken", brokenHub, true, map[string]Status{
+			"region": Pass, "stack": Pass, "outputs": Pass, "settings": Pass, "alert-subscriptions": Pass, "ses-sender": Pass,
+			"ses-account": Pass, "cloudtrail": Pass, "rules": Pass, "dead-letter-queue": Pass, "daily-run": Pass,
+			"failed-executions": Pass, "alarms": Pass,
+			"stackset": Fail, "stack-instances": Fail, "member-accounts": Fail, "organization-bus": Fail, "organization-trail": Warn}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rep := c.deploy(t).run()

@@ -129,7 +129,19 @@ func readMemberFixtures(path string) (map[string]localaws.Fixture, error) {
 // role as the template declares it (path and trust), whose credentials the
 // function then runs with, as in Lambda.
 func (st *stack) provisionHub() error {
-	if _, err := st.aws.CreateEventBus(localaws.EventBus{Name: st.hub.Bus, OrganizationID: st.hub.OrganizationID}); err != nil {
+	// The bus policy's statement names the bus's ARN: resolve it with the
+	// bus's own.
+	busARN := fmt.Sprintf("arn:aws:events:%s:%s:event-bus/%s", st.aws.Region(), st.aws.AccountID(), st.hub.Bus)
+	values := intrinsics{"AWS::AccountId": st.aws.AccountID(), "AWS::Partition": "aws", "AWS::Region": st.aws.Region()}
+	for _, id := range st.hub.busIDs {
+		values[id], values[id+".Arn"], values[id+".Name"] = st.hub.Bus, busARN, st.hub.Bus
+	}
+	statement, err := values.resolveJSON(st.hub.BusPolicy)
+	if err != nil {
+		return fmt.Errorf("the hub bus's policy: %w", err)
+	}
+	policy := `{"Version":"2012-10-17","Statement":[` + statement + `]}`
+	if _, err := st.aws.AddEventBus(localaws.EventBus{Name: st.hub.Bus, Policy: policy}); err != nil {
 		return err
 	}
 	st.roleArns = map[string]string{}

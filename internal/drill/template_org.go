@@ -16,11 +16,17 @@ import (
 // and each function's execution role (with its path, which member trusts
 // match).
 type hubOrganization struct {
-	Bus                 string
+	Bus string
+	// BusPolicy is the bus's resource policy statement as the template
+	// writes it (intrinsics unresolved); OrganizationID the organization
+	// it admits.
+	BusPolicy           json.RawMessage
 	OrganizationID      string
 	OrganizationalUnits []string
 	// Roles are the functions' roles, by function name ("contain").
 	Roles map[string]functionRole
+	// busIDs are the bus's logical ids (one), which its policy refers to.
+	busIDs []string
 }
 
 // functionRole is a function's execution role in the template.
@@ -73,18 +79,21 @@ func readHubOrganization(path string) (_ hubOrganization, ok bool, _ error) {
 			}
 			_ = json.Unmarshal(r.Properties, &p)
 			hub.Bus = p.Name
+			hub.busIDs = append(hub.busIDs, id)
 		case "AWS::Events::EventBusPolicy":
 			var p struct {
-				Statement struct {
-					Condition struct {
-						StringEquals struct {
-							OrgID string `json:"aws:PrincipalOrgID"`
-						} `json:"StringEquals"`
-					} `json:"Condition"`
-				} `json:"Statement"`
+				Statement json.RawMessage `json:"Statement"`
+			}
+			var st struct {
+				Condition struct {
+					StringEquals struct {
+						OrgID string `json:"aws:PrincipalOrgID"`
+					} `json:"StringEquals"`
+				} `json:"Condition"`
 			}
 			_ = json.Unmarshal(r.Properties, &p)
-			hub.OrganizationID = p.Statement.Condition.StringEquals.OrgID
+			_ = json.Unmarshal(p.Statement, &st)
+			hub.BusPolicy, hub.OrganizationID = p.Statement, st.Condition.StringEquals.OrgID
 		case "AWS::IAM::Role":
 			var p role
 			if err := json.Unmarshal(r.Properties, &p); err != nil {

@@ -43,7 +43,7 @@ func TestRevokeAttachesTheStacksPolicy(t *testing.T) {
 			t.Errorf("holds %q, want it to say %q", r.Holds, want)
 		}
 	}
-	want := ledger.Revocation{User: "ci-deployer", KeyID: key, IssuedBefore: t0, At: t0, Execution: "exposed-ci-deployer-" + key,
+	want := ledger.Revocation{Account: thisAccount, User: "ci-deployer", KeyID: key, IssuedBefore: t0, At: t0, Execution: "exposed-ci-deployer-" + key,
 		With: settings.RevokeAttachedPolicy, PolicyArn: denyArn}
 	if len(l.revocations) != 1 || l.revocations[0] != want {
 		t.Errorf("recorded %+v, want %+v", l.revocations, want)

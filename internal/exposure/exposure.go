@@ -20,7 +20,6 @@ import (
 
 	"github.com/keywarden/keywarden/internal/clock"
 	"github.com/keywarden/keywarden/internal/event"
-	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/ledger"
 	"github.com/keywarden/keywarden/internal/member"
 	"github.com/keywarden/keywarden/internal/settings"
@@ -186,17 +185,8 @@ type FindingHandler struct {
 	// Organization, when set, is organization mode: the finding's account
 	// is judged against the organization's inventory, and the owner is
 	// asked of that account's IAM through its read member role.
-	Organization Accounts
+	Organization member.Accounts
 }
-
-// Accounts is how a step of organization mode judges and reaches an
-// account (member.Acting).
-type Accounts interface {
-	Scope(ctx context.Context, account string) (inventory.Decision, error)
-	Config(ctx context.Context, account string, duty member.Duty, execution string) (aws.Config, error)
-}
-
-var _ Accounts = (*member.Acting)(nil)
 
 // FindingInput is the finding step's input: the execution's event, and
 // the execution's name (the member session's name in organization mode).
@@ -499,7 +489,7 @@ func (h RevokeHandler) Handle(ctx context.Context, in Input) (Revocation, error)
 	// As for the containment: recorded after the write, a failure
 	// reported rather than thrown.
 	if _, err := h.Ledger.RecordRevocation(ctx, ledger.Revocation{
-		User: x.UserName, KeyID: x.AccessKeyID, IssuedBefore: now, At: h.Now().UTC(), Execution: in.Execution,
+		Account: x.Account, User: x.UserName, KeyID: x.AccessKeyID, IssuedBefore: now, At: h.Now().UTC(), Execution: in.Execution,
 		With: m.With, PolicyArn: m.PolicyArn,
 	}); err != nil {
 		r.LedgerError = err.Error()

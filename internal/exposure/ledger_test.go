@@ -76,7 +76,7 @@ func TestRevokeRecordsTheCutOff(t *testing.T) {
 	if err != nil || !r.Recorded {
 		t.Fatalf("%+v, %v", r, err)
 	}
-	want := ledger.Revocation{User: "ci-deployer", KeyID: key, IssuedBefore: t0, At: t0, Execution: execution, With: settings.RevokeInlinePolicy}
+	want := ledger.Revocation{Account: thisAccount, User: "ci-deployer", KeyID: key, IssuedBefore: t0, At: t0, Execution: execution, With: settings.RevokeInlinePolicy}
 	if len(l.revocations) != 1 || l.revocations[0] != want {
 		t.Errorf("recorded %+v, want %+v", l.revocations, want)
 	}

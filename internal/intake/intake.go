@@ -60,7 +60,7 @@ type Handler struct {
 	// exposed-<account>-<user>-<key>, its owner asked of the account's
 	// IAM through the read member role, and an account out of scope gets
 	// foreign-<account>-<key> with no role assumed. IAM is then unused.
-	Organization exposure.Accounts
+	Organization member.Accounts
 }
 
 // Execution is one execution an event started, or found already started.

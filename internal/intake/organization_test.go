@@ -4,41 +4,11 @@ import (
 	"context"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/localaws"
-	"github.com/keywarden/keywarden/internal/member"
+	"github.com/keywarden/keywarden/internal/member/membertest"
 	"github.com/keywarden/keywarden/internal/step"
 )
-
-// orgAccounts puts the accounts of inScope in scope and reaches each at one
-// emulated account; sessions records each Config call.
-type orgAccounts struct {
-	inScope  map[string]bool
-	member   *localaws.Server
-	sessions []string
-	scopeErr error
-	roleErr  error
-}
-
-func (o *orgAccounts) Scope(_ context.Context, account string) (inventory.Decision, error) {
-	if o.scopeErr != nil {
-		return inventory.Decision{}, o.scopeErr
-	}
-	if o.inScope[account] {
-		return inventory.Decision{ID: account, InScope: true}, nil
-	}
-	return inventory.Decision{ID: account, Reason: inventory.ReasonExcluded}, nil
-}
-
-func (o *orgAccounts) Config(_ context.Context, account string, duty member.Duty, session string) (aws.Config, error) {
-	o.sessions = append(o.sessions, account+" "+duty.String()+" "+session)
-	if o.roleErr != nil {
-		return aws.Config{}, o.roleErr
-	}
-	return o.member.SDKConfig(), nil
-}
 
 // In organization mode an exposure is named with its account, its owner
 // asked of that account's IAM through the read role; Trusted Advisor and
@@ -59,7 +29,7 @@ func TestOrganizationNames(t *testing.T) {
 	const want = "exposed-123456789012-ci-deployer-AKIAKEYWARDENDRILL01"
 
 	f := &fakeSFN{started: map[string]string{}}
-	accounts := &orgAccounts{inScope: map[string]bool{"123456789012": true}, member: srv}
+	accounts := &membertest.Accounts{InScope: map[string]string{"123456789012": "payments-prod"}, Member: srv}
 	h := Handler{SFN: f, StateMachineArn: "arn:sm", Account: "999988887777", Organization: accounts}
 	ta, err := h.Handle(ctx, sample(t, "trusted-advisor-exposed-key.json"))
 	if err != nil || ta.Name != want || ta.Duplicate {
@@ -69,20 +39,20 @@ func TestOrganizationNames(t *testing.T) {
 	if err != nil || health.Name != want || !health.Duplicate {
 		t.Errorf("Health report of the same key: %+v, %v", health, err)
 	}
-	if len(accounts.sessions) != 2 || accounts.sessions[0] != "123456789012 read intake-123456789012-AKIAKEYWARDENDRILL01" {
-		t.Errorf("sessions %q", accounts.sessions)
+	if s := accounts.Configs(); len(s) != 2 || s[0] != "123456789012 read intake-123456789012-AKIAKEYWARDENDRILL01" {
+		t.Errorf("sessions %q", s)
 	}
 
-	out := &orgAccounts{member: srv}
+	out := &membertest.Accounts{Reason: inventory.ReasonExcluded, Member: srv}
 	h.Organization = out
 	res, err := h.Handle(ctx, sample(t, "trusted-advisor-exposed-key.json"))
-	if err != nil || res.Name != "foreign-123456789012-AKIAKEYWARDENDRILL01" || len(out.sessions) != 0 {
-		t.Errorf("account out of scope: %+v, %v, sessions %q", res, err, out.sessions)
+	if err != nil || res.Name != "foreign-123456789012-AKIAKEYWARDENDRILL01" || len(out.Configs()) != 0 {
+		t.Errorf("account out of scope: %+v, %v, sessions %q", res, err, out.Configs())
 	}
 
-	for name, a := range map[string]*orgAccounts{
-		"role not deployed":       {inScope: map[string]bool{"123456789012": true}, roleErr: step.Errorf(step.MemberRoleNotDeployed, "no role")},
-		"organization unreadable": {scopeErr: step.Errorf(step.Throttled, "organizations throttled")},
+	for name, a := range map[string]*membertest.Accounts{
+		"role not deployed":       {InScope: map[string]string{"123456789012": "payments-prod"}, RoleErr: step.Errorf(step.MemberRoleNotDeployed, "no role")},
+		"organization unreadable": {ScopeErr: step.Errorf(step.Throttled, "organizations throttled")},
 	} {
 		f := &fakeSFN{started: map[string]string{}}
 		h := Handler{SFN: f, StateMachineArn: "arn:sm", Account: "999988887777", Organization: a}

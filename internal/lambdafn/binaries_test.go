@@ -26,8 +26,8 @@ var clients = map[string][]string{
 	Scan:     {"dynamodb", "iam"},
 	Act:      {"dynamodb", "iam", "secretsmanager", "sesv2", "sns"},
 	Digest:   {"sns"},
-	Record:   {"dynamodb", "iam", "sns"},
-	Tamper:   {"dynamodb", "iam"},
+	Record:   {"dynamodb", "iam", "organizations", "sns"},
+	Tamper:   {"dynamodb", "iam", "organizations"},
 }
 
 // credentialChain are the clients the SDK's default configuration links into

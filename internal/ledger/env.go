@@ -10,7 +10,8 @@ import (
 )
 
 // Open opens the ledger table the function's environment names
-// (settings.EnvLedgerTable), for the functions that keep or read the ledger.
+// (settings.EnvLedgerTable), for the functions that keep or read the ledger;
+// keyed by account in organization mode (settings.EnvMode).
 func Open(cfg aws.Config, env settings.Lookup, now func() time.Time) (*Ledger, error) {
 	table, err := env.Required(settings.EnvLedgerTable)
 	if err != nil {
@@ -19,5 +20,6 @@ func Open(cfg aws.Config, env settings.Lookup, now func() time.Time) (*Ledger, e
 	// Conditional writes are cheap to retry; give throttling more room
 	// than the SDK default of three attempts.
 	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.RetryMaxAttempts = 8 })
-	return New(ddb, table, Options{Now: now})
+	mode, _ := env(settings.EnvMode)
+	return New(ddb, table, Options{Now: now, ByAccount: mode == settings.ModeOrganization})
 }

@@ -12,7 +12,8 @@
 //	key#<keyID>         notice#<stage>   a notice to the key's owner (Notice)
 //	key#<keyID>         action#<action>  an action on the key (Action)
 //	key#<keyID>         created          who created the key (Creation)
-//	user#<user>         revocation       the user's latest session revocation (Revocation)
+//	user#<user>         revocation       the user's latest session revocation (Revocation);
+//	                                     user#<account>#<user> in organization mode
 //	flags#<kind>#<day>  <time>#<key>…    a line for the next digest (Flag)
 //	run#<runID>         run              a daily run (Run)
 //	run#<runID>         chunk#<n>        a chunk of the run's decisions
@@ -141,6 +142,10 @@ type Options struct {
 	// Concurrency bounds the queries Histories runs at once; default
 	// DefaultConcurrency.
 	Concurrency int
+	// ByAccount keys what the ledger keeps per user by account and user
+	// (organization mode: user names repeat across accounts). Access key
+	// ids are unique across AWS, so a key's partition needs no account.
+	ByAccount bool
 }
 
 // Ledger reads and writes the ledger table. It is safe for concurrent use.
@@ -150,6 +155,7 @@ type Ledger struct {
 	retention   time.Duration
 	now         func() time.Time
 	concurrency int
+	byAccount   bool
 }
 
 // New returns a Ledger on table through api.
@@ -160,7 +166,7 @@ func New(api API, table string, opts Options) (*Ledger, error) {
 	if !tableNamePattern.MatchString(table) {
 		return nil, step.Errorf(step.InvalidSetting, "ledger: table name %q: want 3-255 letters, digits, _ . or -", table)
 	}
-	l := &Ledger{api: api, table: table, retention: opts.Retention, now: opts.Now, concurrency: opts.Concurrency}
+	l := &Ledger{api: api, table: table, retention: opts.Retention, now: opts.Now, concurrency: opts.Concurrency, byAccount: opts.ByAccount}
 	if l.retention == 0 {
 		l.retention = DefaultRetention
 	}

@@ -23,8 +23,11 @@ import (
 // it to put a deleted or changed policy back as it was, while the
 // incident is open.
 type Revocation struct {
-	User  string
-	KeyID string // the exposed key
+	// Account is the user's account; the ledger requires it, and keys by
+	// it, in organization mode (Options.ByAccount).
+	Account string
+	User    string
+	KeyID   string // the exposed key
 	// IssuedBefore is the policy's aws:TokenIssueTime cut-off: sessions
 	// issued before it are denied.
 	IssuedBefore time.Time
@@ -45,8 +48,22 @@ const (
 )
 
 // userPK is a user's partition. IAM user names are unique without regard
-// to case, and a CloudTrail request may spell one in any case.
-func userPK(user string) string { return userPrefix + strings.ToLower(user) }
+// to case, and a CloudTrail request may spell one in any case; in
+// organization mode only within their account.
+func (l *Ledger) userPK(what, account, user string) (string, error) {
+	if !userNamePattern.MatchString(user) {
+		return "", invalid(what, "user name %q: want 1-64 letters, digits or +=,.@_-", user)
+	}
+	if !l.byAccount {
+		return userPrefix + strings.ToLower(user), nil
+	}
+	if !accountPattern.MatchString(account) {
+		return "", invalid(what, "account %q: want 12 digits (the ledger is keyed by account in organization mode)", account)
+	}
+	return userPrefix + account + "#" + strings.ToLower(user), nil
+}
+
+var accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
 
 // IAM user names: 1 to 64 of letters, digits and +=,.@_-.
 var userNamePattern = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
@@ -54,6 +71,7 @@ var userNamePattern = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 type revocationItem struct {
 	PK           string    `dynamodbav:"pk"`
 	SK           string    `dynamodbav:"sk"`
+	Account      string    `dynamodbav:"account,omitempty"`
 	User         string    `dynamodbav:"user"`
 	KeyID        string    `dynamodbav:"keyId"`
 	IssuedBefore time.Time `dynamodbav:"issuedBefore"`
@@ -69,7 +87,7 @@ type revocationItem struct {
 }
 
 func (it revocationItem) revocation() Revocation {
-	return Revocation{User: it.User, KeyID: it.KeyID, IssuedBefore: it.IssuedBefore, At: it.At, Execution: it.Execution,
+	return Revocation{Account: it.Account, User: it.User, KeyID: it.KeyID, IssuedBefore: it.IssuedBefore, At: it.At, Execution: it.Execution,
 		With: it.With, PolicyArn: it.PolicyArn, RecordedAt: it.RecordedAt}
 }
 
@@ -79,8 +97,9 @@ func (it revocationItem) revocation() Revocation {
 // never an error that a later revocation exists.
 func (l *Ledger) RecordRevocation(ctx context.Context, r Revocation) (recorded bool, err error) {
 	what := fmt.Sprintf("record revocation of %s's sessions", r.User)
-	if !userNamePattern.MatchString(r.User) {
-		return false, invalid(what, "user name %q: want 1-64 letters, digits or +=,.@_-", r.User)
+	pk, err := l.userPK(what, r.Account, r.User)
+	if err != nil {
+		return false, err
 	}
 	if err := checkKeyID(what, r.KeyID); err != nil {
 		return false, err
@@ -90,7 +109,7 @@ func (l *Ledger) RecordRevocation(ctx context.Context, r Revocation) (recorded b
 	}
 	now := l.now().UTC()
 	item := revocationItem{
-		PK: userPK(r.User), SK: revocationSK, User: r.User, KeyID: r.KeyID, IssuedBefore: r.IssuedBefore.UTC(),
+		PK: pk, SK: revocationSK, Account: r.Account, User: r.User, KeyID: r.KeyID, IssuedBefore: r.IssuedBefore.UTC(),
 		Cutoff: r.IssuedBefore.Unix(), At: r.At.UTC(), Execution: r.Execution, With: r.With, PolicyArn: r.PolicyArn, RecordedAt: now, ExpiresAt: l.expiresAt(now),
 	}
 	av, err := attributevalue.MarshalMap(item)
@@ -114,14 +133,16 @@ func (l *Ledger) RecordRevocation(ctx context.Context, r Revocation) (recorded b
 	return true, nil
 }
 
-// Revocation reads the latest revocation of user's sessions; ok is false
+// Revocation reads the latest revocation of the sessions of user of
+// account (ignored unless the ledger is keyed by account); ok is false
 // when the ledger has none (or it expired).
-func (l *Ledger) Revocation(ctx context.Context, user string) (r Revocation, ok bool, err error) {
+func (l *Ledger) Revocation(ctx context.Context, account, user string) (r Revocation, ok bool, err error) {
 	what := fmt.Sprintf("read revocation of %s's sessions", user)
-	if !userNamePattern.MatchString(user) {
-		return Revocation{}, false, invalid(what, "user name %q: want 1-64 letters, digits or +=,.@_-", user)
+	pk, err := l.userPK(what, account, user)
+	if err != nil {
+		return Revocation{}, false, err
 	}
-	it, ok, err := getItem[revocationItem](ctx, l, what, userPK(user), revocationSK)
+	it, ok, err := getItem[revocationItem](ctx, l, what, pk, revocationSK)
 	if err != nil || !ok {
 		return Revocation{}, false, err
 	}

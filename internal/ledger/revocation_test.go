@@ -33,7 +33,7 @@ func TestRevocationKeepsTheLatest(t *testing.T) {
 			t.Errorf("RecordRevocation(%s) = %v, %v; want %v", tc.r.KeyID, got, err, tc.want)
 		}
 	}
-	r, ok, err := e.ledger.Revocation(ctx, "CI-Deployer")
+	r, ok, err := e.ledger.Revocation(ctx, "", "CI-Deployer")
 	if err != nil || !ok {
 		t.Fatalf("Revocation = %v, %v", ok, err)
 	}
@@ -41,7 +41,7 @@ func TestRevocationKeepsTheLatest(t *testing.T) {
 		r.With != later.With || r.PolicyArn != later.PolicyArn {
 		t.Errorf("got %+v, want the later revocation", r)
 	}
-	if _, ok, err := e.ledger.Revocation(ctx, "nobody"); ok || err != nil {
+	if _, ok, err := e.ledger.Revocation(ctx, "", "nobody"); ok || err != nil {
 		t.Errorf("a user never revoked: %v, %v", ok, err)
 	}
 }
@@ -61,7 +61,7 @@ func TestRevocationRefusesBadInput(t *testing.T) {
 			t.Errorf("%s: err = %v, want ErrInvalidInput", name, err)
 		}
 	}
-	if _, _, err := e.ledger.Revocation(ctx, ""); !errors.Is(err, ErrInvalidInput) {
+	if _, _, err := e.ledger.Revocation(ctx, "", ""); !errors.Is(err, ErrInvalidInput) {
 		t.Errorf("empty user: %v", err)
 	}
 }
@@ -74,7 +74,7 @@ func TestRevocationExpires(t *testing.T) {
 		t.Fatal(err)
 	}
 	*e.now = t0.Add(72 * time.Hour)
-	if _, ok, err := e.ledger.Revocation(ctx, "bob"); ok || err != nil {
+	if _, ok, err := e.ledger.Revocation(ctx, "", "bob"); ok || err != nil {
 		t.Errorf("an expired revocation is read: %v, %v", ok, err)
 	}
 	// And an older one may replace it once it expired.
@@ -121,5 +121,29 @@ func TestUserFlags(t *testing.T) {
 		if err := e.ledger.RecordFlag(ctx, bad); !errors.Is(err, ErrInvalidInput) {
 			t.Errorf("RecordFlag(%+v) = %v, want ErrInvalidInput", bad, err)
 		}
+	}
+}
+
+// In organization mode one user name may be two users in two accounts:
+// each account's revocation is its own, and one without an account is
+// refused rather than filed under the wrong user.
+func TestRevocationsKeyedByAccount(t *testing.T) {
+	e := newEnv(t, localaws.Options{}, Options{ByAccount: true})
+	ctx := context.Background()
+	inA := Revocation{Account: "111111111111", User: "ci-deployer", KeyID: keyA, IssuedBefore: t0, At: t0}
+	if got, err := e.ledger.RecordRevocation(ctx, inA); !got || err != nil {
+		t.Fatalf("record in A: %v, %v", got, err)
+	}
+	if r, ok, err := e.ledger.Revocation(ctx, "111111111111", "CI-Deployer"); !ok || err != nil || r.Account != "111111111111" || r.KeyID != keyA {
+		t.Errorf("read in A: %+v, %v, %v", r, ok, err)
+	}
+	if _, ok, err := e.ledger.Revocation(ctx, "222222222222", "ci-deployer"); ok || err != nil {
+		t.Errorf("the same name in B has no revocation: %v, %v", ok, err)
+	}
+	if _, err := e.ledger.RecordRevocation(ctx, Revocation{User: "ci-deployer", KeyID: keyB, IssuedBefore: t0, At: t0}); !errors.Is(err, ErrInvalidInput) {
+		t.Errorf("no account: %v, want ErrInvalidInput", err)
+	}
+	if _, _, err := e.ledger.Revocation(ctx, "", "ci-deployer"); !errors.Is(err, ErrInvalidInput) {
+		t.Errorf("read without an account: %v, want ErrInvalidInput", err)
 	}
 }

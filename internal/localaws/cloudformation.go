@@ -90,6 +90,8 @@ func cloudFormationService() *service {
 		ops: map[string]operation{
 			"DescribeStacks":     {fn: (*Server).cfnDescribeStacks},
 			"ListStackResources": {fn: (*Server).cfnListStackResources},
+			"DescribeStackSet":   {fn: (*Server).cfnDescribeStackSet},
+			"ListStackInstances": {fn: (*Server).cfnListStackInstances},
 		},
 		throttleErr:     awsError{Code: "Throttling", Message: "Rate exceeded", Status: http.StatusBadRequest},
 		serverErr:       awsError{Code: "InternalFailure", Message: "An internal error occurred.", Status: http.StatusInternalServerError},

@@ -28,6 +28,14 @@
 //     protocol): AddStack registers a stack with its status, outputs and
 //     resources. A missing stack is ValidationError "Stack with id X does
 //     not exist", as in AWS.
+//   - CloudFormation DescribeStackSet and ListStackInstances (query
+//     protocol, with CallAs; stacksets.go): AddStackSet registers a
+//     StackSet and its instances (CURRENT, OUTDATED or INOPERABLE, with a
+//     reason). A StackSet created as DELEGATED_ADMIN is read back only as
+//     DELEGATED_ADMIN, by a registered delegated administrator
+//     (Organization.RegisterDelegatedAdministrator); others get
+//     ValidationError "Account used is not a delegated administrator". A
+//     missing one is StackSetNotFoundException (404).
 //   - SNS ListSubscriptionsByTopic: AddSubscription, confirmed or pending
 //     (listed with SubscriptionArn "PendingConfirmation").
 //   - SES v2 GetAccount and GetEmailIdentity (REST JSON): SetSESAccount
@@ -36,19 +44,19 @@
 //     (verified or pending).
 //   - CloudTrail DescribeTrails, GetTrailStatus, GetEventSelectors (JSON
 //     1.1): AddTrail, with basic or advanced selectors (the default: all
-//     management events). A single-region trail of another region is
+//     management events), an organization trail or not. A single-region trail of another region is
 //     unknown to the caller's region, a multi-region one is its shadow.
 //   - EventBridge DescribeRule: rules added with AddRule, and DefineRule
 //     for rules whose targets lie outside localaws (a schedule);
 //     SetRuleEnabled disables either (a disabled AddRule rule then receives
-//     no events). CreateEventBus adds a custom bus (its policy: the own
-//     account, or every account of an organization), AddBusRule a rule on
-//     it, AddForwardRule a rule whose target is a bus of this or another
-//     account of the Organization (the event is delivered as it is, its
-//     account kept; refused when the bus's policy does not admit the
-//     sender), and DeliverEvent hands an AWS service's event (which
-//     PutEvents refuses) to a bus's rules. PutEvents sends to the account's
-//     own buses only.
+//     no events). DescribeEventBus: the default bus and custom buses
+//     (AddEventBus, with a resource policy), which DefineRule's and
+//     AddBusRule's rules may be on. AddForwardRule adds a rule whose target
+//     is a bus of this or another account of the Organization (the event is
+//     delivered as it is, its account kept; refused unless the bus's policy
+//     admits the sender's account), and DeliverEvent hands an AWS service's
+//     event (which PutEvents refuses) to a bus's rules. PutEvents sends to
+//     the account's own buses only.
 //   - SQS GetQueueAttributes (JSON 1.0, query compatible: errors carry the
 //     old code in X-Amzn-Query-Error, so a missing queue is
 //     AWS.SimpleQueueService.NonExistentQueue to the SDK): AddQueue and

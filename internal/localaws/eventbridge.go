@@ -36,46 +36,21 @@ type eventsState struct {
 	defined map[string]RuleDefinition
 	// disabled names the rules, of either kind, that are DISABLED.
 	disabled map[string]bool
-	// buses are the account's custom event buses, by name; the default
-	// bus is always there.
-	buses map[string]EventBus
+	// buses are the custom event buses (eventbuses.go).
+	buses map[string]*EventBus
 }
-
-// defaultBus is the name of every account's default event bus.
-const defaultBus = "default"
 
 type eventRule struct {
 	name    string
-	bus     string // the bus the rule is on: defaultBus or a custom bus
+	bus     string // the bus the rule is on: "default" or a custom bus
 	pattern string
 	target  Target
-}
-
-// ruleKey is a rule's key in eventsState.rules and in the matcher: its
-// name on the default bus, "<bus>/<name>" on a custom bus (rule names
-// hold no "/"), so rules of the same name on two buses are two rules.
-func ruleKey(bus, name string) string {
-	if bus == defaultBus {
-		return name
-	}
-	return bus + "/" + name
-}
-
-// EventBus is a custom event bus (AWS::Events::EventBus), with what its
-// resource policy allows.
-type EventBus struct {
-	Name string
-	// OrganizationID, when set, lets every account of that organization
-	// put events on the bus (a policy allowing events:PutEvents on
-	// aws:PrincipalOrgID); otherwise only the bus's own account may.
-	OrganizationID string
 }
 
 func (st *eventsState) init() error {
 	st.rules = map[string]*eventRule{}
 	st.defined = map[string]RuleDefinition{}
 	st.disabled = map[string]bool{}
-	st.buses = map[string]EventBus{}
 	q, err := quamina.New()
 	if err != nil {
 		return fmt.Errorf("localaws: create event matcher: %w", err)
@@ -98,33 +73,12 @@ type Delivery struct {
 // passed to target before PutEvents answers. A target's error does not fail
 // PutEvents (it would not in AWS either); it shows in Deliveries.
 func (s *Server) AddRule(name, patternJSON string, target func(ctx context.Context, event []byte) error) error {
-	return s.AddBusRule(defaultBus, name, patternJSON, target)
+	return s.AddBusRule("default", name, patternJSON, target)
 }
 
-// CreateEventBus adds a custom event bus to the account and returns its
-// ARN.
-func (s *Server) CreateEventBus(b EventBus) (string, error) {
-	if b.Name == defaultBus || !busNamePattern.MatchString(b.Name) {
-		return "", fmt.Errorf("localaws: event bus name %q: want 1-256 of letters, digits, '.', '-', '_', not default", b.Name)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.events.buses[b.Name]; ok {
-		return "", fmt.Errorf("localaws: event bus %s already exists", b.Name)
-	}
-	s.events.buses[b.Name] = b
-	return s.busARN(b.Name), nil
-}
-
-var busNamePattern = regexp.MustCompile(`^[.\-_A-Za-z0-9]{1,256}$`)
-
-// busARN is the ARN of the account's bus name. Callers hold s.mu.
-func (s *Server) busARN(name string) string {
-	return "arn:aws:events:" + s.region + ":" + s.account + ":event-bus/" + name
-}
-
-// AddBusRule is AddRule on the named bus: "default" or a bus made with
-// CreateEventBus.
+// AddBusRule is AddRule on the named bus: "default" or a custom bus
+// (AddEventBus). A rule on a custom bus is named "bus|name" in
+// SetRuleEnabled, as for DefineRule.
 func (s *Server) AddBusRule(bus, name, patternJSON string, target func(ctx context.Context, event []byte) error) error {
 	if !ruleNamePattern.MatchString(name) {
 		return fmt.Errorf("localaws: rule name %q: want 1-64 of letters, digits, '.', '-', '_'", name)
@@ -138,8 +92,9 @@ func (s *Server) AddBusRule(bus, name, patternJSON string, target func(ctx conte
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.events.buses[bus]; !ok && bus != defaultBus {
-		return fmt.Errorf("localaws: rule %s: no event bus %s", name, bus)
+	bus, aerr := s.busNamed(bus)
+	if aerr != nil {
+		return fmt.Errorf("localaws: rule %s: %s (AddEventBus first)", name, aerr.Message)
 	}
 	rules := make(map[string]*eventRule, len(s.events.rules)+1)
 	for n, r := range s.events.rules {
@@ -238,8 +193,9 @@ func eventsService() *service {
 		protocol:       jsonProtocol,
 		targetPrefixes: []string{eventsTargetPrefix},
 		ops: map[string]operation{
-			"PutEvents":    {fn: (*Server).eventsPutEvents, unlocked: true},
-			"DescribeRule": {fn: (*Server).eventsDescribeRule},
+			"PutEvents":        {fn: (*Server).eventsPutEvents, unlocked: true},
+			"DescribeRule":     {fn: (*Server).eventsDescribeRule},
+			"DescribeEventBus": {fn: (*Server).eventsDescribeEventBus},
 		},
 		throttleErr:     awsError{Code: "ThrottlingException", Message: "Rate exceeded", Status: http.StatusBadRequest},
 		serverErr:       awsError{Code: "InternalException", Message: "An internal error occurred.", Status: http.StatusInternalServerError},
@@ -316,7 +272,7 @@ func (s *Server) eventsPutEvents(req *request) (any, *awsError) {
 	out := &putEventsOutput{Entries: make([]putEventsResultEntry, 0, len(in.Entries))}
 	var pending []pendingDelivery
 	for _, e := range in.Entries {
-		bus, aerr := s.checkEventBus(e.EventBusName)
+		bus, aerr := s.busNamed(e.EventBusName)
 		if aerr != nil {
 			s.mu.Unlock()
 			return nil, aerr
@@ -396,10 +352,11 @@ func (s *Server) deliver(ctx context.Context, pending []pendingDelivery) {
 }
 
 // DeliverEvent hands event, an envelope as EventBridge delivers it, to
-// the rules of the account's bus, as an AWS service's event arrives
-// (aws.health, aws.trustedadvisor and CloudTrail's aws.iam cannot be sent
-// with PutEvents). The envelope is delivered as it is, its account
-// included. Targets' errors show in Deliveries, as for PutEvents.
+// the rules of the account's bus ("default" or a custom bus), as an AWS
+// service's event arrives (aws.health, aws.trustedadvisor and CloudTrail's
+// aws.iam cannot be sent with PutEvents). The envelope is delivered as it
+// is, its account included. Targets' errors show in Deliveries, as for
+// PutEvents.
 func (s *Server) DeliverEvent(ctx context.Context, bus string, event []byte) error {
 	var env struct {
 		ID string `json:"id"`
@@ -408,11 +365,12 @@ func (s *Server) DeliverEvent(ctx context.Context, bus string, event []byte) err
 		return fmt.Errorf("localaws: deliver to bus %s: the event is not a JSON envelope: %w", bus, err)
 	}
 	s.mu.Lock()
-	if _, ok := s.events.buses[bus]; !ok && bus != defaultBus {
+	name, aerr := s.busNamed(bus)
+	if aerr != nil {
 		s.mu.Unlock()
-		return fmt.Errorf("localaws: deliver: no event bus %s in account %s", bus, s.account)
+		return fmt.Errorf("localaws: deliver to account %s: %s", s.account, aerr.Message)
 	}
-	pending, err := s.matchLocked(bus, env.ID, event)
+	pending, err := s.matchLocked(name, env.ID, event)
 	s.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("localaws: deliver to bus %s: %w", bus, err)
@@ -425,8 +383,9 @@ func (s *Server) DeliverEvent(ctx context.Context, bus string, event []byte) err
 // given by ARN, of this account or of another account of the
 // Organization: a matching event is delivered to that bus's rules as it
 // is, keeping its account, as EventBridge forwards between buses. The
-// target bus's policy decides: an account outside what it allows gets its
-// delivery refused (an error in Deliveries, as AWS would fail the target).
+// target bus's resource policy decides (busAdmits): an account it does not
+// admit gets its delivery refused (an error in Deliveries, as AWS fails
+// the target).
 func (s *Server) AddForwardRule(bus, name, patternJSON, targetBusARN string) error {
 	m := busARNForm.FindStringSubmatch(targetBusARN)
 	if m == nil {
@@ -438,31 +397,14 @@ func (s *Server) AddForwardRule(bus, name, patternJSON, targetBusARN string) err
 		if target == nil {
 			return fmt.Errorf("forward to %s: the emulator holds no account %s", targetBusARN, account)
 		}
-		if err := target.acceptsFrom(targetBus, s.AccountID()); err != nil {
+		if err := target.busAdmits(targetBus, s.AccountID()); err != nil {
 			return fmt.Errorf("forward to %s: %w", targetBusARN, err)
 		}
 		return target.DeliverEvent(ctx, targetBus, event)
 	})
 }
 
-var busARNForm = regexp.MustCompile(`^arn:aws:events:([a-z0-9-]+):([0-9]{12}):event-bus/([.\-_A-Za-z0-9]{1,256})$`)
-
-// acceptsFrom checks that bus's policy lets account put events on it.
-func (s *Server) acceptsFrom(bus, account string) error {
-	s.mu.Lock()
-	b, ok := s.events.buses[bus]
-	own := s.account
-	s.mu.Unlock()
-	switch {
-	case !ok && bus != defaultBus:
-		return fmt.Errorf("no event bus %s in account %s", bus, own)
-	case account == own:
-		return nil
-	case b.OrganizationID != "" && s.org != nil && s.org.orgIDOf(account) == b.OrganizationID:
-		return nil
-	}
-	return fmt.Errorf("AccessDeniedException: account %s is not allowed to put events on event bus %s of account %s", account, bus, own)
-}
+var busARNForm = regexp.MustCompile(`^arn:aws:events:([a-z0-9-]+):([0-9]{12}):event-bus/([/.\-_A-Za-z0-9]{1,256})$`)
 
 func callTarget(ctx context.Context, t Target, event []byte) (err error) {
 	defer func() {
@@ -471,23 +413,6 @@ func callTarget(ctx context.Context, t Target, event []byte) (err error) {
 		}
 	}()
 	return t(ctx, append([]byte(nil), event...))
-}
-
-// checkEventBus accepts the default bus or a custom bus of the account, by
-// name or ARN, and returns its name. Events sent to another account's bus
-// are not emulated. Callers hold s.mu.
-func (s *Server) checkEventBus(name string) (string, *awsError) {
-	if name == "" {
-		return defaultBus, nil
-	}
-	bus := name
-	if m := busARNForm.FindStringSubmatch(name); m != nil && m[1] == s.region && m[2] == s.account {
-		bus = m[3]
-	}
-	if _, ok := s.events.buses[bus]; ok || bus == defaultBus {
-		return bus, nil
-	}
-	return "", &awsError{Code: "ResourceNotFoundException", Message: fmt.Sprintf("Event bus %s does not exist.", name), Status: http.StatusBadRequest}
 }
 
 // validateEntry returns EventBridge's per-entry error code and message for
@@ -513,12 +438,16 @@ func validateEntry(e putEventsEntry) (string, string) {
 	return "", ""
 }
 
-// RuleDefinition is a rule on the default bus that DescribeRule shows but
-// whose target lies outside localaws, such as a schedule that starts a
-// function: a test sets what was deployed. AddRule's rules, which deliver
-// events, are described too.
+// RuleDefinition is a rule that DescribeRule shows but whose target lies
+// outside localaws, such as a schedule that starts a function: a test sets
+// what was deployed. AddRule's rules, which deliver events, are described
+// too.
 type RuleDefinition struct {
-	Name               string
+	Name string
+	// EventBusName is a custom bus (AddEventBus) the rule is on; empty
+	// for the default bus. Such a rule is named "bus|name" in
+	// SetRuleEnabled, as CloudFormation names it.
+	EventBusName       string
 	Description        string
 	EventPattern       string // a JSON event pattern, or
 	ScheduleExpression string // cron(…) or rate(…)
@@ -539,8 +468,13 @@ func (s *Server) DefineRule(d RuleDefinition) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.events.defined[d.Name] = d
-	delete(s.events.disabled, d.Name)
+	bus, aerr := s.busNamed(d.EventBusName)
+	if aerr != nil {
+		return fmt.Errorf("localaws: rule %s: %s (AddEventBus first)", d.Name, aerr.Message)
+	}
+	key := ruleKey(bus, d.Name)
+	s.events.defined[key] = d
+	delete(s.events.disabled, key)
 	return nil
 }
 
@@ -578,7 +512,7 @@ type describeRuleOutput struct {
 	CreatedBy          string
 }
 
-// eventsDescribeRule describes a rule of the default bus.
+// eventsDescribeRule describes a rule of the default bus or a custom one.
 func (s *Server) eventsDescribeRule(req *request) (any, *awsError) {
 	var in describeRuleInput
 	if aerr := decodeJSON(req.svc, req.body, &in); aerr != nil {
@@ -587,22 +521,23 @@ func (s *Server) eventsDescribeRule(req *request) (any, *awsError) {
 	if in.Name == "" || !ruleNamePattern.MatchString(in.Name) {
 		return nil, &awsError{Code: "ValidationException", Message: fmt.Sprintf("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+", in.Name), Status: http.StatusBadRequest}
 	}
-	bus, aerr := s.checkEventBus(in.EventBusName)
+	bus, aerr := s.busNamed(in.EventBusName)
 	if aerr != nil {
 		return nil, aerr
 	}
+	key := ruleKey(bus, in.Name)
 	out := &describeRuleOutput{
-		Name: in.Name, Arn: fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", s.region, s.account, ruleKey(bus, in.Name)),
+		Name: in.Name, Arn: fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", s.region, s.account, strings.ReplaceAll(key, "|", "/")),
 		State: "ENABLED", EventBusName: bus, CreatedBy: s.account,
 	}
-	if r, ok := s.events.rules[ruleKey(bus, in.Name)]; ok {
+	if r, ok := s.events.rules[key]; ok {
 		out.EventPattern = r.pattern
-	} else if d, ok := s.events.defined[in.Name]; ok && bus == defaultBus {
+	} else if d, ok := s.events.defined[key]; ok {
 		out.EventPattern, out.ScheduleExpression, out.Description = d.EventPattern, d.ScheduleExpression, d.Description
 	} else {
 		return nil, &awsError{Code: "ResourceNotFoundException", Message: fmt.Sprintf("Rule %s does not exist on EventBus %s.", in.Name, bus), Status: http.StatusBadRequest}
 	}
-	if s.events.disabled[ruleKey(bus, in.Name)] {
+	if s.events.disabled[key] {
 		out.State = "DISABLED"
 	}
 	return out, nil

@@ -335,6 +335,13 @@ func (o *Organization) RegisterDelegatedAdministrator(account string) error {
 	return nil
 }
 
+// DeregisterDelegatedAdministrator undoes RegisterDelegatedAdministrator.
+func (o *Organization) DeregisterDelegatedAdministrator(account string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.delegated, account)
+}
+
 // SetFault sets f on every account the emulator holds now (see
 // Server.SetFault); set it on one account's Server for that account only.
 func (o *Organization) SetFault(key string, f Fault) error {

@@ -75,19 +75,20 @@ type Server struct {
 	idRand    *rand.Rand
 	faults    map[string]Fault
 
-	iam     iamState
-	trail   trailState
-	sns     snsState
-	ses     sesState
-	lambda  lambdaState
-	events  eventsState
-	dynamo  dynamoState
-	secrets secretsState
-	stacks  stackState
-	queues  queueState
-	alarms  alarmState
-	states  statesState
-	calls   []Call
+	iam       iamState
+	trail     trailState
+	sns       snsState
+	ses       sesState
+	lambda    lambdaState
+	events    eventsState
+	dynamo    dynamoState
+	secrets   secretsState
+	stacks    stackState
+	stackSets stackSetState
+	queues    queueState
+	alarms    alarmState
+	states    statesState
+	calls     []Call
 
 	// rootKeyID is the key id SDKConfig and Env sign with: TestAccessKeyID
 	// for a Server of its own, the account's RootAccessKeyID inside an

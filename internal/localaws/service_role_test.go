@@ -122,8 +122,10 @@ func TestForwardRuleToAnotherAccountsBus(t *testing.T) {
 	member := addAccount(t, o, MemberAccount{ID: memberAccount})
 	outside, err := o.AddOutsideAccount(outsideAccount)
 	mustOK(t, "AddOutsideAccount", err)
-	arn, err := hub.CreateEventBus(EventBus{Name: "keywarden-organization", OrganizationID: o.ID()})
-	mustOK(t, "CreateEventBus", err)
+	policy := `{"Version":"2012-10-17","Statement":[{"Sid":"org","Effect":"Allow","Principal":{"AWS":"*"},"Action":"events:PutEvents",` +
+		`"Resource":"*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"` + o.ID() + `"}}}]}`
+	arn, err := hub.AddEventBus(EventBus{Name: "keywarden-organization", Policy: policy})
+	mustOK(t, "AddEventBus", err)
 	var got [][]byte
 	pattern := `{"source":["aws.trustedadvisor"]}`
 	mustOK(t, "AddBusRule", hub.AddBusRule("keywarden-organization", "Intake", pattern, func(_ context.Context, ev []byte) error {
@@ -148,6 +150,15 @@ func TestForwardRuleToAnotherAccountsBus(t *testing.T) {
 	d := outside.Deliveries()
 	if len(d) != 1 || !strings.Contains(d[0].Err, "AccessDeniedException") {
 		t.Fatalf("outside deliveries %+v", d)
+	}
+	// A bus with no policy admits its own account only.
+	private, err := hub.AddEventBus(EventBus{Name: "private"})
+	mustOK(t, "AddEventBus", err)
+	mustOK(t, "AddForwardRule", member.AddForwardRule("default", "ToPrivate", `{"source":["aws.health"]}`, private))
+	health := []byte(`{"id":"h1","source":"aws.health","account":"` + memberAccount + `","detail":{}}`)
+	mustOK(t, "DeliverEvent", member.DeliverEvent(ctx, "default", health))
+	if d := member.Deliveries(); len(d) != 2 || d[1].Rule != "ToPrivate" || !strings.Contains(d[1].Err, "not authorized") {
+		t.Fatalf("member deliveries %+v", d)
 	}
 	if err := member.DeliverEvent(ctx, "nope", event(memberAccount)); err == nil {
 		t.Fatal("delivered to a bus that does not exist")

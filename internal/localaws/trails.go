@@ -19,8 +19,11 @@ type Trail struct {
 	// HomeRegion is where the trail was created; default the server's.
 	HomeRegion  string
 	MultiRegion bool
-	Logging     bool
-	S3Bucket    string
+	// Organization: an organization trail (created in the management
+	// account or by a delegated administrator), logging every member.
+	Organization bool
+	Logging      bool
+	S3Bucket     string
 	// EventSelectors are the basic selectors. With neither these nor
 	// AdvancedEventSelectors the trail has CloudTrail's default: one
 	// basic selector logging all management events.
@@ -152,6 +155,7 @@ func (s *Server) cloudTrailDescribeTrails(req *request) (any, *awsError) {
 		out.TrailList = append(out.TrailList, trailView{
 			Name: t.Name, S3BucketName: t.S3Bucket, IncludeGlobalServiceEvents: true, IsMultiRegionTrail: t.MultiRegion,
 			HomeRegion: t.HomeRegion, TrailARN: s.trailARN(t), HasCustomEventSelectors: !defaultSelectors,
+			IsOrganizationTrail: t.Organization,
 		})
 	}
 	sort.Slice(out.TrailList, func(i, j int) bool { return out.TrailList[i].TrailARN < out.TrailList[j].TrailARN })

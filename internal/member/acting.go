@@ -15,6 +15,15 @@ import (
 // ReasonNotThisAccount is why an account is out of scope in account mode.
 const ReasonNotThisAccount inventory.Reason = "not the account this deployment acts in"
 
+// Accounts is how a step of organization mode judges and reaches an
+// account: Acting, or a test's stand-in.
+type Accounts interface {
+	Scope(ctx context.Context, account string) (inventory.Decision, error)
+	Config(ctx context.Context, account string, duty Duty, execution string) (aws.Config, error)
+}
+
+var _ Accounts = (*Acting)(nil)
+
 // Acting is how a step reaches the account an event names. In account
 // mode that is the function's own account, with the function's own
 // config. In organization mode it is a member account that the

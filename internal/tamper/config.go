@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 
+	"github.com/keywarden/keywarden/internal/member"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/settings"
 )
@@ -41,6 +42,7 @@ func ConfigFromEnv(env settings.Lookup) (Config, error) {
 			return Config{}, fmt.Errorf("%w: environment variable %s holds %q, which is not an IAM role ARN", settings.ErrInvalid, settings.EnvOwnRoleArns, r)
 		}
 	}
+	c.OwnRoles = append(c.OwnRoles, memberWriters(env)...)
 	if tags, ok := env(settings.EnvWatchedTags); ok {
 		c.WatchedTags = settings.SplitList(tags)
 	}
@@ -61,5 +63,18 @@ func ConfigFromEnv(env settings.Lookup) (Config, error) {
 // the tamper function, which requires them, decides.
 func OwnRolesFromEnv(env settings.Lookup) []string {
 	raw, _ := env(settings.EnvOwnRoleArns)
-	return settings.SplitList(raw)
+	return append(settings.SplitList(raw), memberWriters(env)...)
+}
+
+// memberWriters are, in organization mode, the member roles through which
+// the hub writes to a member's IAM (respond and rotate), in any account
+// and partition: the hub's writes in a member are made by sessions of
+// those roles, not of the hub's own. A member's administrator who makes a
+// role of that name (the recommended SCP forbids it) could pass a write
+// of theirs as keywarden's in their own account only.
+func memberWriters(env settings.Lookup) []string {
+	if mode, _ := env(settings.EnvMode); mode != settings.ModeOrganization {
+		return nil
+	}
+	return []string{"arn:*:iam::*:role/" + member.RespondRole, "arn:*:iam::*:role/" + member.RotateRole}
 }

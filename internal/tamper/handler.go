@@ -14,13 +14,14 @@ import (
 	"github.com/keywarden/keywarden/internal/event"
 	"github.com/keywarden/keywarden/internal/exposure"
 	"github.com/keywarden/keywarden/internal/ledger"
+	"github.com/keywarden/keywarden/internal/member"
 	"github.com/keywarden/keywarden/internal/step"
 )
 
 // Ledger is what the tamper watch reads and writes of the ledger.
 type Ledger interface {
 	Action(ctx context.Context, keyID, action string) (ledger.Action, bool, error)
-	Revocation(ctx context.Context, user string) (ledger.Revocation, bool, error)
+	Revocation(ctx context.Context, account, user string) (ledger.Revocation, bool, error)
 	RecordFlag(ctx context.Context, f ledger.Flag) error
 }
 
@@ -49,6 +50,9 @@ type Input struct {
 	Step       string          `json:"step"`
 	Event      json.RawMessage `json:"event,omitempty"`
 	Assessment *Assessment     `json:"assessment,omitempty"`
+	// Execution is the execution's name: the member session's name in
+	// organization mode.
+	Execution string `json:"execution,omitempty"`
 }
 
 // Outcomes of the respond step's undo.
@@ -80,6 +84,11 @@ type Handler struct {
 	// ReadBackAttempts and ReadBackDelay: as for the containment.
 	ReadBackAttempts int
 	ReadBackDelay    time.Duration
+	// Organization, when set, is organization mode: a call of an account
+	// out of scope is refused (AccountOutOfScope), and the respond step
+	// undoes in the call's account through the respond member role; IAM
+	// is then unused.
+	Organization member.Accounts
 }
 
 // NewHandler returns a handler with the production read-back timing.
@@ -96,6 +105,13 @@ func (h Handler) Handle(ctx context.Context, in Input) (any, error) {
 		if in.Assessment == nil {
 			return nil, step.Errorf(step.InvalidEvent, "the respond step needs the check's assessment")
 		}
+		if h.Organization != nil && in.Assessment.Undo != "" {
+			cfg, err := h.Organization.Config(ctx, in.Assessment.Call.Account, member.Respond, in.Execution)
+			if err != nil {
+				return nil, err
+			}
+			h.IAM = iam.NewFromConfig(cfg)
+		}
 		return h.Respond(ctx, *in.Assessment)
 	}
 	return nil, step.Errorf(step.InvalidEvent, "tamper step %q is neither %s nor %s", in.Step, StepCheck, StepRespond)
@@ -110,6 +126,17 @@ func (h Handler) Check(ctx context.Context, raw json.RawMessage) (Assessment, er
 		return Assessment{}, &step.Error{Name: step.UnsupportedEvent, Err: err}
 	case err != nil:
 		return Assessment{}, &step.Error{Name: step.InvalidEvent, Err: err}
+	}
+	if h.Organization != nil {
+		// The forwarded event keeps its member's account: only an
+		// account in scope is watched.
+		d, err := h.Organization.Scope(ctx, call.Account)
+		if err != nil {
+			return Assessment{}, err
+		}
+		if !d.InScope {
+			return Assessment{}, member.OutOfScope(d)
+		}
 	}
 	var facts Facts
 	if _, own := OwnWrite(call.Caller, h.Config.OwnRoles); call.ErrorCode == "" && !own {
@@ -148,7 +175,7 @@ func (h Handler) facts(ctx context.Context, call event.IAMCall) (Facts, error) {
 		if call.User == "" || call.User == event.RootUserName {
 			return f, nil
 		}
-		r, ok, rerr := h.Ledger.Revocation(ctx, call.User)
+		r, ok, rerr := h.Ledger.Revocation(ctx, call.Account, call.User)
 		if ok {
 			f.Revocation = &r
 		}

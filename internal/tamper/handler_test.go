@@ -42,7 +42,7 @@ func (l *fakeLedger) Action(_ context.Context, keyID, action string) (ledger.Act
 	return a, ok, nil
 }
 
-func (l *fakeLedger) Revocation(_ context.Context, user string) (ledger.Revocation, bool, error) {
+func (l *fakeLedger) Revocation(_ context.Context, _, user string) (ledger.Revocation, bool, error) {
 	l.reads = append(l.reads, "revocation of "+user)
 	if l.readErr != nil {
 		return ledger.Revocation{}, false, l.readErr

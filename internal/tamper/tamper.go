@@ -338,7 +338,9 @@ func (t TagChange) String() string {
 // ARN, arn:aws:sts::<account>:assumed-role/<role name>/<session>. Either
 // is enough; both must name the same account as the role. Only the
 // Lambda service may assume keywarden's roles (their trust policy), so
-// no one else can act as them.
+// no one else can act as them. A role given with partition and account *
+// (organization mode's member roles, memberWriters) matches its sessions
+// in any account.
 func OwnWrite(c event.Caller, ownRoles []string) (role string, own bool) {
 	sp, sa, sn, isSession := assumedRole(c.ARN)
 	for _, r := range ownRoles {
@@ -349,7 +351,7 @@ func OwnWrite(c event.Caller, ownRoles []string) (role string, own bool) {
 			return r, true
 		}
 		rp, ra, rn, ok := roleParts(r)
-		if ok && isSession && sp == rp && sa == ra && sn == rn {
+		if ok && isSession && (sp == rp || rp == "*") && (sa == ra || ra == "*") && sn == rn {
 			return r, true
 		}
 	}

@@ -13,12 +13,15 @@ import (
 	"github.com/keywarden/keywarden/internal/creation"
 	"github.com/keywarden/keywarden/internal/lambdafn"
 	"github.com/keywarden/keywarden/internal/ledger"
+	"github.com/keywarden/keywarden/internal/member"
 	"github.com/keywarden/keywarden/internal/settings"
 )
 
 var _ lambdafn.Build = New
 
-// New builds the handler with the IAM, DynamoDB and SNS clients.
+// New builds the handler with the IAM, DynamoDB and SNS clients; in
+// organization mode with the inventory and member sessions instead of the
+// hub's IAM.
 func New(cfg aws.Config, env settings.Lookup, now func() time.Time) (lambda.Handler, error) {
 	l, err := ledger.Open(cfg, env, now)
 	if err != nil {
@@ -29,5 +32,15 @@ func New(cfg aws.Config, env settings.Lookup, now func() time.Time) (lambda.Hand
 		return nil, err
 	}
 	tag, _ := env(settings.EnvNoKeysTag)
-	return lambdafn.Wrap(creation.Handler{IAM: iam.NewFromConfig(cfg), Ledger: l, SNS: sns.NewFromConfig(cfg), Topic: topic, NoKeysTag: tag}.Handle), nil
+	acting, err := member.NewActing(cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	h := creation.Handler{Ledger: l, SNS: sns.NewFromConfig(cfg), Topic: topic, NoKeysTag: tag}
+	if acting.Organization() {
+		h.Organization = acting
+	} else {
+		h.IAM = iam.NewFromConfig(cfg)
+	}
+	return lambdafn.Wrap(h.Handle), nil
 }

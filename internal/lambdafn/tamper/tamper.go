@@ -11,13 +11,16 @@ import (
 
 	"github.com/keywarden/keywarden/internal/lambdafn"
 	"github.com/keywarden/keywarden/internal/ledger"
+	"github.com/keywarden/keywarden/internal/member"
 	"github.com/keywarden/keywarden/internal/settings"
 	"github.com/keywarden/keywarden/internal/tamper"
 )
 
 var _ lambdafn.Build = New
 
-// New builds the handler with the IAM and DynamoDB clients.
+// New builds the handler with the IAM and DynamoDB clients; in
+// organization mode with the inventory and member sessions instead of the
+// hub's IAM.
 func New(cfg aws.Config, env settings.Lookup, now func() time.Time) (lambda.Handler, error) {
 	c, err := tamper.ConfigFromEnv(env)
 	if err != nil {
@@ -27,5 +30,15 @@ func New(cfg aws.Config, env settings.Lookup, now func() time.Time) (lambda.Hand
 	if err != nil {
 		return nil, err
 	}
-	return lambdafn.Wrap(tamper.NewHandler(iam.NewFromConfig(cfg), l, c, now).Handle), nil
+	acting, err := member.NewActing(cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	h := tamper.NewHandler(nil, l, c, now)
+	if acting.Organization() {
+		h.Organization = acting
+	} else {
+		h.IAM = iam.NewFromConfig(cfg)
+	}
+	return lambdafn.Wrap(h.Handle), nil
 }
