@@ -239,7 +239,7 @@ func (st *stack) hostFunctions(envs map[string]map[string]string, local, overrid
 	placeholders := map[string]string{}
 	var intakeEnv settings.Lookup
 	for _, name := range lambdafn.Names {
-		lookup, err := functionEnv(name, st.orgDefaults(name), envs[name], local, overrides)
+		lookup, err := functionEnv(name, envs[name], local, overrides)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -260,14 +260,11 @@ func (st *stack) hostFunctions(envs map[string]map[string]string, local, overrid
 	return placeholders, intakeEnv, nil
 }
 
-// functionEnv is a function's environment: the drill's defaults for what
-// the template does not set, the template's literal values, the drill's
-// own for the template's references, then the scenario's overrides.
-func functionEnv(name string, defaults, template, local, overrides map[string]string) (settings.Lookup, error) {
+// functionEnv is a function's environment: the template's literal values,
+// the drill's own for the template's references, then the scenario's
+// overrides.
+func functionEnv(name string, template, local, overrides map[string]string) (settings.Lookup, error) {
 	env := map[string]string{}
-	for k, v := range defaults {
-		env[k] = v
-	}
 	for k, v := range template {
 		if v == Ref {
 			lv, ok := local[k]

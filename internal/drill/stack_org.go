@@ -195,36 +195,6 @@ func (st *stack) orgReferences(local map[string]string) {
 	}
 }
 
-// orgActing are the functions that act in member accounts (member.Acting).
-var orgActing = []string{lambdafn.Intake, lambdafn.Finding, lambdafn.Contain, lambdafn.Revoke, lambdafn.Activity,
-	lambdafn.Remove, lambdafn.Record, lambdafn.Tamper}
-
-// orgDefaults are the organization settings of the functions that act in
-// members, for a hub template that does not carry them yet: the mode, the
-// scope (the bus policy's organization, the StackSet's OUs) and the hub's
-// account. A value the template gives wins.
-func (st *stack) orgDefaults(fn string) map[string]string {
-	if st.org == nil {
-		return nil
-	}
-	acting := false
-	for _, n := range orgActing {
-		acting = acting || n == fn
-	}
-	if !acting {
-		return nil
-	}
-	scope, _ := json.Marshal(map[string]any{
-		"organizationId": st.hub.OrganizationID, "organizationalUnits": st.hub.OrganizationalUnits,
-		"excludedAccounts": []string{}, "optOutTag": settings.DefaultOptOutTag,
-	})
-	return map[string]string{
-		settings.EnvMode:         settings.ModeOrganization,
-		settings.EnvOrganization: string(scope),
-		settings.EnvAccount:      st.aws.AccountID(),
-	}
-}
-
 // accountOf is the Server of the account holding key id: the stack's
 // account, or in organization mode whichever account holds it.
 func (st *stack) accountOf(id string) *localaws.Server {
