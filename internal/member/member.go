@@ -3,9 +3,9 @@
 // keywarden-member StackSet deploys to every member (infra/member.go), and
 // hands back an aws.Config whose clients act in that account.
 //
-// Not wired yet: no Lambda calls this package so far (issue 12, item 4).
-// The steps will build their clients from Config (or a Sessions) once they
-// check the event's account against the organization's inventory.
+// The steps reach an account through Acting (acting.go), which checks the
+// account against the organization's inventory before Config assumes a
+// role; Step builds a step's handler on it.
 //
 // One AssumeRole per step: Config calls STS once, at once, and the config
 // it returns holds those credentials and nothing that could fetch more.
