@@ -1,6 +1,7 @@
 package drill
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -126,4 +127,44 @@ func (e *Expectations) NoAssumeRoleInto(account string) {
 		}
 	}
 	e.check(len(asked) == 0, "no sts:AssumeRole into account "+account, "%s", strings.Join(asked, "; "))
+}
+
+// TrailNamesExecution: the member's CloudTrail records every IAM write
+// keywarden made there with the execution's name as the session's source
+// identity, and the member role (with its path) as the session's issuer:
+// what a member's security team sees.
+func (e *Expectations) TrailNamesExecution(account, execution, role string) {
+	what := fmt.Sprintf("account %s's CloudTrail names %s as source identity of %s's IAM writes", account, execution, role)
+	srv := e.st.account(account)
+	if srv == nil {
+		e.check(false, what, "the drill has no account %s", account)
+		return
+	}
+	n := 0
+	for _, raw := range srv.CloudTrailRecords() {
+		var r struct {
+			EventSource  string `json:"eventSource"`
+			EventName    string `json:"eventName"`
+			ReadOnly     bool   `json:"readOnly"`
+			UserIdentity struct {
+				Arn            string `json:"arn"`
+				SessionContext *struct {
+					SourceIdentity string `json:"sourceIdentity"`
+					SessionIssuer  struct {
+						Arn string `json:"arn"`
+					} `json:"sessionIssuer"`
+				} `json:"sessionContext"`
+			} `json:"userIdentity"`
+		}
+		if json.Unmarshal([]byte(raw), &r) != nil || r.EventSource != "iam.amazonaws.com" || r.ReadOnly || !iamWrites[r.EventName] {
+			continue
+		}
+		sc := r.UserIdentity.SessionContext
+		if sc == nil || sc.SourceIdentity != execution || sc.SessionIssuer.Arn != "arn:aws:iam::"+account+":role/"+role {
+			e.check(false, what, "%s by %s recorded with session context %+v", r.EventName, r.UserIdentity.Arn, sc)
+			return
+		}
+		n++
+	}
+	e.check(n > 0, fmt.Sprintf("%s (%d records)", what, n), "no IAM write recorded")
 }

@@ -60,6 +60,7 @@ func orgMemberExposedKey() Scenario {
 			e.AttachedPolicyIn(paymentsAccount, paymentsUser, memberDenyPolicy(paymentsAccount))
 			e.NoIAMWriteIn(orgHub)
 			e.IAMWritesBySession(paymentsAccount, name, member.RespondRole)
+			e.TrailNamesExecution(paymentsAccount, name, member.RespondRole)
 			e.Alerts(1)
 			e.AlertContains("Exposed IAM Key For User "+paymentsUser, paymentsAccount, paymentsName, paymentsKey)
 		},
@@ -129,6 +130,7 @@ func orgHealthOrganizationalView() Scenario {
 			e.KeyIn(dataAccount, dataKey, "deleted")
 			e.AttachedPolicyIn(dataAccount, dataUser, memberDenyPolicy(dataAccount))
 			e.IAMWritesBySession(dataAccount, name, member.RespondRole)
+			e.TrailNamesExecution(dataAccount, name, member.RespondRole)
 			e.NoIAMWriteIn(orgHub)
 			e.Alerts(1)
 			e.AlertContains("Exposed IAM Key For User "+dataUser, dataAccount, dataName, dataKey)

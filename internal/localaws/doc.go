@@ -163,7 +163,9 @@
 // SCPs are not evaluated (a caller may call anything its account serves);
 // AssumeRole refuses session policies, session tags, MFA and provided
 // contexts rather than ignoring them, and is recorded in neither account's
-// CloudTrail (calls made with the session are, as AssumedRole); refusing a
+// CloudTrail (calls made with the session are, as AssumedRole with a
+// sessionContext naming the role, path included, as sessionIssuer and the
+// session's sourceIdentity; CloudTrailRecords reads them); refusing a
 // changed source identity as AccessDenied is inferred, not observed on AWS;
 // a SUSPENDED account's credentials still work; organizations are built
 // from Go only (no CreateAccount, MoveAccount, TagResource), roots and OUs

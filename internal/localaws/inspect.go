@@ -48,6 +48,18 @@ func (s *Server) Calls() []Call {
 	return slices.Clone(s.calls)
 }
 
+// CloudTrailRecords returns the account's CloudTrail records (the
+// CloudTrailEvent documents LookupEvents returns), in the order recorded.
+func (s *Server) CloudTrailRecords() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.trail.events))
+	for _, e := range s.trail.events {
+		out = append(out, e.record)
+	}
+	return out
+}
+
 // Published returns the SNS messages published so far, oldest first.
 func (s *Server) Published() []Message {
 	s.mu.Lock()

@@ -70,6 +70,22 @@ func TestServiceCredentialsAssumeMemberRole(t *testing.T) {
 		calls[0].Caller != "arn:aws:sts::"+memberAccount+":assumed-role/keywarden-member-respond/exposed-1" {
 		t.Fatalf("member calls %+v", calls)
 	}
+	records := member.CloudTrailRecords()
+	var rec struct {
+		EventName    string
+		UserIdentity struct {
+			Type           string
+			SessionContext struct {
+				SourceIdentity string
+				SessionIssuer  struct{ Arn, UserName string }
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(records[len(records)-1]), &rec); err != nil || rec.EventName != "DeleteAccessKey" ||
+		rec.UserIdentity.Type != "AssumedRole" || rec.UserIdentity.SessionContext.SourceIdentity != "exposed-1" ||
+		rec.UserIdentity.SessionContext.SessionIssuer.Arn != "arn:aws:iam::"+memberAccount+":role/keywarden-member-respond" {
+		t.Fatalf("the member's CloudTrail record %s (%v)", records[len(records)-1], err)
+	}
 	var asked []string
 	for _, c := range callsTo(hub, "sts", "AssumeRole") {
 		asked = append(asked, c.RoleArn)
