@@ -99,25 +99,12 @@ func newStack(ctx context.Context, o Options, faults map[string]localaws.Fault, 
 	if err != nil {
 		return nil, err
 	}
-	hub, orgMode, err := readHubOrganization(template)
+	st, fixture, err := newAccounts(o, template)
 	if err != nil {
 		return nil, err
 	}
-	var srv *localaws.Server
-	var fixture localaws.Fixture
-	var org *localaws.Organization
-	if orgMode {
-		org, srv, fixture, err = newDrillOrganization(o, template, hub)
-	} else {
-		srv, fixture, err = localaws.NewSeeded(o.path(o.Fixture, "events/demo-account.json"), localaws.Options{Seed: o.Seed})
-		if err != nil {
-			err = fmt.Errorf("the demo account: %w", err)
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	st := &stack{aws: srv, org: org, hub: hub, rules: rules}
+	st.rules = rules
+	srv, org := st.aws, st.org
 	defer func() {
 		if err != nil {
 			st.Close()
@@ -127,7 +114,7 @@ func newStack(ctx context.Context, o Options, faults map[string]localaws.Fault, 
 	if err := st.provision(ctx, len(policies) > 0); err != nil {
 		return nil, err
 	}
-	if orgMode {
+	if org != nil {
 		if err := st.provisionHub(); err != nil {
 			return nil, err
 		}

@@ -41,6 +41,27 @@ var orgMembers = []orgMember{
 // lambdaService is the service principal function roles trust.
 const lambdaService = "lambda.amazonaws.com"
 
+// newAccounts seeds the accounts a stack deploys into: the demo account,
+// or for a hub template of organization mode the drill organization.
+func newAccounts(o Options, template string) (*stack, localaws.Fixture, error) {
+	hub, orgMode, err := readHubOrganization(template)
+	if err != nil {
+		return nil, localaws.Fixture{}, err
+	}
+	if orgMode {
+		org, srv, fixture, err := newDrillOrganization(o, template, hub)
+		if err != nil {
+			return nil, fixture, err
+		}
+		return &stack{aws: srv, org: org, hub: hub}, fixture, nil
+	}
+	srv, fixture, err := localaws.NewSeeded(o.path(o.Fixture, "events/demo-account.json"), localaws.Options{Seed: o.Seed})
+	if err != nil {
+		return nil, fixture, fmt.Errorf("the demo account: %w", err)
+	}
+	return &stack{aws: srv}, fixture, nil
+}
+
 // newDrillOrganization builds the drill organization with the ids the hub
 // template's settings name (its bus policy's organization, the
 // StackSet's OUs, whose first is the root), seeds the hub with the demo
