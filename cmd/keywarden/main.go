@@ -38,7 +38,7 @@ func main() {
 const usage = `usage:
   keywarden drill [flags]          run the drill scenarios offline (no AWS account)
   keywarden report [flags]         the daily key-age run's decisions, without acting (your AWS credentials)
-  keywarden reliability [--seeds N] the offline fault matrix: scenarios × faults × seeds, invariants checked
+  keywarden reliability [--seeds N] [--only a,b] the offline fault matrix: scenarios × faults × seeds, invariants checked
   keywarden doctor [--stack S] [--region R] [--json]
                                    check a deployed stack for silent misconfigurations (your AWS credentials)
   keywarden drill --aws [flags] [events/FILE.json ...]
@@ -196,12 +196,13 @@ func reliability(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.SetOutput(stderr)
 	seeds := fs.Int("seeds", 50, "seeds per scenario under transient faults")
 	root := fs.String("root", ".", "the keywarden checkout")
+	only := fs.String("only", "", "comma-separated scenarios of the matrix to run (default all)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	slog.SetDefault(slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	start := time.Now()
-	rows, err := drill.Reliability(ctx, drill.Options{Root: *root}, *seeds, stderr)
+	rows, err := drill.Reliability(ctx, drill.Options{Root: *root, Only: settings.SplitList(*only)}, *seeds, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "keywarden: reliability: %v\n", err)
 		return 1

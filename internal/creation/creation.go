@@ -109,12 +109,8 @@ func (h Handler) Handle(ctx context.Context, in Input) (Result, error) {
 	if h.Organization != nil {
 		// The forwarded event keeps its member's account: only an account
 		// in scope is recorded.
-		d, err := h.Organization.Scope(ctx, kc.Account)
-		if err != nil {
+		if err := member.RequireInScope(ctx, h.Organization, kc.Account); err != nil {
 			return Result{}, err
-		}
-		if !d.InScope {
-			return Result{}, member.OutOfScope(d)
 		}
 	}
 	res := Result{Status: "recorded", KeyID: kc.KeyID, User: kc.User, CreatorARN: kc.CreatorARN}

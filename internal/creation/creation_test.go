@@ -176,14 +176,7 @@ func TestRecordUnreadableCreateDate(t *testing.T) {
 // account through the read member role.
 func TestRecordInOrganizationMode(t *testing.T) {
 	ctx := context.Background()
-	srv, err := localaws.New(localaws.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	if err := srv.Seed(localaws.Fixture{Users: []localaws.FixtureUser{{Name: "bob", Tags: map[string]string{noKeys: "true"}}}}); err != nil {
-		t.Fatal(err)
-	}
+	srv := membertest.NewMember(t, localaws.Fixture{Users: []localaws.FixtureUser{{Name: "bob", Tags: map[string]string{noKeys: "true"}}}})
 	const exec = "created-bob-AKIAKEYWARDENBOB0001"
 	l, s := &fakeLedger{}, &fakeSNS{}
 	h := Handler{Ledger: l, SNS: s, Topic: "t", NoKeysTag: noKeys, Organization: &membertest.Accounts{Reason: inventory.ReasonOptedOut, Member: srv}}

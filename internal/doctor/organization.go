@@ -372,29 +372,16 @@ func checkOrganizationTrail(ctx context.Context, client CloudTrail) Result {
 		if !aws.ToBool(t.IsOrganizationTrail) {
 			continue
 		}
-		name, arn := aws.ToString(t.Name), aws.ToString(t.TrailARN)
-		if !aws.ToBool(t.IsMultiRegionTrail) && aws.ToString(t.HomeRegion) != requiredRegion {
-			problems = append(problems, fmt.Sprintf("%s logs %s only", name, aws.ToString(t.HomeRegion)))
-			continue
-		}
-		status, err := client.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String(arn)})
+		problem, action, err := trailProblem(ctx, client, t)
 		if err != nil {
-			return callFailed(r.ID, r.Title, "cloudtrail:GetTrailStatus", err)
+			return callFailed(r.ID, r.Title, action, err)
 		}
-		if !aws.ToBool(status.IsLogging) {
-			problems = append(problems, name+" is not logging")
-			continue
-		}
-		sel, err := client.GetEventSelectors(ctx, &cloudtrail.GetEventSelectorsInput{TrailName: aws.String(arn)})
-		if err != nil {
-			return callFailed(r.ID, r.Title, "cloudtrail:GetEventSelectors", err)
-		}
-		if !logsWriteManagementEvents(sel) {
-			problems = append(problems, name+" logs no write management events")
+		if problem != "" {
+			problems = append(problems, problem)
 			continue
 		}
 		r.Status = Pass
-		r.Detail = fmt.Sprintf("%s logs every member's write management events (%s)", name, scope(t))
+		r.Detail = fmt.Sprintf("%s logs every member's write management events (%s)", aws.ToString(t.Name), scope(t))
 		return r
 	}
 	r.Status = Warn

@@ -11,6 +11,31 @@ import (
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 )
 
+// trailProblem says why trail t does not deliver the write management
+// events of requiredRegion, "" when it does; a call that fails returns its
+// error and the action it needed.
+func trailProblem(ctx context.Context, client CloudTrail, t cttypes.Trail) (problem, action string, err error) {
+	name, arn := aws.ToString(t.Name), aws.ToString(t.TrailARN)
+	if !aws.ToBool(t.IsMultiRegionTrail) && aws.ToString(t.HomeRegion) != requiredRegion {
+		return fmt.Sprintf("%s logs %s only", name, aws.ToString(t.HomeRegion)), "", nil
+	}
+	status, err := client.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String(arn)})
+	if err != nil {
+		return "", "cloudtrail:GetTrailStatus", err
+	}
+	if !aws.ToBool(status.IsLogging) {
+		return name + " is not logging", "", nil
+	}
+	sel, err := client.GetEventSelectors(ctx, &cloudtrail.GetEventSelectorsInput{TrailName: aws.String(arn)})
+	if err != nil {
+		return "", "cloudtrail:GetEventSelectors", err
+	}
+	if !logsWriteManagementEvents(sel) {
+		return name + " logs no write management events", "", nil
+	}
+	return "", "", nil
+}
+
 // checkTrail: CloudTrail delivers "AWS API Call via CloudTrail" events to
 // EventBridge only while a trail logs them. IAM's calls are recorded in
 // us-east-1, so a trail there or a multi-region one must log write
@@ -24,29 +49,16 @@ func checkTrail(ctx context.Context, client CloudTrail, region string) Result {
 	}
 	var problems []string
 	for _, t := range out.TrailList {
-		name, arn := aws.ToString(t.Name), aws.ToString(t.TrailARN)
-		if !aws.ToBool(t.IsMultiRegionTrail) && aws.ToString(t.HomeRegion) != requiredRegion {
-			problems = append(problems, fmt.Sprintf("%s logs %s only", name, aws.ToString(t.HomeRegion)))
-			continue
-		}
-		status, err := client.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String(arn)})
+		problem, action, err := trailProblem(ctx, client, t)
 		if err != nil {
-			return callFailed(r.ID, r.Title, "cloudtrail:GetTrailStatus", err)
+			return callFailed(r.ID, r.Title, action, err)
 		}
-		if !aws.ToBool(status.IsLogging) {
-			problems = append(problems, name+" is not logging")
-			continue
-		}
-		sel, err := client.GetEventSelectors(ctx, &cloudtrail.GetEventSelectorsInput{TrailName: aws.String(arn)})
-		if err != nil {
-			return callFailed(r.ID, r.Title, "cloudtrail:GetEventSelectors", err)
-		}
-		if !logsWriteManagementEvents(sel) {
-			problems = append(problems, name+" logs no write management events")
+		if problem != "" {
+			problems = append(problems, problem)
 			continue
 		}
 		r.Status = Pass
-		r.Detail = fmt.Sprintf("%s is logging write management events (%s)", name, scope(t))
+		r.Detail = fmt.Sprintf("%s is logging write management events (%s)", aws.ToString(t.Name), scope(t))
 		return r
 	}
 	r.Status = Fail

@@ -36,6 +36,18 @@ func (st *stack) produced(ctx context.Context, oc Outcome) (map[string][]byte, e
 		}
 		out[kind] = b
 	}
+	if st.org != nil {
+		// The members' own: their call logs and forwarded events.
+		for _, id := range st.org.AccountIDs() {
+			if a := st.org.Account(id); a != st.aws {
+				b, err := json.Marshal(map[string]any{"calls": a.Calls(), "deliveries": a.Deliveries()})
+				if err != nil {
+					return nil, fmt.Errorf("encode account %s: %w", id, err)
+				}
+				out["account "+id] = b
+			}
+		}
+	}
 	api := sfn.NewFromConfig(st.cfg)
 	for _, x := range oc.Executions {
 		b, err := fullHistory(ctx, api, x)

@@ -145,7 +145,7 @@ func runScenario(ctx context.Context, o Options, sc Scenario, faults map[string]
 		if produced["html report"], err = reportText(o.Root, oc); err != nil {
 			return oc, err
 		}
-		o.Audit(sc.Name, st.aws.IssuedSecrets(), produced)
+		o.Audit(sc.Name, st.issuedSecrets(), produced)
 	}
 	oc.Passed = oc.Error == ""
 	for _, c := range oc.Checks {

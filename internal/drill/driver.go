@@ -2,6 +2,7 @@ package drill
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -159,8 +160,41 @@ func entryErrors(entries []ebtypes.PutEventsResultEntry) []string {
 // deliver hands a raw event to the rules as EventBridge delivers an AWS
 // service's event: AWS's own sources (aws.health, aws.trustedadvisor) cannot
 // be sent with PutEvents, in AWS or in localaws.
+//
+// In organization mode the event arrives, as in AWS, on the default bus of
+// the account its envelope names, whose rules (a member's forwarding
+// rules, the hub's own) take it from there.
 func (st *stack) deliver(ctx context.Context, raw []byte) ([]matchRecord, error) {
 	before := len(st.matched)
+	if st.org != nil {
+		var env struct {
+			Account string `json:"account"`
+		}
+		if err := json.Unmarshal(raw, &env); err != nil {
+			return nil, fmt.Errorf("the event is not a JSON envelope: %w", err)
+		}
+		srv := st.account(env.Account)
+		if srv == nil {
+			return nil, fmt.Errorf("the event is of account %q, which the drill organization does not hold", env.Account)
+		}
+		seen := len(srv.Deliveries())
+		if err := srv.DeliverEvent(ctx, "default", raw); err != nil {
+			return nil, err
+		}
+		if srv != st.aws {
+			// A member's rules only forward: a refused forward is the
+			// drill's set-up failing, not keywarden.
+			for _, d := range srv.Deliveries()[seen:] {
+				if d.Err != "" {
+					return nil, fmt.Errorf("rule %s of account %s: %s", d.Rule, env.Account, d.Err)
+				}
+			}
+		}
+		if err := st.sfn.Wait(); err != nil {
+			return nil, err
+		}
+		return st.matched[before:], nil
+	}
 	for _, r := range st.rules {
 		ok, err := localaws.MatchesPattern(r.Pattern, raw)
 		if err != nil {

@@ -39,13 +39,39 @@ type matrixCase struct {
 	scenario  string
 	permanent string // fault key failed with AccessDenied in the third column
 	check     func(st *stack, oc Outcome) []string
+	// transient adds to the transient profile the services only this
+	// scenario calls.
+	transient map[string]localaws.Fault
 }
 
 var matrix = []matrixCase{
-	{"exposed-key", "iam:UpdateAccessKey", exposedInvariants},
-	{"daily-run", "iam:UpdateAccessKey", dailyInvariants},
-	{"key-created", "dynamodb:PutItem", createdInvariants},
-	{"rotation", "secretsmanager:PutSecretValue", rotationInvariants},
+	{scenario: "exposed-key", permanent: "iam:UpdateAccessKey", check: exposedInvariants},
+	{scenario: "daily-run", permanent: "iam:UpdateAccessKey", check: dailyInvariants},
+	{scenario: "key-created", permanent: "dynamodb:PutItem", check: createdInvariants},
+	{scenario: "rotation", permanent: "secretsmanager:PutSecretValue", check: rotationInvariants},
+	// Organization mode: faults are set in every account of the drill
+	// organization (each answers its own calls: the hub its STS and
+	// Organizations calls, the member its IAM and CloudTrail calls).
+	{scenario: "org-member-exposed-key", permanent: "iam:UpdateAccessKey", check: orgExposedInvariants,
+		transient: map[string]localaws.Fault{
+			"sts:*":           {ThrottleRate: 0.2, ServerErrorRate: 0.05, Latency: 5 * time.Millisecond},
+			"organizations:*": {ThrottleRate: 0.2, ServerErrorRate: 0.05, Latency: 5 * time.Millisecond},
+		}},
+}
+
+// withTransient is the transient profile with the case's own additions.
+func (mc matrixCase) withTransient() FaultProfile {
+	if len(mc.transient) == 0 {
+		return transient
+	}
+	p := FaultProfile{Name: transient.Name, Faults: map[string]localaws.Fault{}}
+	for k, f := range transient.Faults {
+		p.Faults[k] = f
+	}
+	for k, f := range mc.transient {
+		p.Faults[k] = f
+	}
+	return p
 }
 
 // MatrixRow is one cell: a scenario under a fault profile over seeds.
@@ -60,7 +86,8 @@ type MatrixRow struct {
 
 // Reliability runs the matrix: each case with no fault, with transient
 // faults and with one permanent failure, over seeds 1..seeds, checking the
-// invariants of DESIGN.md's non-negotiables on every run.
+// invariants of DESIGN.md's non-negotiables on every run; with o.Only,
+// only those scenarios' rows.
 func Reliability(ctx context.Context, o Options, seeds int, progress io.Writer) ([]MatrixRow, error) {
 	byName := map[string]Scenario{}
 	for _, s := range Scenarios() {
@@ -68,8 +95,11 @@ func Reliability(ctx context.Context, o Options, seeds int, progress io.Writer) 
 	}
 	var rows []MatrixRow
 	for _, mc := range matrix {
+		if len(o.Only) > 0 && !contains(o.Only, mc.scenario) {
+			continue
+		}
 		sc := byName[mc.scenario]
-		profiles := []FaultProfile{{Name: "no fault"}, transient,
+		profiles := []FaultProfile{{Name: "no fault"}, mc.withTransient(),
 			{Name: "permanent AccessDenied on " + mc.permanent, Faults: map[string]localaws.Fault{mc.permanent: {ErrorCode: "AccessDenied"}}}}
 		for _, p := range profiles {
 			row := MatrixRow{Scenario: mc.scenario, Profile: p.Name}
@@ -104,6 +134,9 @@ func Reliability(ctx context.Context, o Options, seeds int, progress io.Writer) 
 // the invariants that did not hold and the failed step attempts that were
 // retried or caught.
 func runChecked(ctx context.Context, o Options, sc Scenario, faults map[string]localaws.Fault, check func(*stack, Outcome) []string) ([]string, int, error) {
+	if sc.Variant != "" {
+		o.Template = o.variantTemplate(sc.Variant)
+	}
 	st, err := newStack(ctx, o, faults, sc.Env)
 	if err != nil {
 		return nil, 0, err
@@ -195,6 +228,43 @@ func exposedInvariants(st *stack, oc Outcome) []string {
 		return nil
 	}
 	return []string{fmt.Sprintf("key %s and no exposure or manual-action alert", k.Status)}
+}
+
+// orgExposedInvariants: payments-ci's key ends contained in its member
+// account and the exposure alert is out, or a manual-action alert says
+// what is left, or the event went to the dead-letter queue; and whatever
+// the faults, keywarden wrote to IAM in that member only, and only as a
+// session of a member role carrying a source identity (never as the hub,
+// never anonymously in the member's CloudTrail).
+func orgExposedInvariants(st *stack, oc Outcome) []string {
+	var p []string
+	for account, calls := range st.allCalls() {
+		for _, c := range calls {
+			if c.Service != "iam" || !iamWrites[c.Operation] {
+				continue
+			}
+			switch {
+			case account != paymentsAccount:
+				p = append(p, fmt.Sprintf("IAM %s in account %s", c.Operation, account))
+			case !strings.Contains(c.Caller, ":assumed-role/keywarden-member-") || c.SourceIdentity == "":
+				p = append(p, fmt.Sprintf("IAM %s in the member by %s, source identity %q", c.Operation, c.Caller, c.SourceIdentity))
+			}
+		}
+	}
+	srv := st.account(paymentsAccount)
+	if srv == nil {
+		return append(p, "the stack has no account "+paymentsAccount+": not the organization variant")
+	}
+	k, _ := srv.AccessKey(paymentsKey)
+	contained := k.Deleted || k.Status == "Inactive"
+	switch {
+	case contained && alerted(oc, "Exposed IAM Key For User "+paymentsUser):
+	case alerted(oc, "Manual Action Needed"):
+	case sentToDLQ(oc):
+	default:
+		p = append(p, fmt.Sprintf("key %s (deleted %v) and no exposure or manual-action alert", k.Status, k.Deleted))
+	}
+	return p
 }
 
 // dailyInvariants: every key due for deactivation is inactive or named as

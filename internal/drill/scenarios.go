@@ -57,6 +57,10 @@ func Scenarios() []Scenario {
 		healthOrganizationalView(),
 		healthCompromiseSuspected(),
 		healthNotice(),
+		orgMemberExposedKey(),
+		orgMemberRoleMissing(),
+		orgOutsideOrganization(),
+		orgHealthOrganizationalView(),
 	}
 }
 

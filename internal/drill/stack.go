@@ -39,12 +39,23 @@ const (
 // stack is one scenario's private AWS: a fresh account, so scenarios do not
 // see each other's changes.
 type stack struct {
-	aws     *localaws.Server
-	sfn     *sfnlocal.Service
-	front   *httptest.Server
-	cfg     aws.Config
-	topic   string
-	machine string
+	// aws is the account keywarden is deployed in: the hub in
+	// organization mode.
+	aws *localaws.Server
+	// org is the drill organization (stack_org.go), nil in account mode;
+	// hub is what the hub template adds there.
+	org *localaws.Organization
+	hub hubOrganization
+	// roleArns and credentials are each function's execution role and
+	// its credentials, in organization mode (empty otherwise: functions
+	// run as the account).
+	roleArns    map[string]string
+	credentials map[string]aws.CredentialsProvider
+	sfn         *sfnlocal.Service
+	front       *httptest.Server
+	cfg         aws.Config
+	topic       string
+	machine     string
 	// revokePolicy is the stack's deny policy (revokeWith attachedPolicy),
 	// or "".
 	revokePolicy string
@@ -88,11 +99,12 @@ func newStack(ctx context.Context, o Options, faults map[string]localaws.Fault, 
 	if err != nil {
 		return nil, err
 	}
-	srv, fixture, err := localaws.NewSeeded(o.path(o.Fixture, "events/demo-account.json"), localaws.Options{Seed: o.Seed})
+	st, fixture, err := newAccounts(o, template)
 	if err != nil {
-		return nil, fmt.Errorf("the demo account: %w", err)
+		return nil, err
 	}
-	st := &stack{aws: srv, rules: rules}
+	st.rules = rules
+	srv, org := st.aws, st.org
 	defer func() {
 		if err != nil {
 			st.Close()
@@ -102,28 +114,38 @@ func newStack(ctx context.Context, o Options, faults map[string]localaws.Fault, 
 	if err := st.provision(ctx, len(policies) > 0); err != nil {
 		return nil, err
 	}
+	if org != nil {
+		if err := st.provisionHub(); err != nil {
+			return nil, err
+		}
+	}
 	// The rules name the stack's deny policy by reference: the drill's.
 	for i := range st.rules {
 		if st.rules[i].Pattern, err = resolveRefs(st.rules[i].Pattern, policies, st.revokePolicy); err != nil {
 			return nil, fmt.Errorf("rule %s: %w", st.rules[i].LogicalID, err)
 		}
 	}
-	placeholders, intakeEnv, err := st.hostFunctions(envs, st.references(fixture), overrides)
+	placeholders, intakeEnv, err := st.hostFunctions(envs, st.localValues(fixture), overrides)
 	if err != nil {
 		return nil, err
 	}
 	if err := st.startStateMachine(tools, placeholders); err != nil {
 		return nil, err
 	}
-	if st.intake, err = all.New(lambdafn.Intake, st.cfg, intakeEnv, srv.Now); err != nil {
+	if st.intake, err = all.New(lambdafn.Intake, st.functionConfig(lambdafn.Intake), intakeEnv, srv.Now); err != nil {
 		return nil, err
 	}
 	if err := st.routeRules(); err != nil {
 		return nil, err
 	}
-	// Faults start after set-up, so only the scenario meets them.
+	// Faults start after set-up, so only the scenario meets them; in
+	// organization mode, in every account.
 	for key, f := range faults {
-		if err := srv.SetFault(key, f); err != nil {
+		set := srv.SetFault
+		if org != nil {
+			set = org.SetFault
+		}
+		if err := set(key, f); err != nil {
 			return nil, err
 		}
 	}
@@ -136,6 +158,10 @@ func (st *stack) serve() {
 	st.front = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.Header.Get("Authorization"), "/states/aws4_request") {
 			st.sfn.ServeHTTP(w, r)
+			return
+		}
+		if st.org != nil {
+			st.org.ServeHTTP(w, r)
 			return
 		}
 		st.aws.ServeHTTP(w, r)
@@ -183,6 +209,15 @@ func (st *stack) references(fixture localaws.Fixture) map[string]string {
 	}
 }
 
+// localValues are references() with organization mode's own.
+func (st *stack) localValues(fixture localaws.Fixture) map[string]string {
+	local := st.references(fixture)
+	if st.org != nil {
+		st.orgReferences(local)
+	}
+	return local
+}
+
 // hostFunctions builds every function's handler, as all.New builds it in
 // Lambda, and hosts it behind localaws's Invoke API. It returns the
 // definition's placeholders (each function's ARN) and the intake's
@@ -198,7 +233,7 @@ func (st *stack) hostFunctions(envs map[string]map[string]string, local, overrid
 		if name == lambdafn.Intake {
 			intakeEnv = lookup
 		}
-		h, err := all.New(name, st.cfg, lookup, st.aws.Now)
+		h, err := all.New(name, st.functionConfig(name), lookup, st.aws.Now)
 		if err != nil {
 			return nil, nil, fmt.Errorf("build the %s handler: %w", name, err)
 		}
@@ -246,9 +281,20 @@ func (st *stack) startStateMachine(tools sfnlocal.Tools, placeholders map[string
 		StateMachineArn: st.machine,
 		Runner: sfnlocal.Runner{Node: tools.Node, Module: tools.Module, Definition: def,
 			Region: st.aws.Region(), LambdaEndpoint: st.front.URL,
-			AccessKeyID: localaws.TestAccessKeyID, SecretAccessKey: localaws.TestSecretAccessKey},
+			AccessKeyID: st.rootKeyID(), SecretAccessKey: localaws.TestSecretAccessKey},
 	}
 	return nil
+}
+
+// rootKeyID is the key id the account's own clients sign with (the
+// interpreter's Lambda calls): in an organization, the hub's, which its
+// front routes to the hub.
+func (st *stack) rootKeyID() string {
+	creds, err := st.aws.SDKConfig().Credentials.Retrieve(context.Background())
+	if err != nil {
+		return localaws.TestAccessKeyID
+	}
+	return creds.AccessKeyID
 }
 
 // routeRules puts the template's rules in EventBridge, each delivering to
@@ -258,7 +304,11 @@ func (st *stack) routeRules() error {
 	for _, rule := range st.rules {
 		target := st.intakeTarget(rule.LogicalID)
 		st.targets[rule.LogicalID] = target
-		if err := st.aws.AddRule(rule.LogicalID, rule.Pattern, target); err != nil {
+		bus := rule.Bus
+		if bus == "" {
+			bus = "default"
+		}
+		if err := st.aws.AddBusRule(bus, rule.LogicalID, rule.Pattern, target); err != nil {
 			return fmt.Errorf("rule %s: %w", rule.LogicalID, err)
 		}
 	}
@@ -312,6 +362,10 @@ func (st *stack) Close() {
 	if st.front != nil {
 		st.front.Close()
 	}
+	if st.org != nil {
+		_ = st.org.Close()
+		return
+	}
 	_ = st.aws.Close()
 }
 
@@ -327,7 +381,7 @@ func (st *stack) liveKeys(user string) []localaws.AccessKeyState {
 }
 
 func (st *stack) keyView(id string) KeyView {
-	k, ok := st.aws.AccessKey(id)
+	k, ok := st.accountOf(id).AccessKey(id)
 	switch {
 	case !ok:
 		return KeyView{AccessKeyID: id, Status: "absent"}

@@ -21,7 +21,7 @@ func TestEveryPayloadStartsAnExecution(t *testing.T) {
 	checked := 0
 	for _, path := range files {
 		file := "events/" + filepath.Base(path)
-		if strings.HasSuffix(file, "demo-account.json") {
+		if file == "events/demo-account.json" || file == orgMembersFixture { // fixtures, not payloads
 			continue
 		}
 		t.Run(file, func(t *testing.T) {

@@ -26,6 +26,9 @@ func readTemplate(path string, tpl any) error {
 type Rule struct {
 	LogicalID string
 	Pattern   string // the EventPattern as JSON
+	// Bus is the name of the custom event bus the rule is on (organization
+	// mode's hub bus), "" for the account's default bus.
+	Bus string
 }
 
 // RulesFromTemplate reads the EventBridge rules from a synthesized
@@ -36,6 +39,8 @@ func RulesFromTemplate(path string) ([]Rule, error) {
 		Resources map[string]struct {
 			Type       string `json:"Type"`
 			Properties struct {
+				Name         string          `json:"Name"`
+				EventBusName json.RawMessage `json:"EventBusName"`
 				EventPattern json.RawMessage `json:"EventPattern"`
 				State        string          `json:"State"`
 				Targets      []struct {
@@ -55,7 +60,19 @@ func RulesFromTemplate(path string) ([]Rule, error) {
 		if !targetsIntake(r.Properties.Targets) {
 			continue // e.g. the failed-execution alert rule
 		}
-		rules = append(rules, Rule{LogicalID: id, Pattern: string(r.Properties.EventPattern)})
+		rule := Rule{LogicalID: id, Pattern: string(r.Properties.EventPattern)}
+		if len(r.Properties.EventBusName) > 0 {
+			var ref struct {
+				Ref string `json:"Ref"`
+			}
+			_ = json.Unmarshal(r.Properties.EventBusName, &ref)
+			bus, ok := tpl.Resources[ref.Ref]
+			if !ok || bus.Type != "AWS::Events::EventBus" || bus.Properties.Name == "" {
+				return nil, fmt.Errorf("%s: rule %s is on event bus %s, which is not a named bus of the template", path, id, r.Properties.EventBusName)
+			}
+			rule.Bus = bus.Properties.Name
+		}
+		rules = append(rules, rule)
 	}
 	if len(rules) == 0 {
 		return nil, fmt.Errorf("%s has no enabled EventBridge rule targeting the intake function", path)

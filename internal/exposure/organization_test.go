@@ -14,15 +14,8 @@ const hub = "999988887777"
 
 func TestFindingInOrganizationMode(t *testing.T) {
 	ctx := context.Background()
-	srv, err := localaws.New(localaws.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	if err := srv.Seed(localaws.Fixture{Users: []localaws.FixtureUser{{Name: "build-bot"}},
-		Keys: []localaws.FixtureKey{{User: "build-bot", ID: key}}}); err != nil {
-		t.Fatal(err)
-	}
+	srv := membertest.NewMember(t, localaws.Fixture{Users: []localaws.FixtureUser{{Name: "build-bot"}},
+		Keys: []localaws.FixtureKey{{User: "build-bot", ID: key}}})
 	const exec = "exposed-123456789012-ci-deployer-" + key
 
 	t.Run("member in scope: owner asked there, account named", func(t *testing.T) {

@@ -17,15 +17,8 @@ import (
 // be asked still starts its execution.
 func TestOrganizationNames(t *testing.T) {
 	ctx := context.Background()
-	srv, err := localaws.New(localaws.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	if err := srv.Seed(localaws.Fixture{Users: []localaws.FixtureUser{{Name: "ci-deployer"}},
-		Keys: []localaws.FixtureKey{{User: "ci-deployer", ID: "AKIAKEYWARDENDRILL01"}}}); err != nil {
-		t.Fatal(err)
-	}
+	srv := membertest.NewMember(t, localaws.Fixture{Users: []localaws.FixtureUser{{Name: "ci-deployer"}},
+		Keys: []localaws.FixtureKey{{User: "ci-deployer", ID: "AKIAKEYWARDENDRILL01"}}})
 	const want = "exposed-123456789012-ci-deployer-AKIAKEYWARDENDRILL01"
 
 	f := &fakeSFN{started: map[string]string{}}

@@ -65,12 +65,27 @@ func (e *trailEvent) username() string {
 }
 
 type ctUserIdentity struct {
-	Type        string `json:"type"`
-	PrincipalID string `json:"principalId"`
-	Arn         string `json:"arn"`
-	AccountID   string `json:"accountId"`
-	AccessKeyID string `json:"accessKeyId,omitempty"`
-	UserName    string `json:"userName,omitempty"`
+	Type           string            `json:"type"`
+	PrincipalID    string            `json:"principalId"`
+	Arn            string            `json:"arn"`
+	AccountID      string            `json:"accountId"`
+	AccessKeyID    string            `json:"accessKeyId,omitempty"`
+	UserName       string            `json:"userName,omitempty"`
+	SessionContext *ctSessionContext `json:"sessionContext,omitempty"`
+}
+
+// ctSessionContext is a role session's part of userIdentity: the role it
+// was issued for (with its path) and, when set, the source identity,
+// which CloudTrail records on every call of the session.
+type ctSessionContext struct {
+	SessionIssuer struct {
+		Type        string `json:"type"`
+		PrincipalID string `json:"principalId"`
+		Arn         string `json:"arn"`
+		AccountID   string `json:"accountId"`
+		UserName    string `json:"userName"`
+	} `json:"sessionIssuer"`
+	SourceIdentity string `json:"sourceIdentity,omitempty"`
 }
 
 // ctRecord is the CloudTrail record format (the CloudTrailEvent string).
@@ -115,6 +130,11 @@ func (s *Server) addTrailEvent(ev trailEvent) {
 	switch {
 	case ev.caller.session != nil:
 		identity.Type = "AssumedRole"
+		sess := ev.caller.session
+		sc := &ctSessionContext{SourceIdentity: sess.sourceIdentity}
+		sc.SessionIssuer.Type, sc.SessionIssuer.PrincipalID, sc.SessionIssuer.Arn = "Role", sess.roleID, sess.roleARN
+		sc.SessionIssuer.AccountID, sc.SessionIssuer.UserName = s.account, sess.roleName
+		identity.SessionContext = sc
 	case ev.caller.isRoot():
 		identity.Type = "Root"
 	}

@@ -50,8 +50,13 @@
 //     for rules whose targets lie outside localaws (a schedule);
 //     SetRuleEnabled disables either (a disabled AddRule rule then receives
 //     no events). DescribeEventBus: the default bus and custom buses
-//     (AddEventBus, with a resource policy), which DefineRule's rules may
-//     be on; PutEvents still serves the default bus only.
+//     (AddEventBus, with a resource policy), which DefineRule's and
+//     AddBusRule's rules may be on. AddForwardRule adds a rule whose target
+//     is a bus of this or another account of the Organization (the event is
+//     delivered as it is, its account kept; refused unless the bus's policy
+//     admits the sender's account), and DeliverEvent hands an AWS service's
+//     event (which PutEvents refuses) to a bus's rules. PutEvents sends to
+//     the account's own buses only.
 //   - SQS GetQueueAttributes (JSON 1.0, query compatible: errors carry the
 //     old code in X-Amzn-Query-Error, so a missing queue is
 //     AWS.SimpleQueueService.NonExistentQueue to the SDK): AddQueue and
@@ -124,7 +129,9 @@
 // caller is AccessDenied "User: <caller> is not authorized to perform:
 // sts:AssumeRole on resource: <role ARN>". Trust policies are evaluated for
 // exactly what keywarden's member roles use: Principal AWS as an account id,
-// an account root ARN, or a role or user ARN; Action sts:AssumeRole and
+// an account root ARN, or a role or user ARN, or Principal Service, which
+// only ServiceCredentials matches (the credentials a service such as Lambda
+// gets for the role it runs as, renewed on the server clock); Action sts:AssumeRole and
 // sts:SetSourceIdentity (required too when a source identity is set or
 // carried over); conditions ArnLike, ArnEquals, StringEquals, StringLike and
 // Null on aws:PrincipalArn (a session's role ARN, path included),
@@ -156,7 +163,9 @@
 // SCPs are not evaluated (a caller may call anything its account serves);
 // AssumeRole refuses session policies, session tags, MFA and provided
 // contexts rather than ignoring them, and is recorded in neither account's
-// CloudTrail (calls made with the session are, as AssumedRole); refusing a
+// CloudTrail (calls made with the session are, as AssumedRole with a
+// sessionContext naming the role, path included, as sessionIssuer and the
+// session's sourceIdentity; CloudTrailRecords reads them); refusing a
 // changed source identity as AccessDenied is inferred, not observed on AWS;
 // a SUSPENDED account's credentials still work; organizations are built
 // from Go only (no CreateAccount, MoveAccount, TagResource), roots and OUs

@@ -42,6 +42,7 @@ type eventsState struct {
 
 type eventRule struct {
 	name    string
+	bus     string // the bus the rule is on: "default" or a custom bus
 	pattern string
 	target  Target
 }
@@ -72,6 +73,13 @@ type Delivery struct {
 // passed to target before PutEvents answers. A target's error does not fail
 // PutEvents (it would not in AWS either); it shows in Deliveries.
 func (s *Server) AddRule(name, patternJSON string, target func(ctx context.Context, event []byte) error) error {
+	return s.AddBusRule("default", name, patternJSON, target)
+}
+
+// AddBusRule is AddRule on the named bus: "default" or a custom bus
+// (AddEventBus). A rule on a custom bus is named "bus|name" in
+// SetRuleEnabled, as for DefineRule.
+func (s *Server) AddBusRule(bus, name, patternJSON string, target func(ctx context.Context, event []byte) error) error {
 	if !ruleNamePattern.MatchString(name) {
 		return fmt.Errorf("localaws: rule name %q: want 1-64 of letters, digits, '.', '-', '_'", name)
 	}
@@ -84,11 +92,15 @@ func (s *Server) AddRule(name, patternJSON string, target func(ctx context.Conte
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	bus, aerr := s.busNamed(bus)
+	if aerr != nil {
+		return fmt.Errorf("localaws: rule %s: %s (AddEventBus first)", name, aerr.Message)
+	}
 	rules := make(map[string]*eventRule, len(s.events.rules)+1)
 	for n, r := range s.events.rules {
 		rules[n] = r
 	}
-	rules[name] = &eventRule{name: name, pattern: pattern, target: target}
+	rules[ruleKey(bus, name)] = &eventRule{name: name, bus: bus, pattern: pattern, target: target}
 	q, err := quamina.New()
 	if err != nil {
 		return fmt.Errorf("localaws: rule %s: create matcher: %w", name, err)
@@ -260,7 +272,8 @@ func (s *Server) eventsPutEvents(req *request) (any, *awsError) {
 	out := &putEventsOutput{Entries: make([]putEventsResultEntry, 0, len(in.Entries))}
 	var pending []pendingDelivery
 	for _, e := range in.Entries {
-		if aerr := s.checkEventBus(e.EventBusName); aerr != nil {
+		bus, aerr := s.busNamed(e.EventBusName)
+		if aerr != nil {
 			s.mu.Unlock()
 			return nil, aerr
 		}
@@ -290,26 +303,43 @@ func (s *Server) eventsPutEvents(req *request) (any, *awsError) {
 			return nil, req.svc.serverError(fmt.Sprintf("encode event: %v", err))
 		}
 		out.Entries = append(out.Entries, putEventsResultEntry{EventID: env.ID})
-		matched, err := s.events.matcher.MatchesForEvent(event)
+		matched, err := s.matchLocked(bus, env.ID, event)
 		if err != nil {
 			s.mu.Unlock()
-			return nil, req.svc.serverError(fmt.Sprintf("match event: %v", err))
+			return nil, req.svc.serverError(err.Error())
 		}
-		names := make([]string, 0, len(matched))
-		for _, m := range matched {
-			if n, ok := m.(string); ok && !s.events.disabled[n] {
-				names = append(names, n)
-			}
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			pending = append(pending, pendingDelivery{rule: s.events.rules[n], eventID: env.ID, event: event})
-		}
+		pending = append(pending, matched...)
 	}
 	s.mu.Unlock()
+	s.deliver(req.http.Context(), pending)
+	return out, nil
+}
 
+// matchLocked returns the deliveries of event to the enabled rules of bus
+// it matches, in rule key order. Callers hold s.mu.
+func (s *Server) matchLocked(bus, eventID string, event []byte) ([]pendingDelivery, error) {
+	matched, err := s.events.matcher.MatchesForEvent(event)
+	if err != nil {
+		return nil, fmt.Errorf("match event: %w", err)
+	}
+	keys := make([]string, 0, len(matched))
+	for _, m := range matched {
+		if k, ok := m.(string); ok && !s.events.disabled[k] && s.events.rules[k] != nil && s.events.rules[k].bus == bus {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	out := make([]pendingDelivery, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, pendingDelivery{rule: s.events.rules[k], eventID: eventID, event: event})
+	}
+	return out, nil
+}
+
+// deliver calls each delivery's target, without s.mu, and records it.
+func (s *Server) deliver(ctx context.Context, pending []pendingDelivery) {
 	for _, p := range pending {
-		err := callTarget(req.http.Context(), p.rule.target, p.event)
+		err := callTarget(ctx, p.rule.target, p.event)
 		d := Delivery{Rule: p.rule.name, EventID: p.eventID, Event: p.event}
 		if err != nil {
 			d.Err = err.Error()
@@ -319,8 +349,62 @@ func (s *Server) eventsPutEvents(req *request) (any, *awsError) {
 		s.events.deliveries = append(s.events.deliveries, d)
 		s.mu.Unlock()
 	}
-	return out, nil
 }
+
+// DeliverEvent hands event, an envelope as EventBridge delivers it, to
+// the rules of the account's bus ("default" or a custom bus), as an AWS
+// service's event arrives (aws.health, aws.trustedadvisor and CloudTrail's
+// aws.iam cannot be sent with PutEvents). The envelope is delivered as it
+// is, its account included. Targets' errors show in Deliveries, as for
+// PutEvents.
+func (s *Server) DeliverEvent(ctx context.Context, bus string, event []byte) error {
+	var env struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(event, &env); err != nil {
+		return fmt.Errorf("localaws: deliver to bus %s: the event is not a JSON envelope: %w", bus, err)
+	}
+	s.mu.Lock()
+	name, aerr := s.busNamed(bus)
+	if aerr != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("localaws: deliver to account %s: %s", s.account, aerr.Message)
+	}
+	pending, err := s.matchLocked(name, env.ID, event)
+	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("localaws: deliver to bus %s: %w", bus, err)
+	}
+	s.deliver(ctx, pending)
+	return nil
+}
+
+// AddForwardRule adds a rule on bus whose target is another event bus,
+// given by ARN, of this account or of another account of the
+// Organization: a matching event is delivered to that bus's rules as it
+// is, keeping its account, as EventBridge forwards between buses. The
+// target bus's resource policy decides (busAdmits): an account it does not
+// admit gets its delivery refused (an error in Deliveries, as AWS fails
+// the target).
+func (s *Server) AddForwardRule(bus, name, patternJSON, targetBusARN string) error {
+	m := busARNForm.FindStringSubmatch(targetBusARN)
+	if m == nil {
+		return fmt.Errorf("localaws: rule %s: target %q is not an event bus ARN", name, targetBusARN)
+	}
+	account, targetBus := m[2], m[3]
+	return s.AddBusRule(bus, name, patternJSON, func(ctx context.Context, event []byte) error {
+		target := s.accountServer(account)
+		if target == nil {
+			return fmt.Errorf("forward to %s: the emulator holds no account %s", targetBusARN, account)
+		}
+		if err := target.busAdmits(targetBus, s.AccountID()); err != nil {
+			return fmt.Errorf("forward to %s: %w", targetBusARN, err)
+		}
+		return target.DeliverEvent(ctx, targetBus, event)
+	})
+}
+
+var busARNForm = regexp.MustCompile(`^arn:aws:events:([a-z0-9-]+):([0-9]{12}):event-bus/([/.\-_A-Za-z0-9]{1,256})$`)
 
 func callTarget(ctx context.Context, t Target, event []byte) (err error) {
 	defer func() {
@@ -329,16 +413,6 @@ func callTarget(ctx context.Context, t Target, event []byte) (err error) {
 		}
 	}()
 	return t(ctx, append([]byte(nil), event...))
-}
-
-// checkEventBus accepts the default bus by name or ARN; it is the only bus
-// emulated. Callers hold s.mu.
-func (s *Server) checkEventBus(name string) *awsError {
-	switch name {
-	case "", "default", "arn:aws:events:" + s.region + ":" + s.account + ":event-bus/default":
-		return nil
-	}
-	return &awsError{Code: "ResourceNotFoundException", Message: fmt.Sprintf("Event bus %s does not exist.", name), Status: http.StatusBadRequest}
 }
 
 // validateEntry returns EventBridge's per-entry error code and message for
@@ -456,7 +530,7 @@ func (s *Server) eventsDescribeRule(req *request) (any, *awsError) {
 		Name: in.Name, Arn: fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", s.region, s.account, strings.ReplaceAll(key, "|", "/")),
 		State: "ENABLED", EventBusName: bus, CreatedBy: s.account,
 	}
-	if r, ok := s.events.rules[key]; ok && bus == "default" {
+	if r, ok := s.events.rules[key]; ok {
 		out.EventPattern = r.pattern
 	} else if d, ok := s.events.defined[key]; ok {
 		out.EventPattern, out.ScheduleExpression, out.Description = d.EventPattern, d.ScheduleExpression, d.Description

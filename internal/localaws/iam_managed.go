@@ -29,6 +29,15 @@ var managedPolicyArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12
 // the given document, as a deployed stack would have it, and returns its
 // ARN. Creating it again replaces the document.
 func (s *Server) CreateManagedPolicy(name, document string) (string, error) {
+	return s.CreateManagedPolicyAt("/", name, document)
+}
+
+// CreateManagedPolicyAt is CreateManagedPolicy under a path ("/a/b/"), as
+// a template's ManagedPolicy with a Path has it: the ARN carries the path.
+func (s *Server) CreateManagedPolicyAt(path, name, document string) (string, error) {
+	if len(path) > 512 || !pathPattern.MatchString(path) {
+		return "", fmt.Errorf("localaws: policy %s: path %q: want / or /a/b/", name, path)
+	}
 	if len(name) == 0 || len(name) > 128 || !namePattern.MatchString(name) {
 		return "", fmt.Errorf("localaws: policy name %q: want 1-128 of letters, digits and +=,.@_-", name)
 	}
@@ -37,7 +46,7 @@ func (s *Server) CreateManagedPolicy(name, document string) (string, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	arn := "arn:aws:iam::" + s.account + ":policy/" + name
+	arn := "arn:aws:iam::" + s.account + ":policy" + path + name
 	s.iam.managed[arn] = &managedPolicy{name: name, arn: arn, document: document}
 	return arn, nil
 }

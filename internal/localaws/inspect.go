@@ -16,6 +16,16 @@ type Call struct {
 	Status      int    // HTTP status answered
 	AccessKeyID string // access key id that signed the call (an id, not a secret)
 	Injected    bool   // the error came from an injected Fault
+	// Caller is who signed the call: a user's or the root's ARN, or a role
+	// session's (arn:aws:sts::<account>:assumed-role/<role>/<session>);
+	// empty when the signature named no one the account admits.
+	Caller string
+	// SourceIdentity is a role session's source identity, as the account's
+	// CloudTrail records it on every call of the session.
+	SourceIdentity string
+	// RoleArn is the role an sts:AssumeRole call asked for, whichever
+	// account it is in and whether or not STS granted it.
+	RoleArn string
 }
 
 // AccessKeyState is what the emulator knows of an access key, without its
@@ -36,6 +46,18 @@ func (s *Server) Calls() []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.calls)
+}
+
+// CloudTrailRecords returns the account's CloudTrail records (the
+// CloudTrailEvent documents LookupEvents returns), in the order recorded.
+func (s *Server) CloudTrailRecords() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.trail.events))
+	for _, e := range s.trail.events {
+		out = append(out, e.record)
+	}
+	return out
 }
 
 // Published returns the SNS messages published so far, oldest first.

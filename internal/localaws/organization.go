@@ -56,6 +56,9 @@ type OrganizationOptions struct {
 	ManagementAccountID string
 	ManagementName      string // default "management"
 	ManagementEmail     string // default "management@example.com"
+	// ID and RootID fix the organization's id (o-…) and its root's (r-…),
+	// as a template's settings name them; default drawn from Seed.
+	ID, RootID string
 	// Region, Addr, Now, Seed and CredentialReportDelay are as in Options,
 	// for every account. Each account draws its ids from Seed and its
 	// account id, so accounts do not repeat each other's ids.
@@ -118,6 +121,18 @@ func NewOrganization(opts OrganizationOptions) (*Organization, error) {
 	}
 	o.id = "o-" + o.lowerID(10)
 	o.rootID = "r-" + o.lowerID(4)
+	if opts.ID != "" {
+		if !orgIDPattern.MatchString(opts.ID) {
+			return nil, fmt.Errorf("localaws: organization id %q: want o- and 10-32 of [a-z0-9]", opts.ID)
+		}
+		o.id = opts.ID
+	}
+	if opts.RootID != "" {
+		if !rootIDPattern.MatchString(opts.RootID) {
+			return nil, fmt.Errorf("localaws: root id %q: want r- and 4-32 of [a-z0-9]", opts.RootID)
+		}
+		o.rootID = opts.RootID
+	}
 	o.management = mgmt
 	front := &Server{}
 	if err := front.listen(opts.Addr, o); err != nil {
@@ -432,6 +447,8 @@ func newRequestID() string {
 
 // Organizations ids as the API's patterns define them.
 var (
+	orgIDPattern      = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
+	rootIDPattern     = regexp.MustCompile(`^r-[0-9a-z]{4,32}$`)
 	parentIDPattern   = regexp.MustCompile(`^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$`)
 	childIDPattern    = regexp.MustCompile(`^([0-9]{12}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$`)
 	taggableIDPattern = regexp.MustCompile(`^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|[0-9]{12}|p-[0-9a-zA-Z_]{8,128})$`)

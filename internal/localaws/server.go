@@ -428,6 +428,13 @@ func (s *Server) finish(req *request, result any, aerr *awsError, injected bool)
 		Status:      http.StatusOK,
 		AccessKeyID: req.keyID,
 		Injected:    injected,
+		Caller:      req.caller.arn,
+	}
+	if req.caller.session != nil {
+		c.SourceIdentity = req.caller.session.sourceIdentity
+	}
+	if req.svc.name == "sts" && req.op == "AssumeRole" && req.params != nil {
+		c.RoleArn = req.params.get("RoleArn")
 	}
 	if aerr != nil {
 		c.ErrorCode, c.Status = aerr.Code, aerr.Status

@@ -240,31 +240,41 @@ func (s *Server) stsAssumeRole(req *request) (any, *awsError) {
 	if chained && in.duration > chainLimit {
 		return nil, &awsError{Code: "ValidationError", Message: "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.", Status: http.StatusBadRequest}
 	}
-	secret, err := newSecretAccessKey()
+	sess, secret, err := target.issueSession(role, in.sessionName, sourceIdentity, in.duration)
 	if err != nil {
 		return nil, req.svc.serverError(err.Error())
 	}
-	token, err := newSessionToken()
-	if err != nil {
-		return nil, req.svc.serverError(err.Error())
-	}
-	sess := &stsSession{
-		keyID: target.newSessionKeyID(), token: token,
-		roleName: role.name, roleARN: target.roleARN(role), roleID: role.id,
-		sessionName:    in.sessionName,
-		arn:            "arn:aws:sts::" + target.account + ":assumed-role/" + role.name + "/" + in.sessionName,
-		sourceIdentity: sourceIdentity,
-		expires:        target.now().Add(in.duration),
-	}
-	target.sessions[sess.keyID] = sess
-	target.claimKeyID(sess.keyID)
 	return &assumeRoleResult{
 		Credentials: xmlCredentials{
-			AccessKeyID: sess.keyID, SecretAccessKey: secret, SessionToken: token, Expiration: iso8601(sess.expires),
+			AccessKeyID: sess.keyID, SecretAccessKey: secret, SessionToken: sess.token, Expiration: iso8601(sess.expires),
 		},
 		AssumedRoleUser: xmlAssumedRoleUser{AssumedRoleID: role.id + ":" + in.sessionName, Arn: sess.arn},
 		SourceIdentity:  sourceIdentity,
 	}, nil
+}
+
+// issueSession starts a session of role in s and returns it with its
+// secret. Callers hold s.mu.
+func (s *Server) issueSession(role *iamRole, sessionName, sourceIdentity string, d time.Duration) (*stsSession, string, error) {
+	secret, err := newSecretAccessKey()
+	if err != nil {
+		return nil, "", err
+	}
+	token, err := newSessionToken()
+	if err != nil {
+		return nil, "", err
+	}
+	sess := &stsSession{
+		keyID: s.newSessionKeyID(), token: token,
+		roleName: role.name, roleARN: s.roleARN(role), roleID: role.id,
+		sessionName:    sessionName,
+		arn:            "arn:aws:sts::" + s.account + ":assumed-role/" + role.name + "/" + sessionName,
+		sourceIdentity: sourceIdentity,
+		expires:        s.now().Add(d),
+	}
+	s.sessions[sess.keyID] = sess
+	s.claimKeyID(sess.keyID)
+	return sess, secret, nil
 }
 
 // accountServer is the account id's Server: s itself, or another account of

@@ -16,7 +16,10 @@ import (
 //   - Effect Allow or Deny; an explicit Deny wins.
 //   - Principal {"AWS": ...}: an account ("123456789012" or
 //     "arn:aws:iam::123456789012:root", any principal of that account), a
-//     role ARN (its sessions) or a user ARN.
+//     role ARN (its sessions) or a user ARN; or {"Service": ...}, a service
+//     such as lambda.amazonaws.com, which no AssumeRole call matches: only
+//     ServiceCredentials assumes such a role, as Lambda assumes a
+//     function's execution role.
 //   - Action sts:AssumeRole and sts:SetSourceIdentity.
 //   - Condition operators ArnLike, ArnEquals, StringEquals, StringLike and
 //     Null on aws:PrincipalArn, aws:PrincipalOrgID, aws:PrincipalAccount,
@@ -33,6 +36,7 @@ type trustPolicy struct {
 type trustStatement struct {
 	deny       bool
 	principals []string // account ids (12 digits) or role/user ARNs
+	services   []string // service principals (lambda.amazonaws.com)
 	actions    []string // lower case
 	conditions []trustCondition
 }
@@ -50,13 +54,17 @@ type trustContext struct {
 	orgID          string // aws:PrincipalOrgID; empty outside an organization
 	sourceIdentity string // sts:SourceIdentity; empty when not set
 	externalID     string // sts:ExternalId; empty when not given
+	// service is the service principal assuming the role (ServiceCredentials);
+	// empty for an AssumeRole call, which no Service principal matches.
+	service string
 }
 
 var (
-	trustActions      = map[string]bool{"sts:assumerole": true, "sts:setsourceidentity": true}
-	trustOperators    = map[string]bool{"ArnLike": true, "ArnEquals": true, "StringEquals": true, "StringLike": true, "Null": true}
-	trustConditionKey = map[string]bool{"aws:principalarn": true, "aws:principalorgid": true, "aws:principalaccount": true, "sts:sourceidentity": true, "sts:externalid": true}
-	principalARNForm  = regexp.MustCompile(`^arn:aws:iam::([0-9]{12}):(root|(role|user)(/|/[\x21-\x7E]+/)[\w+=,.@-]+)$`)
+	trustActions         = map[string]bool{"sts:assumerole": true, "sts:setsourceidentity": true}
+	trustOperators       = map[string]bool{"ArnLike": true, "ArnEquals": true, "StringEquals": true, "StringLike": true, "Null": true}
+	trustConditionKey    = map[string]bool{"aws:principalarn": true, "aws:principalorgid": true, "aws:principalaccount": true, "sts:sourceidentity": true, "sts:externalid": true}
+	servicePrincipalForm = regexp.MustCompile(`^[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com$`)
+	principalARNForm     = regexp.MustCompile(`^arn:aws:iam::([0-9]{12}):(root|(role|user)(/|/[\x21-\x7E]+/)[\w+=,.@-]+)$`)
 )
 
 // parseTrustPolicy reads doc strictly: any element localaws does not
@@ -118,15 +126,24 @@ func parseTrustStatement(raw json.RawMessage) (trustStatement, error) {
 		case "Principal":
 			var p map[string]json.RawMessage
 			if err := json.Unmarshal(v, &p); err != nil {
-				return st, fmt.Errorf("element Principal %s: localaws emulates only {\"AWS\": ...}", v)
+				return st, fmt.Errorf("element Principal %s: localaws emulates only {\"AWS\": ...} and {\"Service\": ...}", v)
 			}
 			for kind, list := range p {
-				if kind != "AWS" {
-					return st, fmt.Errorf("element Principal %q is not emulated by localaws (only AWS)", kind)
+				if kind != "AWS" && kind != "Service" {
+					return st, fmt.Errorf("element Principal %q is not emulated by localaws (only AWS and Service)", kind)
 				}
 				values, err := oneOrMany[string](list)
 				if err != nil {
-					return st, fmt.Errorf("element Principal AWS: %w", err)
+					return st, fmt.Errorf("element Principal %s: %w", kind, err)
+				}
+				if kind == "Service" {
+					for _, v := range values {
+						if !servicePrincipalForm.MatchString(v) {
+							return st, fmt.Errorf("element Principal Service %q is not a service principal", v)
+						}
+					}
+					st.services = append(st.services, values...)
+					continue
 				}
 				for _, v := range values {
 					id, err := trustPrincipal(v)
@@ -136,7 +153,7 @@ func parseTrustStatement(raw json.RawMessage) (trustStatement, error) {
 					st.principals = append(st.principals, id)
 				}
 			}
-			havePrincipal = len(st.principals) > 0
+			havePrincipal = len(st.principals)+len(st.services) > 0
 		case "Action":
 			values, err := oneOrMany[string](v)
 			if err != nil {
@@ -241,7 +258,10 @@ func (st trustStatement) matches(action string, ctx trustContext) bool {
 	}
 	principalOK := false
 	for _, pr := range st.principals {
-		principalOK = principalOK || pr == ctx.callerAccount || pr == ctx.principalARN
+		principalOK = principalOK || (ctx.service == "" && (pr == ctx.callerAccount || pr == ctx.principalARN))
+	}
+	for _, svc := range st.services {
+		principalOK = principalOK || (ctx.service != "" && svc == ctx.service)
 	}
 	if !actionOK || !principalOK {
 		return false

@@ -15,7 +15,7 @@ func TestTrustPolicyRefusesWhatItDoesNotEvaluate(t *testing.T) {
 		{"no statement", `{"Version":"2012-10-17"}`, "no Statement"},
 		{"old version", `{"Version":"2001-01-01","Statement":[]}`, "Version"},
 		{"unknown top element", `{"Statement":[],"Foo":1}`, `"Foo"`},
-		{"service principal", stmt(`{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}`), `"Service"`},
+		{"service principal not a service", stmt(`{"Effect":"Allow","Principal":{"Service":"lambda"},"Action":"sts:AssumeRole"}`), "service principal"},
 		{"federated principal", stmt(`{"Effect":"Allow","Principal":{"Federated":"x"},"Action":"sts:AssumeRole"}`), `"Federated"`},
 		{"wildcard principal", stmt(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}`), "Principal"},
 		{"AWS wildcard principal", stmt(`{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}`), `"*"`},

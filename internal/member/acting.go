@@ -107,6 +107,21 @@ func (a *Acting) Config(ctx context.Context, account string, duty Duty, executio
 	return Config(ctx, a.Base, account, duty, execution)
 }
 
+// RequireInScope is nil when account is in scope, else the step error
+// AccountOutOfScope (or the inventory's error): for a step that writes
+// something about an account (a record, a verdict) before, or without,
+// acting in it.
+func RequireInScope(ctx context.Context, a Accounts, account string) error {
+	d, err := a.Scope(ctx, account)
+	if err != nil {
+		return err
+	}
+	if !d.InScope {
+		return OutOfScope(d)
+	}
+	return nil
+}
+
 // OutOfScope is the step error for an account a step may not act in.
 func OutOfScope(d inventory.Decision) error {
 	return step.Errorf(step.AccountOutOfScope, "%s: keywarden made no call in it", d)

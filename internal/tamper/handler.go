@@ -130,12 +130,8 @@ func (h Handler) Check(ctx context.Context, raw json.RawMessage) (Assessment, er
 	if h.Organization != nil {
 		// The forwarded event keeps its member's account: only an
 		// account in scope is watched.
-		d, err := h.Organization.Scope(ctx, call.Account)
-		if err != nil {
+		if err := member.RequireInScope(ctx, h.Organization, call.Account); err != nil {
 			return Assessment{}, err
-		}
-		if !d.InScope {
-			return Assessment{}, member.OutOfScope(d)
 		}
 	}
 	var facts Facts

@@ -18,14 +18,7 @@ import (
 // and undoes in the call's account through the respond member role.
 func TestTamperInOrganizationMode(t *testing.T) {
 	ctx := context.Background()
-	srv, err := localaws.New(localaws.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	if err := srv.Seed(localaws.Fixture{Users: []localaws.FixtureUser{{Name: user}}, Keys: []localaws.FixtureKey{{User: user, ID: keyID}}}); err != nil {
-		t.Fatal(err)
-	}
+	srv := membertest.NewMember(t, localaws.Fixture{Users: []localaws.FixtureUser{{Name: user}}, Keys: []localaws.FixtureKey{{User: user, ID: keyID}}})
 	const exec = "tamper-123456789012-event"
 
 	_, _, h := newFakes()

@@ -6,6 +6,7 @@ package membertest
 import (
 	"context"
 	"sync"
+	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -69,4 +70,19 @@ func (a *Accounts) Configs() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return append([]string(nil), a.configs...)
+}
+
+// NewMember is an emulated member account seeded with f, closed when the
+// test ends: what Accounts reaches.
+func NewMember(t testing.TB, f localaws.Fixture) *localaws.Server {
+	t.Helper()
+	srv, err := localaws.New(localaws.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	if err := srv.Seed(f); err != nil {
+		t.Fatal(err)
+	}
+	return srv
 }
