@@ -191,6 +191,28 @@ func (e *Expectations) MapRun(prefix string, children, failed, maxConcurrency in
 	e.check(false, what, "no execution named %s…", prefix)
 }
 
+// ChildrenThrough: of the Map Run children of the execution whose name
+// starts with prefix, n passed through state.
+func (e *Expectations) ChildrenThrough(prefix, state string, n int) {
+	what := fmt.Sprintf("%d child execution(s) passed through %s", n, state)
+	for _, x := range e.outcome.Executions {
+		if !strings.HasPrefix(x.Name, prefix) {
+			continue
+		}
+		got := 0
+		for _, m := range x.MapRuns {
+			for _, c := range m.Children {
+				if slices.ContainsFunc(c.States, func(s StateView) bool { return s.Name == state }) {
+					got++
+				}
+			}
+		}
+		e.check(got == n, what, "got %d", got)
+		return
+	}
+	e.check(false, what, "no execution named %s…", prefix)
+}
+
 // CauseContains: the execution's failure cause says s.
 func (e *Expectations) CauseContains(name, s string) {
 	x := e.execution(name)

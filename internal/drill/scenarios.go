@@ -61,6 +61,7 @@ func Scenarios() []Scenario {
 		orgMemberRoleMissing(),
 		orgOutsideOrganization(),
 		orgHealthOrganizationalView(),
+		orgDailyRun(),
 	}
 }
 

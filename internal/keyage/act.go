@@ -105,7 +105,9 @@ type ActInput struct {
 
 // Target is the account the chunk acts in and the execution naming its
 // member session (member.Step).
-func (in ActInput) Target() (account, execution string) { return in.Account, in.Execution }
+func (in ActInput) Target() (account, execution string) {
+	return in.Account, ExecutionName(in.Execution)
+}
 
 // account is how the notices name the account: the chunk's in
 // organization mode, else the function's own.

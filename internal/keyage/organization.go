@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/keywarden/keywarden/internal/inventory"
@@ -214,7 +215,10 @@ func (in AccountInput) Summarize() AccountSummary {
 		if in.Error != nil {
 			f = *in.Error
 		}
-		s.Failed, s.Error, s.Cause = true, f.Error, clip(f.Message(), 600)
+		// Some hosts put the error's name before its message; the digest
+		// shows the name once.
+		msg := strings.TrimPrefix(f.Message(), f.Error+": ")
+		s.Failed, s.Error, s.Cause = true, f.Error, clip(msg, 600)
 		return s
 	}
 	sc := in.Scan

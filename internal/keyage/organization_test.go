@@ -165,6 +165,11 @@ func TestSummarize(t *testing.T) {
 	if !failed.Failed || failed.Error != step.MemberRoleNotDeployed || failed.Cause != "member role keywarden-member-read not deployed in account 333333333333" {
 		t.Errorf("failed summary = %+v", failed)
 	}
+	prefixed := AccountInput{Account: "333333333333", Error: &StepFailure{Error: step.MemberRoleNotDeployed,
+		Cause: "MemberRoleNotDeployed: member role keywarden-member-read not deployed in account 333333333333"}}.Summarize()
+	if prefixed.Cause != "member role keywarden-member-read not deployed in account 333333333333" {
+		t.Errorf("a cause that repeats its error's name: %q", prefixed.Cause)
+	}
 	if s := (AccountInput{Account: "1"}).Summarize(); !s.Failed || s.Error != step.Failed {
 		t.Errorf("an account with neither scan nor error: %+v", s)
 	}

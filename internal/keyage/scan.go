@@ -139,7 +139,9 @@ type ScanInput struct {
 
 // Target is the account the scan reads and the execution naming its
 // member session (member.Step).
-func (in ScanInput) Target() (account, execution string) { return in.Account, in.Execution }
+func (in ScanInput) Target() (account, execution string) {
+	return in.Account, ExecutionName(in.Execution)
+}
 
 // StageCount is how many keys are at a stage.
 type StageCount struct {
