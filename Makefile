@@ -14,12 +14,12 @@ TEMPLATE := cdk.out/Keywarden.template.json
 # The same with revokeWith attachedPolicy (its deny policy, roles and detach
 # rule), which the drill's scenarios of that setting run on. Not deployed.
 TEMPLATE_ATTACHED := build/variants/attached-policy/Keywarden.template.json
-# Organization mode's preview (templates only, not deployable: issue 12): the
-# hub and, synthesized into its StackSet, the member template.
+# Organization mode, as the drill's organization scenarios run it: the hub
+# and, synthesized into its StackSet, the member template.
 ORG_DIR := build/variants/organization
 TEMPLATE_ORG := $(ORG_DIR)/Keywarden.template.json
 TEMPLATE_MEMBER := $(ORG_DIR)/member/KeywardenMember.template.json
-ORG_CONTEXT := -c mode=organization -c organizationPreview=true -c organizationId=o-exampleorg1 \
+ORG_CONTEXT := -c mode=organization -c organizationId=o-exampleorg1 \
 	-c organizationalUnits=r-exam -c revokeWith=attachedPolicy -c 'keyAge={"rotationDays":0}'
 TEMPLATES := $(TEMPLATE) $(TEMPLATE_ATTACHED) $(TEMPLATE_ORG) $(TEMPLATE_MEMBER)
 
@@ -68,8 +68,8 @@ test-infra: $(TOOLS)/.installed
 	$(GO) test -count=1 -timeout 20m ./infra/...
 
 ## synth: the CloudFormation template to cdk.out/ (cdk-nag errors fail it),
-## the drill's revokeWith attachedPolicy variant and organization mode's
-## preview (hub and member templates) to build/variants/.
+## the drill's revokeWith attachedPolicy variant and organization mode
+## (hub and member templates) to build/variants/.
 synth: $(TEMPLATES)
 
 SYNTH_DEPS := $(TOOLS)/.installed cdk.json go.mod $(wildcard infra/*.go statemachine/* internal/settings/*.go internal/event/*.go internal/tamper/*.go internal/exposure/*.go)

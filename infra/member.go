@@ -86,7 +86,7 @@ func newMemberTemplate(hubOutdir string, context map[string]any, s settings.Sett
 // rotate, with the secrets' KMS key). No role is administrator-equivalent.
 func NewMemberStack(scope constructs.Construct, id string, s settings.Settings) awscdk.Stack {
 	stack := awscdk.NewStack(scope, &id, &awscdk.StackProps{
-		Description: jsii.String("keywarden member account (organization mode, preview): forwards exposed-key and IAM signals to the hub " +
+		Description: jsii.String("keywarden member account (organization mode): forwards exposed-key and IAM signals to the hub " +
 			"and holds the roles the hub will assume, by duty"),
 		// Deployed by a StackSet to accounts never bootstrapped for the CDK.
 		Synthesizer:        awscdk.NewBootstraplessSynthesizer(&awscdk.BootstraplessSynthesizerProps{}),

@@ -1,10 +1,9 @@
 package main
 
 // Organization mode (settings.ModeOrganization) in the hub: the bus member
-// accounts forward their signals to, its rules, and the StackSet that
-// deploys the member template (member.go). Templates only, synthesized
-// behind organizationPreview: the hub's steps do not yet act in member
-// accounts (issue 12).
+// accounts forward their signals to, its rules, the StackSet that deploys
+// the member template (member.go), the hub functions' member duties and
+// the outputs doctor reads.
 
 import (
 	"encoding/json"
@@ -315,15 +314,4 @@ func newOrganizationOutputs(stack awscdk.Stack, s settings.Settings) {
 	} {
 		awscdk.NewCfnOutput(stack, jsii.String(o.id), &awscdk.CfnOutputProps{Description: jsii.String(o.description), Value: jsii.String(o.value)})
 	}
-}
-
-// previewOnly makes a deployment of the preview fail before anything is
-// created: its rule's assertion never holds, and says why.
-func previewOnly(stack awscdk.Stack) {
-	awscdk.NewCfnRule(stack, jsii.String("OrganizationPreviewOnly"), &awscdk.CfnRuleProps{
-		Assertions: &[]*awscdk.CfnRuleAssertion{{
-			Assert:            awscdk.Fn_ConditionEquals(jsii.String("preview"), jsii.String("deployable")),
-			AssertDescription: jsii.String(settings.NotFinished),
-		}},
-	})
 }

@@ -23,7 +23,7 @@ import (
 const testOrganizationID = "o-a1b2c3d4e5"
 
 var organizationSettings = map[string]any{
-	"mode": "organization", "organizationPreview": true, "organizationId": testOrganizationID,
+	"mode": "organization", "organizationId": testOrganizationID,
 	"organizationalUnits": []any{"ou-ab12-cd34ef56", "r-ab12"}, "excludedAccounts": []any{"111111111111"},
 	"stackSetCallAs": "SELF", "revokeWith": "attachedPolicy",
 	// Rotation is not built for organization mode (settings refuse it).
@@ -327,22 +327,10 @@ func TestMemberStackSet(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(*awscdk.Stage_Of(stack).Outdir(), memberStackName+".template.json")); err == nil {
 		t.Error("the member template is a stack of the hub's assembly")
 	}
-	// The preview cannot be deployed: its rule never holds.
+	// The preview's rule, which made a deployment fail, is gone.
 	raw, _ = json.Marshal(assertions.Template_FromStack(stack, nil).ToJSON())
-	if !strings.Contains(string(raw), `"OrganizationPreviewOnly"`) || !strings.Contains(string(raw), "issue 12") {
-		t.Error("the hub template has no preview rule")
-	}
-}
-
-// Organization mode without organizationPreview stops synthesis with the
-// gate's message.
-func TestOrganizationGate(t *testing.T) {
-	ctx := maps.Clone(cdkContext)
-	maps.Copy(ctx, organizationSettings)
-	delete(ctx, "organizationPreview")
-	_, _, err := newApp(repoRoot, ctx)
-	if err == nil || !strings.Contains(err.Error(), settings.NotFinished) {
-		t.Errorf("err %v, want %q", err, settings.NotFinished)
+	if strings.Contains(string(raw), "OrganizationPreview") {
+		t.Error("the hub template still has the preview's rule")
 	}
 }
 

@@ -117,7 +117,6 @@ func NewKeywardenStack(scope constructs.Construct, id string, props *KeywardenSt
 		newOrganizationBus(stack, s, fns[lambdafn.Intake].fn, dlq)
 		newMemberStackSet(stack, s, props.MemberTemplateBody)
 		newOrganizationOutputs(stack, s)
-		previewOnly(stack)
 	}
 
 	suppressFindings(s, fns, machine)

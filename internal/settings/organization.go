@@ -13,8 +13,8 @@ const (
 	// account only (the default).
 	ModeAccount = "account"
 	// ModeOrganization deploys a hub in a security account and a member
-	// template to every account of the settings' OUs. Not finished: the
-	// hub's steps do not act in member accounts yet (issue 12).
+	// template to every account of the settings' OUs, and acts in them
+	// through the member roles.
 	ModeOrganization = "organization"
 )
 
@@ -41,9 +41,6 @@ const MaxConcurrencyLimit = 1000
 type Organization struct {
 	// Mode is ModeAccount (default) or ModeOrganization.
 	Mode string `json:"mode"`
-	// OrganizationPreview must be true with ModeOrganization: the mode
-	// synthesizes its templates for review, and is not to be deployed.
-	OrganizationPreview bool `json:"organizationPreview"`
 	// OrganizationID is the organization (o-…) whose principals may put
 	// events on the hub bus and assume the member roles.
 	OrganizationID string `json:"organizationId"`
@@ -77,7 +74,7 @@ func defaultOrganization() Organization {
 
 // organizationKeys are the cdk.json keys that mean something in
 // organization mode only.
-var organizationKeys = []string{"organizationPreview", "organizationId", "organizationalUnits", "excludedAccounts",
+var organizationKeys = []string{"organizationId", "organizationalUnits", "excludedAccounts",
 	"optOutTag", "maxConcurrency", "toleratedFailurePercentage", "stackSetCallAs"}
 
 var (
@@ -87,15 +84,17 @@ var (
 	accountPattern = regexp.MustCompile(`^\d{12}$`)
 )
 
-// NotFinished is the gate's message: organization mode synthesizes only as
-// a preview until the hub acts in member accounts.
-const NotFinished = "organization mode is not finished — the hub's steps do not yet act in member accounts (issue 12) — " +
-	"set organizationPreview to synthesize the templates for review, do not deploy"
+// previewKey was the preview's gate, set while organization mode was not
+// finished (issue 12); a setting that still has it is told to drop it.
+const previewKey = "organizationPreview"
 
 // readOrganization reads the organization keys; in account mode, any of
 // them given is an error saying so.
 func (s *Settings) readOrganization(get func(key string) any, read func(key string, into func(v any) error)) []error {
 	read("mode", func(v any) error { return asString(v, &s.Mode) })
+	if get(previewKey) != nil {
+		return []error{fmt.Errorf("%w: %s is set, but organization mode is no longer a preview: remove it", ErrInvalid, previewKey)}
+	}
 	if s.Mode != ModeAccount && s.Mode != ModeOrganization {
 		return nil // Validate names the mode
 	}
@@ -109,7 +108,6 @@ func (s *Settings) readOrganization(get func(key string) any, read func(key stri
 		}
 		return errs
 	}
-	read("organizationPreview", func(v any) error { return asBool(v, &s.OrganizationPreview) })
 	read("organizationId", func(v any) error { return asString(v, &s.OrganizationID) })
 	read("organizationalUnits", func(v any) error { return asStrings(v, &s.OrganizationalUnits) })
 	read("excludedAccounts", func(v any) error { return asStrings(v, &s.ExcludedAccounts) })
@@ -127,7 +125,7 @@ func (s Settings) validateOrganization(bad func(format string, args ...any)) {
 	case ModeAccount:
 		// Values set on the struct (not through FromContext, which
 		// reports the keys) that mean nothing in this mode.
-		if s.OrganizationPreview || s.OrganizationID != "" || len(s.OrganizationalUnits) > 0 || len(s.ExcludedAccounts) > 0 {
+		if s.OrganizationID != "" || len(s.OrganizationalUnits) > 0 || len(s.ExcludedAccounts) > 0 {
 			bad("mode is %q, but organization settings are set; remove them, or set mode to %q", ModeAccount, ModeOrganization)
 		}
 		return
@@ -135,9 +133,6 @@ func (s Settings) validateOrganization(bad func(format string, args ...any)) {
 	default:
 		bad("mode is %q; use %q (one account, the default) or %q (a hub for an AWS Organization)", s.Mode, ModeAccount, ModeOrganization)
 		return
-	}
-	if !s.OrganizationPreview {
-		bad("%s", NotFinished)
 	}
 	if !organizationIDPattern.MatchString(s.OrganizationID) {
 		bad("organizationId is %q; organization mode needs the organization's id, such as o-a1b2c3d4e5 (aws organizations describe-organization)", s.OrganizationID)

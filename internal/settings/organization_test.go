@@ -11,7 +11,7 @@ import (
 // orgContext is a complete organization-mode context; each case changes it.
 func orgContext() map[string]any {
 	return map[string]any{
-		"mode": "organization", "organizationPreview": true, "organizationId": "o-a1b2c3d4e5",
+		"mode": "organization", "organizationId": "o-a1b2c3d4e5",
 		"organizationalUnits": []any{"ou-ab12-cd34ef56", "r-ab12"}, "revokeWith": "attachedPolicy",
 		// Rotation is not built for organization mode.
 		"keyAge": map[string]any{"rotationDays": 0.0},
@@ -25,7 +25,7 @@ func fromMap(ctx map[string]any) (Settings, error) {
 func TestOrganizationDefaults(t *testing.T) {
 	d := Default()
 	if d.Mode != ModeAccount || d.OptOutTag != "keywarden:opt-out" || d.MaxConcurrency != 10 || d.ToleratedFailurePercentage != 10 ||
-		d.StackSetCallAs != CallAsDelegatedAdmin || d.OrganizationPreview {
+		d.StackSetCallAs != CallAsDelegatedAdmin {
 		t.Errorf("defaults %+v", d.Organization)
 	}
 	s, err := fromMap(orgContext())
@@ -57,8 +57,7 @@ func TestOrganizationSettingsSayWhatToFix(t *testing.T) {
 		want string
 	}{
 		{"unknown mode", map[string]any{"mode": "org"}, nil, `mode is "org"; use "account" (one account, the default) or "organization"`},
-		{"gate", nil, []string{"organizationPreview"}, NotFinished},
-		{"gate off", map[string]any{"organizationPreview": false}, nil, "set organizationPreview to synthesize the templates for review, do not deploy"},
+		{"the preview's gate left in", map[string]any{"organizationPreview": true}, nil, "organizationPreview is set, but organization mode is no longer a preview: remove it"},
 		{"no organization", nil, []string{"organizationId"}, `organizationId is ""; organization mode needs the organization's id`},
 		{"bad organization", map[string]any{"organizationId": "123456789012"}, nil, `organizationId is "123456789012"`},
 		{"no OUs", nil, []string{"organizationalUnits"}, "organizationalUnits is empty; organization mode needs at least one OU id"},
@@ -108,6 +107,14 @@ func TestOrganizationSettingsInAccountMode(t *testing.T) {
 			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) {
 				t.Errorf("%s in mode %v: err %v, want it to say %q", k, mode, err, want)
 			}
+		}
+	}
+	// The preview's gate, left in a setting from before, is named in
+	// either mode.
+	for _, mode := range []string{ModeAccount, ModeOrganization} {
+		if _, err := fromMap(map[string]any{"mode": mode, previewKey: true}); !errors.Is(err, ErrInvalid) ||
+			!strings.Contains(err.Error(), "organizationPreview is set, but organization mode is no longer a preview") {
+			t.Errorf("organizationPreview in mode %s: %v", mode, err)
 		}
 	}
 	s, err := fromMap(map[string]any{"mode": "account"})
