@@ -199,27 +199,6 @@ func TestConfigAssumesOncePerStep(t *testing.T) {
 		t.Errorf("Config and three IAM calls: %d AssumeRole calls, want 1", n)
 	}
 
-	step := member.NewSessions(h.lambda, execution)
-	for range 2 {
-		if _, err := step.Config(ctx, accountA, member.Respond); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := h.assumeRoleCalls(); n != 2 {
-		t.Errorf("Sessions.Config twice: %d AssumeRole calls in all, want 2", n)
-	}
-	if _, err := step.Config(ctx, accountB, member.Read); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := step.Config(ctx, accountB, member.Respond); !errors.Is(err, member.ErrMemberRoleNotDeployed) {
-		t.Fatalf("respond in %s: %v", accountB, err)
-	}
-	if _, err := step.Config(ctx, accountB, member.Respond); !errors.Is(err, member.ErrMemberRoleNotDeployed) {
-		t.Fatalf("respond in %s again: %v", accountB, err)
-	}
-	if n := h.assumeRoleCalls(); n != 5 {
-		t.Errorf("another account, then a refused role twice: %d AssumeRole calls in all, want 5 (refusals are not kept)", n)
-	}
 }
 
 func TestConfigSessionWithinRoleChaining(t *testing.T) {
