@@ -14,7 +14,8 @@ import (
 // needs no permission) and fails with ErrWrongAccount unless they act in
 // account: a check, at the cost of one call, that no endpoint setting sent
 // the session somewhere else. Config already checks the ARN AssumeRole
-// answers; Verify is for a step about to write.
+// answers; the tests check each session with Verify, and a step that must
+// be sure before a write can call it.
 func Verify(ctx context.Context, cfg aws.Config, account string) error {
 	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
