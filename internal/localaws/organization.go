@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -296,6 +297,27 @@ func (o *Organization) AddAccount(a MemberAccount) (*Server, error) {
 	o.members[a.ID] = &orgAccount{id: a.ID, name: a.Name, email: a.Email, status: a.Status, parent: a.Parent, tags: tags, joined: a.Joined.UTC()}
 	o.order = append(o.order, a.ID)
 	return s, nil
+}
+
+// TagAccount sets tags on an account of the organization, as
+// organizations:TagResource does: a key it already has takes the new
+// value.
+func (o *Organization) TagAccount(id string, tags map[string]string) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	a, ok := o.members[id]
+	if !ok {
+		return fmt.Errorf("localaws: no account %s in the organization", id)
+	}
+	for k, v := range tags {
+		if !tagKeyPattern.MatchString(k) || !tagValuePattern.MatchString(v) {
+			return fmt.Errorf("localaws: account %s: tag %q=%q is not a valid tag", id, k, v)
+		}
+		a.tags = slices.DeleteFunc(a.tags, func(t tag) bool { return t.Key == k })
+		a.tags = append(a.tags, tag{k, v})
+	}
+	sort.Slice(a.tags, func(i, j int) bool { return a.tags[i].Key < a.tags[j].Key })
+	return nil
 }
 
 // AddOU adds an organizational unit under parent (the root or an OU) and

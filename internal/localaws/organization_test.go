@@ -273,3 +273,31 @@ func TestOrganizationConcurrentCalls(t *testing.T) {
 		}
 	}
 }
+
+// TagAccount sets an account's tags as TagResource would: what
+// ListTagsForResource then answers.
+func TestOrganizationTagAccount(t *testing.T) {
+	o := newTestOrg(t, OrganizationOptions{})
+	hub := addAccount(t, o, MemberAccount{ID: hubAccount, Tags: map[string]string{"team": "security"}})
+	if err := o.RegisterDelegatedAdministrator(hubAccount); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.TagAccount(hubAccount, map[string]string{"keywarden:opt-out": "true", "team": "secops"}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := organizations.NewFromConfig(hub.SDKConfig()).ListTagsForResource(context.Background(), &organizations.ListTagsForResourceInput{ResourceId: aws.String(hubAccount)})
+	mustOK(t, "ListTagsForResource", err)
+	var got []string
+	for _, tg := range out.Tags {
+		got = append(got, aws.ToString(tg.Key)+"="+aws.ToString(tg.Value))
+	}
+	if strings.Join(got, ",") != "keywarden:opt-out=true,team=secops" {
+		t.Errorf("tags %v", got)
+	}
+	if err := o.TagAccount(outsideAccount, map[string]string{"a": "b"}); err == nil {
+		t.Error("tagging an account outside the organization worked")
+	}
+	if err := o.TagAccount(hubAccount, map[string]string{"": "y"}); err == nil {
+		t.Error("an empty tag key was accepted")
+	}
+}
