@@ -61,6 +61,9 @@ func Scenarios() []Scenario {
 		orgMemberRoleMissing(),
 		orgOutsideOrganization(),
 		orgHealthOrganizationalView(),
+		orgMemberKeyCreated(),
+		orgMemberTamperReactivated(),
+		orgOptedOutKeyCreated(),
 	}
 }
 
