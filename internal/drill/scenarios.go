@@ -64,6 +64,7 @@ func Scenarios() []Scenario {
 		orgMemberKeyCreated(),
 		orgMemberTamperReactivated(),
 		orgOptedOutKeyCreated(),
+		orgSameUserOtherAccount(),
 	}
 }
 

@@ -174,3 +174,75 @@ func orgOptedOutKeyCreated() Scenario {
 		},
 	}
 }
+
+func orgSameUserOtherAccount() Scenario {
+	exposed := orgExposedName(paymentsAccount, paymentsUser, paymentsKey)
+	var inPayments, inData string // the keys created for payments-ci in each member
+	return Scenario{
+		Name: "org-same-user-other-account",
+		Title: "Organization mode: after the response to payments-ci's exposed key in member " + paymentsAccount + ", its " +
+			"administrator creates a new key for payments-ci, and data-prod's creates a user of the same name in " + dataAccount +
+			" and a key for it; both forwarded to the hub: the first is a new key during the open incident (alerted, nothing " +
+			"undone), the second only recorded, since the ledger keys revocations by account",
+		Variant: orgVariant,
+		Keys:    []string{paymentsKey, paymentsKey2},
+		Run: func(ctx context.Context, d *Driver) error {
+			if err := d.Deliver(ctx, "events/samples/trusted-advisor-exposed-key-member.json"); err != nil {
+				return err
+			}
+			err := d.AsMemberAdmin(ctx, paymentsAccount, func(ctx context.Context, c *iam.Client) error {
+				out, err := c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(paymentsUser)})
+				if err != nil {
+					return err
+				}
+				inPayments = aws.ToString(out.AccessKey.AccessKeyId)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if err := d.DeliverLastCall(ctx, paymentsAccount, "CreateAccessKey"); err != nil {
+				return err
+			}
+			err = d.AsMemberAdmin(ctx, dataAccount, func(ctx context.Context, c *iam.Client) error {
+				if err := createTaggedUser(ctx, c, paymentsUser, map[string]string{"UserType": "machine"}); err != nil {
+					return err
+				}
+				out, err := c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(paymentsUser)})
+				if err != nil {
+					return err
+				}
+				inData = aws.ToString(out.AccessKey.AccessKeyId)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			return d.DeliverLastCall(ctx, dataAccount, "CreateAccessKey")
+		},
+		Expect: func(e *Expectations) {
+			paymentsName, dataName := "created-"+paymentsUser+"-"+inPayments, "created-"+paymentsUser+"-"+inData
+			e.Executions(3)
+			e.Status(exposed, "SUCCEEDED", "")
+
+			// In the exposed key's account: a new key during its incident.
+			e.Status(paymentsName, "SUCCEEDED", "")
+			e.StateOrder(paymentsName, "RouteEvent", "RouteCloudTrailEvent", "RecordKeyCreation", "CheckTamper", "IsTamper",
+				"RespondToTamper", "AlertTamper", "TamperAnswered")
+			e.Flags(inPayments, 1)
+			e.KeyIn(paymentsAccount, inPayments, "Active")
+			e.AlertContains("New Key For User "+paymentsUser+" After Its Key Was Exposed", "Account:      "+paymentsAccount,
+				"CreateAccessKey, new key "+inPayments, "while the exposure of its key "+paymentsKey)
+
+			// The same user name in another account: only recorded.
+			e.Status(dataName, "SUCCEEDED", "")
+			e.StateOrder(dataName, "RouteEvent", "RouteCloudTrailEvent", "RecordKeyCreation", "CheckTamper", "IsTamper", "CreationRecorded")
+			e.LedgerItem("key#"+inData, "created")
+			e.Flags(inData, 0)
+			e.KeyIn(dataAccount, inData, "Active")
+			e.ReadsBySession(dataAccount, dataName, member.ReadRole)
+			e.NoMemberRoleWriteIn(dataAccount)
+			e.Alerts(2)
+		},
+	}
+}
