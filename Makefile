@@ -20,7 +20,7 @@ ORG_DIR := build/variants/organization
 TEMPLATE_ORG := $(ORG_DIR)/Keywarden.template.json
 TEMPLATE_MEMBER := $(ORG_DIR)/member/KeywardenMember.template.json
 ORG_CONTEXT := -c mode=organization -c organizationPreview=true -c organizationId=o-exampleorg1 \
-	-c organizationalUnits=r-exam -c revokeWith=attachedPolicy
+	-c organizationalUnits=r-exam -c revokeWith=attachedPolicy -c 'keyAge={"rotationDays":0}'
 TEMPLATES := $(TEMPLATE) $(TEMPLATE_ATTACHED) $(TEMPLATE_ORG) $(TEMPLATE_MEMBER)
 
 export CDK_DISABLE_CLI_TELEMETRY := true
@@ -186,6 +186,9 @@ tidy-check:
 
 asl-lint: $(TOOLS)/.installed
 	$(TOOLS)/.bin/asl-validator --json-path statemachine/keywarden.asl.json
+	@mkdir -p build
+	$(GO) run ./statemachine/aslprint organization > build/organization.asl.json
+	$(TOOLS)/.bin/asl-validator --json-path build/organization.asl.json
 
 cfn-lint: $(TEMPLATES)
 	@command -v cfn-lint >/dev/null || { echo "cfn-lint is not installed: pip install 'cfn-lint>=1.51'"; exit 1; }

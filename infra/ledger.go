@@ -96,6 +96,9 @@ var (
 	// comes back with the failed condition (ReturnValuesOnConditionCheckFailure
 	// ALL_OLD), which needs no read permission: no GetItem.
 	recordLedgerActions = []string{"dynamodb:PutItem"}
+	// Organization mode: the digest writes each account's summary
+	// (ledger.PutRunPart) and Queries the run's parts and the day's flags.
+	digestLedgerActions = []string{"dynamodb:PutItem", "dynamodb:Query"}
 	// The alert quotes the key's creator: one GetItem (ledger.Creation).
 	alertLedgerActions = []string{"dynamodb:GetItem"}
 )
@@ -106,26 +109,26 @@ func addKeyAgeFunctions(stack awscdk.Stack, s settings.Settings, alerting *alert
 	add func(name string, env map[string]*string, statements ...awsiam.PolicyStatement) *function) {
 	users := iamUsersArn(stack)
 
-	add(lambdafn.Scan, keyAgeEnvironment(s, table),
+	// In organization mode scan and act reach each account through its
+	// member roles only (inOwnAccount drops their IAM grants here).
+	add(lambdafn.Scan, keyAgeEnvironment(s, table), append(inOwnAccount(s, lambdafn.Scan,
 		// IAM supports no resource-level permissions for the credential
 		// report.
 		allow("ReadCredentialReport", []string{"iam:GenerateCredentialReport", "iam:GetCredentialReport"}, jsii.String("*")),
-		allow("ReadFlaggedUsers", []string{"iam:ListUserTags", "iam:ListAccessKeys"}, users),
-		allow("UseLedger", scanLedgerActions, table.TableArn()))
+		allow("ReadFlaggedUsers", []string{"iam:ListUserTags", "iam:ListAccessKeys"}, users)),
+		allow("UseLedger", scanLedgerActions, table.TableArn()))...)
 
 	actEnv := map[string]*string{
 		settings.EnvLedgerTable:   table.TableName(),
 		settings.EnvAlertTopicArn: alerting.topic.TopicArn(),
 		settings.EnvAccount:       awscdk.Aws_ACCOUNT_ID(),
 	}
-	act := []awsiam.PolicyStatement{
-		allow("DeactivateAndReadKeys", []string{"iam:UpdateAccessKey", "iam:ListAccessKeys"}, users),
-		allow("UseLedger", actLedgerActions, table.TableArn()),
-	}
+	act := append(inOwnAccount(s, lambdafn.Act, allow("DeactivateAndReadKeys", []string{"iam:UpdateAccessKey", "iam:ListAccessKeys"}, users)),
+		allow("UseLedger", actLedgerActions, table.TableArn()))
 	if s.KeyAge.DeleteAfterDays > 0 || s.KeyAge.RotationDays > 0 {
 		// With deleteAfterDays and rotationDays 0 (the defaults) keys are
 		// never deleted, and the role cannot.
-		act = append(act, allow("DeleteKeys", []string{"iam:DeleteAccessKey"}, users))
+		act = append(act, inOwnAccount(s, lambdafn.Act, allow("DeleteKeys", []string{"iam:DeleteAccessKey"}, users))...)
 	}
 	var rot *rotationResources
 	if s.KeyAge.RotationDays > 0 {
@@ -151,10 +154,20 @@ func addKeyAgeFunctions(stack awscdk.Stack, s settings.Settings, alerting *alert
 		actFn.fn.AddEnvironment(jsii.String(settings.EnvRotationWriter), actFn.role.RoleArn(), nil)
 	}
 
-	add(lambdafn.Digest, map[string]*string{
+	digestEnv := map[string]*string{
 		settings.EnvAlertTopicArn: alerting.topic.TopicArn(),
 		settings.EnvConsoleRegion: awscdk.Aws_REGION(),
-	}, alerting.publishStatements()...)
+	}
+	digest := alerting.publishStatements()
+	if s.Mode == settings.ModeOrganization {
+		// The organization's daily run: the digest records each account's
+		// summary under the run and reads them (and the day's flags) back
+		// for the one organization digest. It assumes no member role.
+		digestEnv[settings.EnvLedgerTable] = table.TableName()
+		maps.Copy(digestEnv, memberEnvironment(s))
+		digest = append(digest, allow("UseLedger", digestLedgerActions, table.TableArn()))
+	}
+	add(lambdafn.Digest, digestEnv, digest...)
 }
 
 // addRecordFunction adds the key-creation record (workflow 3): it writes

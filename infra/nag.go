@@ -98,9 +98,11 @@ func suppressFindings(s settings.Settings, fns map[string]*function, machine aws
 		suppress(fns[lambdafn.Activity].role, "AwsSolutions-IAM5",
 			"cloudtrail:LookupEvents supports no resource-level permissions; the resource must be *.", nagAnyResource)
 	}
-	suppress(fns[lambdafn.Scan].role, "AwsSolutions-IAM5",
-		"iam:GenerateCredentialReport and iam:GetCredentialReport support no resource-level permissions "+
-			"(the report covers the whole account); the resource must be *.", nagAnyResource)
+	if !actsThroughMembers(s, lambdafn.Scan) {
+		suppress(fns[lambdafn.Scan].role, "AwsSolutions-IAM5",
+			"iam:GenerateCredentialReport and iam:GetCredentialReport support no resource-level permissions "+
+				"(the report covers the whole account); the resource must be *.", nagAnyResource)
+	}
 	suppress(machine.Role(), "AwsSolutions-IAM5",
 		"Added by the CDK for tracing and logging, which support no resource-level permissions: "+
 			"X-Ray (PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) and "+

@@ -73,6 +73,8 @@ func TestNagSuppressionsExact(t *testing.T) {
 				return nagUsersWildcard, true
 			case strings.Contains(toJSON(res), `":execution:",{"Fn::GetAtt":["StateMachine2E01A3A5","Name"]},":*"`):
 				return "Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<StateMachine2E01A3A5.Name>:*", true
+			case strings.Contains(toJSON(res), `":execution:",{"Fn::GetAtt":["StateMachine2E01A3A5","Name"]},"/*"`):
+				return nagMapRunChildren, true // organization mode's Distributed Map children
 			case reflect.DeepEqual(res, secretsArnPattern):
 				return "Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:keywarden/access-key/*", true
 			case memberActingWildcard(res) != "":

@@ -64,10 +64,13 @@ func hubRolePathOf(s settings.Settings, name string) *string {
 // internal/member) each hub function that responds to an event assumes in
 // the event's account: the only way it acts in any account, the hub's own
 // included (the hub, when in the OUs, has its own member stack). scan and
-// act are not listed: the daily run across accounts is not wired yet, and
-// they read and act in the hub's own account as in account mode. alert and
-// digest only publish.
+// act do the same for each account of the daily run across the
+// organization (scan reads, act notifies and deactivates or deletes;
+// rotation is refused in organization mode). alert and digest only
+// publish (digest also reads and writes the run's ledger parts).
 var memberDuties = map[string][]member.Duty{
+	lambdafn.Scan:     {member.Read},
+	lambdafn.Act:      {member.Respond},
 	lambdafn.Intake:   {member.Read},
 	lambdafn.Finding:  {member.Read},
 	lambdafn.Contain:  {member.Respond},

@@ -26,6 +26,8 @@ var organizationSettings = map[string]any{
 	"mode": "organization", "organizationPreview": true, "organizationId": testOrganizationID,
 	"organizationalUnits": []any{"ou-ab12-cd34ef56", "r-ab12"}, "excludedAccounts": []any{"111111111111"},
 	"stackSetCallAs": "SELF", "revokeWith": "attachedPolicy",
+	// Rotation is not built for organization mode (settings refuse it).
+	"keyAge": map[string]any{"rotationDays": 0.0},
 }
 
 // The organization variant: the hub, and the member stack synthesized
@@ -87,7 +89,6 @@ func TestMemberRoles(t *testing.T) {
 	_, _, _, tmpl := organizationVariant(t)
 	_, policy := memberAt(t, tmpl, revokePolicyID+"/Resource")
 	policyID, _ := memberAt(t, tmpl, revokePolicyID+"/Resource")
-	keyID, _ := memberAt(t, tmpl, "RotationSecretsKey/Resource")
 	users := usersArn
 	conditions := map[string]any{
 		"ArnLike":      map[string]any{"aws:PrincipalArn": sub("arn:${AWS::Partition}:iam::${HubAccountId}:role/keywarden/*")},
@@ -129,16 +130,6 @@ func TestMemberRoles(t *testing.T) {
 			stmt("AttachDenyTemporarySessions", []string{"iam:AttachUserPolicy"}, users,
 				map[string]any{"ArnEquals": map[string]any{"iam:PolicyARN": ref(policyID)}}),
 		}},
-		{"RotateRole", memberRotateRole, []map[string]any{
-			stmt("ReplaceKeys", []string{"iam:DeleteAccessKey", "iam:ListAccessKeys"}, users, nil),
-			stmt("CreateKeysForRotationUsers", []string{"iam:CreateAccessKey"}, users,
-				map[string]any{"StringEqualsIgnoreCase": map[string]any{"aws:ResourceTag/keywarden:rotate": "true"}}),
-			stmt("WriteRotatedKeySecrets", []string{"secretsmanager:CreateSecret", "secretsmanager:DescribeSecret",
-				"secretsmanager:PutResourcePolicy", "secretsmanager:PutSecretValue"}, secretsArnPattern, nil),
-			stmt("EncryptRotatedKeySecrets", []string{"kms:Decrypt", "kms:GenerateDataKey"}, getAtt(keyID, "Arn"),
-				map[string]any{"StringEquals": map[string]any{"kms:ViaService": map[string]any{"Fn::Join": []any{"",
-					[]any{"secretsmanager.", ref("AWS::Region"), ".amazonaws.com"}}}}}),
-		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			id, role := memberAt(t, tmpl, tc.id+"/Resource")
@@ -173,8 +164,13 @@ func TestMemberRoles(t *testing.T) {
 	if p := policy.Properties; !reflect.DeepEqual(p["PolicyDocument"], want) || p["ManagedPolicyName"] != memberDenyPolicyName || p["Path"] != "/keywarden/" {
 		t.Errorf("deny policy %s", toJSON(p))
 	}
-	if roles := tmpl.ofType("AWS::IAM::Role"); len(roles) != 4 {
-		t.Errorf("member roles %v, want read, respond, rotate and forward", slices.Collect(maps.Keys(roles)))
+	// Organization mode refuses rotation (keyAge.rotationDays above 0)
+	// until the hub rotates in members: no rotate role, no secrets key.
+	if roles := tmpl.ofType("AWS::IAM::Role"); len(roles) != 3 {
+		t.Errorf("member roles %v, want read, respond and forward", slices.Collect(maps.Keys(roles)))
+	}
+	if keys := tmpl.ofType("AWS::KMS::Key"); len(keys) != 0 {
+		t.Errorf("member KMS keys %v, want none without rotation", slices.Collect(maps.Keys(keys)))
 	}
 }
 
@@ -436,6 +432,12 @@ func TestMemberActingFunctions(t *testing.T) {
 		{lambdafn.Remove, []string{"keywarden-member-respond"}, []string{"WriteOwnLogs"}},
 		{lambdafn.Record, []string{"keywarden-member-read"}, []string{"WriteOwnLogs", "RecordCreation", "PublishAlert", "UseAlertKey"}},
 		{lambdafn.Tamper, []string{"keywarden-member-read", "keywarden-member-respond"}, []string{"WriteOwnLogs", "ReadLedgerRecordDigestLine"}},
+		// The daily run across accounts: scan reads each account, act
+		// notifies and deactivates there; their ledger and topic grants
+		// stay. (The account variant has rotation on, which organization
+		// mode refuses: its grants and settings are left out below.)
+		{lambdafn.Scan, []string{"keywarden-member-read"}, []string{"WriteOwnLogs", "UseLedger"}},
+		{lambdafn.Act, []string{"keywarden-member-respond"}, []string{"WriteOwnLogs", "UseLedger", "PublishAlert", "UseAlertKey"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := specNamed(tc.name)
@@ -444,6 +446,9 @@ func TestMemberActingFunctions(t *testing.T) {
 			var kept []string
 			for _, s := range acct.statements(acct.id(t, spec.constructID()+"Role/Resource")) {
 				if a := toJSON(s["Action"]); strings.Contains(a, `"iam:`) || strings.Contains(a, `"cloudtrail:`) {
+					continue
+				}
+				if sid, _ := s["Sid"].(string); slices.Contains(rotationSids, sid) || strings.Contains(toJSON(s["Action"]), `"secretsmanager:`) {
 					continue
 				}
 				sid, _ := s["Sid"].(string)
@@ -474,6 +479,12 @@ func TestMemberActingFunctions(t *testing.T) {
 			if wantEnv == nil {
 				wantEnv = map[string]any{}
 			}
+			for _, k := range []string{settings.EnvRotationKMSKey, settings.EnvPartition, settings.EnvRotationWriter, settings.EnvSecurityRoleArn} {
+				delete(wantEnv, k)
+			}
+			if tc.name == lambdafn.Scan {
+				wantEnv[settings.EnvKeyAgePolicy] = env[settings.EnvKeyAgePolicy] // rotationDays 0
+			}
 			wantEnv[settings.EnvMode] = settings.ModeOrganization
 			wantEnv[settings.EnvAccount] = ref("AWS::AccountId")
 			wantEnv[settings.EnvOrganization] = env[settings.EnvOrganization]
@@ -489,18 +500,17 @@ func TestMemberActingFunctions(t *testing.T) {
 			}
 		})
 	}
-	if len(memberDuties) != 8 {
-		t.Errorf("memberDuties has %d functions, the test %d", len(memberDuties), 8)
+	if len(memberDuties) != 10 {
+		t.Errorf("memberDuties has %d functions, the test %d", len(memberDuties), 10)
 	}
 }
 
-// The daily run (scan, act) and the publishers (alert, digest) are in
-// organization mode what they are in account mode: the same statements
-// and environment.
+// The alert function is in organization mode what it is in account mode:
+// the same statements and environment.
 func TestOrganizationLeavesOthersUnchanged(t *testing.T) {
 	_, org, _, _ := organizationVariant(t)
 	_, acct := attachedVariant(t)
-	for _, name := range []string{lambdafn.Scan, lambdafn.Act, lambdafn.Alert, lambdafn.Digest} {
+	for _, name := range []string{lambdafn.Alert} {
 		t.Run(name, func(t *testing.T) {
 			role := specNamed(name).constructID() + "Role/Resource"
 			if got, want := org.statements(org.id(t, role)), acct.statements(acct.id(t, role)); !reflect.DeepEqual(got, want) {
@@ -514,7 +524,7 @@ func TestOrganizationLeavesOthersUnchanged(t *testing.T) {
 }
 
 // Which member roles a function assumes: only in organization mode, only
-// the eight that answer events, each under the path member roles trust,
+// the eight that answer events and the daily run's scan and act, each under the path member roles trust,
 // and none where the settings leave it no call to make (its role holds no
 // IAM action in account mode then either).
 func TestMemberDutiesOf(t *testing.T) {
@@ -531,7 +541,7 @@ func TestMemberDutiesOf(t *testing.T) {
 			t.Errorf("%s assumes %v, want %v", name, got, memberDuties[name])
 		}
 	}
-	for _, name := range []string{lambdafn.Scan, lambdafn.Act, lambdafn.Alert, lambdafn.Digest} {
+	for _, name := range []string{lambdafn.Alert, lambdafn.Digest} {
 		if got := memberDutiesOf(org, name); got != nil || actsThroughMembers(org, name) {
 			t.Errorf("%s assumes %v", name, got)
 		}
@@ -574,5 +584,40 @@ func TestOrganizationOutputs(t *testing.T) {
 	}
 	if got, more := len(tmpl.Outputs), len(want); got != len(defaultTmpl.Outputs)+more {
 		t.Errorf("%d hub outputs, want the per-account stack's and %d more", got, more)
+	}
+}
+
+// The digest of the organization's daily run records each account's
+// summary in the ledger and reads them back: in organization mode only, it
+// gains PutItem and Query on the ledger, the ledger's table and the mode;
+// it assumes no member role.
+func TestOrganizationDigestFunction(t *testing.T) {
+	_, org, _, _ := organizationVariant(t)
+	_, acct := attachedVariant(t)
+	role := specNamed(lambdafn.Digest).constructID() + "Role/Resource"
+	want := []any{}
+	for _, s := range acct.statements(acct.id(t, role)) {
+		want = append(want, s)
+	}
+	want = append(want, map[string]any{"Sid": "UseLedger", "Effect": "Allow", "Action": []any{"dynamodb:PutItem", "dynamodb:Query"},
+		"Resource": getAtt(org.id(t, "LedgerTable/Resource"), "Arn")})
+	got := []any{}
+	for _, s := range org.statements(org.id(t, role)) {
+		got = append(got, s)
+	}
+	if g, w := sortedJSON(got), sortedJSON(want); !slices.Equal(g, w) {
+		t.Errorf("statements\n got %s\nwant %s", strings.Join(g, "\n     "), strings.Join(w, "\n     "))
+	}
+	env := functionEnv(t, org, lambdafn.Digest)
+	wantEnv := maps.Clone(functionEnv(t, acct, lambdafn.Digest))
+	wantEnv[settings.EnvLedgerTable] = ref(org.id(t, "LedgerTable/Resource"))
+	wantEnv[settings.EnvMode] = settings.ModeOrganization
+	wantEnv[settings.EnvAccount] = ref("AWS::AccountId")
+	wantEnv[settings.EnvOrganization] = env[settings.EnvOrganization]
+	if !reflect.DeepEqual(env, wantEnv) {
+		t.Errorf("environment\n got %s\nwant %s", toJSON(env), toJSON(wantEnv))
+	}
+	if p := org.Resources[org.id(t, role)].Properties["Path"]; p != nil {
+		t.Errorf("the digest role is under %v; it assumes no member role", p)
 	}
 }

@@ -4,10 +4,12 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/keywarden/keywarden/internal/lambdafn"
+	"github.com/keywarden/keywarden/internal/settings"
 	"github.com/keywarden/keywarden/statemachine"
 )
 
@@ -104,5 +106,50 @@ func TestStateMachineRole(t *testing.T) {
 	}
 	if tmpl.Resources[roleID].Properties["ManagedPolicyArns"] != nil {
 		t.Error("state machine role has managed policies")
+	}
+}
+
+// Organization mode deploys the merged definition (statemachine.
+// DefinitionFor) byte for byte, its Distributed Map's concurrency and
+// tolerance filled from the settings, and lets the state machine start,
+// read and stop its own Map Run children, no more.
+func TestOrganizationDefinition(t *testing.T) {
+	_, org, _, _ := organizationVariant(t)
+	p := org.at(t, "StateMachine/Resource").Properties
+	def := statemachine.DefinitionFor(statemachine.ModeOrganization)
+	if p["DefinitionString"] != def {
+		t.Error("DefinitionString differs from statemachine.DefinitionFor(organization)")
+	}
+	subs, _ := p["DefinitionSubstitutions"].(map[string]any)
+	if keys := slices.Sorted(maps.Keys(subs)); !slices.Equal(keys, statemachine.PlaceholdersOf(def)) {
+		t.Errorf("DefinitionSubstitutions keys %v, want %v", keys, statemachine.PlaceholdersOf(def))
+	}
+	d := settings.Default()
+	if subs["MaxConcurrency"] != strconv.Itoa(d.MaxConcurrency) || subs["ToleratedFailurePercentage"] != strconv.Itoa(d.ToleratedFailurePercentage) {
+		t.Errorf("MaxConcurrency %v, ToleratedFailurePercentage %v: want the settings' %d and %d", subs["MaxConcurrency"], subs["ToleratedFailurePercentage"],
+			d.MaxConcurrency, d.ToleratedFailurePercentage)
+	}
+	machine := org.id(t, "StateMachine/Resource")
+	var got []any
+	for _, r := range org.ofType("AWS::IAM::Policy") {
+		if reflect.DeepEqual(list(r.Properties["Roles"]), []any{ref(org.id(t, "StateMachineRole/Resource"))}) &&
+			strings.Contains(toJSON(r.Properties), "MapRunChildren") {
+			got = append(got, list(r.Properties["PolicyDocument"].(map[string]any)["Statement"])...)
+		}
+	}
+	want := []any{
+		map[string]any{"Sid": "StartMapRunChildren", "Effect": "Allow", "Action": "states:StartExecution", "Resource": ref(machine)},
+		map[string]any{"Sid": "ReadAndStopMapRunChildren", "Effect": "Allow", "Action": []any{"states:DescribeExecution", "states:StopExecution"},
+			"Resource": map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":states:", ref("AWS::Region"), ":", ref("AWS::AccountId"),
+				":execution:", getAtt(machine, "Name"), "/*"}}}},
+	}
+	if g, w := sortedJSON(got), sortedJSON(want); !slices.Equal(g, w) {
+		t.Errorf("Distributed Map policy\n got %s\nwant %s", strings.Join(g, "\n     "), strings.Join(w, "\n     "))
+	}
+	// The per-account state machine has no such policy.
+	for _, r := range defaultTmpl.ofType("AWS::IAM::Policy") {
+		if strings.Contains(toJSON(r.Properties), "states:StartExecution") && strings.Contains(toJSON(r.Properties["Roles"]), "StateMachineRole") {
+			t.Error("the per-account state machine may start executions")
+		}
 	}
 }

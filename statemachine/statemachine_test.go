@@ -34,124 +34,140 @@ type state struct {
 	Error, ErrorPath, Cause, CausePath string
 }
 
-func definitionStates(t *testing.T) (string, map[string]state) {
+// modes are the definitions every structural test checks.
+var modes = []string{ModeAccount, ModeOrganization}
+
+func definitionStates(t *testing.T, mode string) (string, map[string]state) {
 	t.Helper()
 	var def struct {
 		StartAt string
 		States  map[string]state
 	}
-	if err := json.Unmarshal([]byte(Definition()), &def); err != nil {
+	if err := json.Unmarshal([]byte(DefinitionFor(mode)), &def); err != nil {
 		t.Fatal(err)
 	}
 	return def.StartAt, def.States
 }
 
-func TestEveryTaskRetriesTransientErrorsAndCatchesTheRest(t *testing.T) {
-	_, states := definitionStates(t)
-	for name, s := range states {
-		if s.Type != "Task" {
-			continue
-		}
-		if len(s.Retry) == 0 {
-			t.Errorf("%s: no Retry", name)
-			continue
-		}
-		retried := s.Retry[0].ErrorEquals
-		for _, want := range []string{step.Throttled, step.Transient, "Lambda.ServiceException", "Lambda.TooManyRequestsException"} {
-			if !slices.Contains(retried, want) {
-				t.Errorf("%s: Retry lacks %s", name, want)
-			}
-		}
-		for _, never := range []string{step.InvalidEvent, step.AccessDenied, "States.ALL"} {
-			if slices.Contains(retried, never) {
-				t.Errorf("%s: retries %s, which another attempt cannot fix", name, never)
-			}
-		}
-		if s.Retry[0].MaxAttempts < 3 || s.Retry[0].BackoffRate < 1.5 {
-			t.Errorf("%s: retry %+v is not a back-off", name, s.Retry[0])
-		}
-		if len(s.Catch) != 1 || !slices.Equal(s.Catch[0].ErrorEquals, []string{"States.ALL"}) {
-			t.Errorf("%s: must catch States.ALL once, has %+v", name, s.Catch)
-			continue
-		}
-		// A step's failure alerts; an alert's own failure fails the execution.
-		// The CloudTrail lookup is informational: its failure must not keep
-		// the key from being removed, so it goes on to RemoveKey.
-		target := states[s.Catch[0].Next]
-		if name == "LookUpActivity" {
-			if s.Catch[0].Next != "RemoveKey" || s.Catch[0].ResultPath != "$.activityError" {
-				t.Errorf("%s: catch goes to %s at %s, want RemoveKey at $.activityError", name, s.Catch[0].Next, s.Catch[0].ResultPath)
-			}
-			continue
-		}
-		if strings.HasPrefix(name, "Alert") {
-			if target.Type != "Fail" {
-				t.Errorf("%s: an undeliverable alert must end in a Fail state, goes to %s", name, s.Catch[0].Next)
-			}
-		} else if s.Catch[0].Next != "AlertManualAction" || s.Catch[0].ResultPath != "$.error" {
-			t.Errorf("%s: catch goes to %s at %s, want AlertManualAction at $.error", name, s.Catch[0].Next, s.Catch[0].ResultPath)
-		}
+// eachMode runs check on each mode's definition.
+func eachMode(t *testing.T, check func(t *testing.T, mode string)) {
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) { check(t, mode) })
 	}
 }
 
-func TestEveryStateIsReachableAndEveryNextExists(t *testing.T) {
-	start, states := definitionStates(t)
-	seen := map[string]bool{}
-	var walk func(string)
-	walk = func(n string) {
-		s, ok := states[n]
-		if !ok {
-			t.Errorf("transition to missing state %q", n)
-			return
-		}
-		if seen[n] {
-			return
-		}
-		seen[n] = true
-		next := []string{s.Next, s.Default}
-		for _, c := range s.Choices {
-			next = append(next, c.Next)
-		}
-		for _, c := range s.Catch {
-			next = append(next, c.Next)
-		}
-		for _, x := range next {
-			if x != "" {
-				walk(x)
+func TestEveryTaskRetriesTransientErrorsAndCatchesTheRest(t *testing.T) {
+	eachMode(t, func(t *testing.T, mode string) {
+		_, states := definitionStates(t, mode)
+		for name, s := range states {
+			if s.Type != "Task" {
+				continue
+			}
+			if len(s.Retry) == 0 {
+				t.Errorf("%s: no Retry", name)
+				continue
+			}
+			retried := s.Retry[0].ErrorEquals
+			for _, want := range []string{step.Throttled, step.Transient, "Lambda.ServiceException", "Lambda.TooManyRequestsException"} {
+				if !slices.Contains(retried, want) {
+					t.Errorf("%s: Retry lacks %s", name, want)
+				}
+			}
+			for _, never := range []string{step.InvalidEvent, step.AccessDenied, "States.ALL"} {
+				if slices.Contains(retried, never) {
+					t.Errorf("%s: retries %s, which another attempt cannot fix", name, never)
+				}
+			}
+			if s.Retry[0].MaxAttempts < 3 || s.Retry[0].BackoffRate < 1.5 {
+				t.Errorf("%s: retry %+v is not a back-off", name, s.Retry[0])
+			}
+			if len(s.Catch) != 1 || !slices.Equal(s.Catch[0].ErrorEquals, []string{"States.ALL"}) {
+				t.Errorf("%s: must catch States.ALL once, has %+v", name, s.Catch)
+				continue
+			}
+			// A step's failure alerts; an alert's own failure fails the execution.
+			// The CloudTrail lookup is informational: its failure must not keep
+			// the key from being removed, so it goes on to RemoveKey.
+			target := states[s.Catch[0].Next]
+			if name == "LookUpActivity" {
+				if s.Catch[0].Next != "RemoveKey" || s.Catch[0].ResultPath != "$.activityError" {
+					t.Errorf("%s: catch goes to %s at %s, want RemoveKey at $.activityError", name, s.Catch[0].Next, s.Catch[0].ResultPath)
+				}
+				continue
+			}
+			if strings.HasPrefix(name, "Alert") {
+				if target.Type != "Fail" {
+					t.Errorf("%s: an undeliverable alert must end in a Fail state, goes to %s", name, s.Catch[0].Next)
+				}
+			} else if s.Catch[0].Next != "AlertManualAction" || s.Catch[0].ResultPath != "$.error" {
+				t.Errorf("%s: catch goes to %s at %s, want AlertManualAction at $.error", name, s.Catch[0].Next, s.Catch[0].ResultPath)
 			}
 		}
-	}
-	walk(start)
-	for n := range states {
-		if !seen[n] {
-			t.Errorf("state %s is unreachable", n)
+	})
+}
+
+func TestEveryStateIsReachableAndEveryNextExists(t *testing.T) {
+	eachMode(t, func(t *testing.T, mode string) {
+		start, states := definitionStates(t, mode)
+		seen := map[string]bool{}
+		var walk func(string)
+		walk = func(n string) {
+			s, ok := states[n]
+			if !ok {
+				t.Errorf("transition to missing state %q", n)
+				return
+			}
+			if seen[n] {
+				return
+			}
+			seen[n] = true
+			next := []string{s.Next, s.Default}
+			for _, c := range s.Choices {
+				next = append(next, c.Next)
+			}
+			for _, c := range s.Catch {
+				next = append(next, c.Next)
+			}
+			for _, x := range next {
+				if x != "" {
+					walk(x)
+				}
+			}
 		}
-	}
-	if start != "RouteEvent" || states[start].Type != "Choice" {
-		t.Errorf("the definition must start with the routing Choice, starts at %s", start)
-	}
-	if f := states["UnsupportedEvent"]; f.Type != "Fail" || f.Error != step.UnsupportedEvent {
-		t.Errorf("unsupported input must end in Fail %s: %+v", step.UnsupportedEvent, f)
-	}
+		walk(start)
+		for n := range states {
+			if !seen[n] {
+				t.Errorf("state %s is unreachable", n)
+			}
+		}
+		if start != "RouteEvent" || states[start].Type != "Choice" {
+			t.Errorf("the definition must start with the routing Choice, starts at %s", start)
+		}
+		if f := states["UnsupportedEvent"]; f.Type != "Fail" || f.Error != step.UnsupportedEvent {
+			t.Errorf("unsupported input must end in Fail %s: %+v", step.UnsupportedEvent, f)
+		}
+	})
 }
 
 // Containment first: on the exposed-key path nothing runs between reading
 // the finding and containing the key.
 func TestContainmentIsTheFirstWrite(t *testing.T) {
-	_, states := definitionStates(t)
-	if states["ReadFinding"].Next != "IsKeyOfThisAccount" || states["IsKeyOfThisAccount"].Default != "IsRootKey" || states["IsRootKey"].Default != "ContainKey" {
-		t.Errorf("ReadFinding → IsKeyOfThisAccount → IsRootKey → ContainKey expected")
-	}
-	// A key of another account goes to its alert, and from there nowhere
-	// near IAM.
-	foreign := states["IsKeyOfThisAccount"].Choices
-	if len(foreign) != 1 || foreign[0].Next != "AlertForeignAccountKey" || states["AlertForeignAccountKey"].Next != "ForeignAccountKeyAlerted" ||
-		states["ForeignAccountKeyAlerted"].Type != "Succeed" {
-		t.Errorf("IsKeyOfThisAccount must send a key of another account to AlertForeignAccountKey, then succeed")
-	}
-	if states["ContainKey"].Next != "RevokeSessions" || states["RevokeSessions"].Next != "LookUpActivity" {
-		t.Errorf("ContainKey must come before the session revocation and the CloudTrail lookup")
-	}
+	eachMode(t, func(t *testing.T, mode string) {
+		_, states := definitionStates(t, mode)
+		if states["ReadFinding"].Next != "IsKeyOfThisAccount" || states["IsKeyOfThisAccount"].Default != "IsRootKey" || states["IsRootKey"].Default != "ContainKey" {
+			t.Errorf("ReadFinding → IsKeyOfThisAccount → IsRootKey → ContainKey expected")
+		}
+		// A key of another account goes to its alert, and from there nowhere
+		// near IAM.
+		foreign := states["IsKeyOfThisAccount"].Choices
+		if len(foreign) != 1 || foreign[0].Next != "AlertForeignAccountKey" || states["AlertForeignAccountKey"].Next != "ForeignAccountKeyAlerted" ||
+			states["ForeignAccountKeyAlerted"].Type != "Succeed" {
+			t.Errorf("IsKeyOfThisAccount must send a key of another account to AlertForeignAccountKey, then succeed")
+		}
+		if states["ContainKey"].Next != "RevokeSessions" || states["RevokeSessions"].Next != "LookUpActivity" {
+			t.Errorf("ContainKey must come before the session revocation and the CloudTrail lookup")
+		}
+	})
 }
 
 func TestRender(t *testing.T) {
@@ -188,6 +204,13 @@ func TestASLValidator(t *testing.T) {
 	if err != nil {
 		t.Fatalf("asl-validator: %v\n%s", err, out)
 	}
+	org := filepath.Join(t.TempDir(), "organization.asl.json")
+	if err := os.WriteFile(org, []byte(DefinitionFor(ModeOrganization)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(validator, "--json-path", org).CombinedOutput(); err != nil {
+		t.Fatalf("asl-validator, organization mode: %v\n%s", err, out)
+	}
 }
 
 // The Health notice codes the routing Choice sends to AlertHealthNotice are
@@ -197,7 +220,7 @@ func TestHealthNoticeRouteAndAlertKinds(t *testing.T) {
 	var def struct {
 		States map[string]json.RawMessage
 	}
-	if err := json.Unmarshal([]byte(Definition()), &def); err != nil {
+	if err := json.Unmarshal([]byte(DefinitionFor(ModeOrganization)), &def); err != nil {
 		t.Fatal(err)
 	}
 	var route struct {

@@ -164,6 +164,55 @@ func (e *Expectations) StatusPrefix(prefix, status, errName string) {
 	e.check(false, "an execution named "+prefix+"…", "none started")
 }
 
+// MapRun: the execution whose name starts with prefix ran one Map Run
+// with children child executions, failed of them failed, at most
+// maxConcurrency at once.
+func (e *Expectations) MapRun(prefix string, children, failed, maxConcurrency int) {
+	what := fmt.Sprintf("one Map Run of %d child executions, %d failed, %d at once", children, failed, maxConcurrency)
+	for _, x := range e.outcome.Executions {
+		if !strings.HasPrefix(x.Name, prefix) {
+			continue
+		}
+		if len(x.MapRuns) != 1 {
+			e.check(false, what, "%s ran %d Map Runs", x.Name, len(x.MapRuns))
+			return
+		}
+		m := x.MapRuns[0]
+		bad := 0
+		for _, c := range m.Children {
+			if c.Status != "SUCCEEDED" {
+				bad++
+			}
+		}
+		e.check(len(m.Children) == children && bad == failed && int(m.ItemsFailed) == failed && int(m.MaxConcurrency) == maxConcurrency, what,
+			"%d children, %d failed (%d items), concurrency %d", len(m.Children), bad, m.ItemsFailed, m.MaxConcurrency)
+		return
+	}
+	e.check(false, what, "no execution named %s…", prefix)
+}
+
+// ChildrenThrough: of the Map Run children of the execution whose name
+// starts with prefix, n passed through state.
+func (e *Expectations) ChildrenThrough(prefix, state string, n int) {
+	what := fmt.Sprintf("%d child execution(s) passed through %s", n, state)
+	for _, x := range e.outcome.Executions {
+		if !strings.HasPrefix(x.Name, prefix) {
+			continue
+		}
+		got := 0
+		for _, m := range x.MapRuns {
+			for _, c := range m.Children {
+				if slices.ContainsFunc(c.States, func(s StateView) bool { return s.Name == state }) {
+					got++
+				}
+			}
+		}
+		e.check(got == n, what, "got %d", got)
+		return
+	}
+	e.check(false, what, "no execution named %s…", prefix)
+}
+
 // CauseContains: the execution's failure cause says s.
 func (e *Expectations) CauseContains(name, s string) {
 	x := e.execution(name)

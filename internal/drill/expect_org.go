@@ -117,6 +117,26 @@ func (e *Expectations) IAMWritesBySession(account, execution, role string) {
 	e.check(true, fmt.Sprintf("%s (%d writes)", what, len(w)), "")
 }
 
+// IAMCallsBySession: account answered IAM calls, every one made by a
+// session of role whose session name and source identity are the
+// execution's name (the daily run's reads through keywarden-member-read).
+func (e *Expectations) IAMCallsBySession(account, execution, role string) {
+	want := "arn:aws:sts::" + account + ":assumed-role/" + role + "/" + execution
+	what := fmt.Sprintf("every IAM call in account %s made by %s, source identity %s", account, want, execution)
+	n := 0
+	for _, c := range e.st.allCalls()[account] {
+		if c.Service != "iam" {
+			continue
+		}
+		n++
+		if c.Caller != want || c.SourceIdentity != execution {
+			e.check(false, what, "%s by %s, source identity %q", c.Operation, c.Caller, c.SourceIdentity)
+			return
+		}
+	}
+	e.check(n > 0, fmt.Sprintf("%s (%d calls)", what, n), "no IAM call in the account")
+}
+
 // NoAssumeRoleInto: no account asked STS for a role of account.
 func (e *Expectations) NoAssumeRoleInto(account string) {
 	var asked []string

@@ -32,7 +32,28 @@ type ExecutionView struct {
 	Duration time.Duration   `json:"durationNs"`
 	States   []StateView     `json:"states"`
 	Output   json.RawMessage `json:"output,omitempty"`
+	// MapRuns are the runs of its Distributed Map states, with their
+	// child executions (when the API serves Map Runs: MapRunAPI).
+	MapRuns []MapRunView `json:"mapRuns,omitempty"`
 }
+
+// MapRunView is one Map Run, as the console's Map Run page shows it.
+type MapRunView struct {
+	Arn                        string          `json:"mapRunArn"`
+	Status                     string          `json:"status"`
+	MaxConcurrency             int32           `json:"maxConcurrency"`
+	ToleratedFailurePercentage float32         `json:"toleratedFailurePercentage"`
+	ItemsTotal, ItemsFailed    int64           `json:"-"`
+	Children                   []ExecutionView `json:"children"`
+}
+
+// MapRunAPI reads Map Runs: the same operations locally and in AWS.
+type MapRunAPI interface {
+	ListMapRuns(ctx context.Context, in *sfn.ListMapRunsInput, optFns ...func(*sfn.Options)) (*sfn.ListMapRunsOutput, error)
+	DescribeMapRun(ctx context.Context, in *sfn.DescribeMapRunInput, optFns ...func(*sfn.Options)) (*sfn.DescribeMapRunOutput, error)
+}
+
+var _ MapRunAPI = (*sfn.Client)(nil)
 
 // StateView is one state the execution passed through.
 type StateView struct {
@@ -115,7 +136,61 @@ func describe(ctx context.Context, api FollowAPI, arn string) (ExecutionView, er
 		events = append(events, page.Events...)
 	}
 	v.States = statesOf(events, start)
+	if m, ok := api.(MapRunAPI); ok && hasDistributedMap(events) {
+		if v.MapRuns, err = mapRuns(ctx, api, m, arn); err != nil {
+			return v, err
+		}
+	}
 	return v, nil
+}
+
+// hasDistributedMap tells whether the history started a Map Run.
+func hasDistributedMap(events []sfntypes.HistoryEvent) bool {
+	for _, e := range events {
+		if e.Type == sfntypes.HistoryEventTypeMapRunStarted {
+			return true
+		}
+	}
+	return false
+}
+
+// mapRuns describes the execution's Map Runs and their children.
+func mapRuns(ctx context.Context, api FollowAPI, m MapRunAPI, arn string) ([]MapRunView, error) {
+	out, err := m.ListMapRuns(ctx, &sfn.ListMapRunsInput{ExecutionArn: aws.String(arn)})
+	if err != nil {
+		return nil, fmt.Errorf("list the Map Runs of %s: %w", arn, err)
+	}
+	var views []MapRunView
+	for _, it := range out.MapRuns {
+		d, err := m.DescribeMapRun(ctx, &sfn.DescribeMapRunInput{MapRunArn: it.MapRunArn})
+		if err != nil {
+			return views, fmt.Errorf("describe Map Run %s: %w", aws.ToString(it.MapRunArn), err)
+		}
+		v := MapRunView{Arn: aws.ToString(d.MapRunArn), Status: string(d.Status), MaxConcurrency: d.MaxConcurrency,
+			ToleratedFailurePercentage: d.ToleratedFailurePercentage}
+		if d.ItemCounts != nil {
+			v.ItemsTotal, v.ItemsFailed = d.ItemCounts.Total, d.ItemCounts.Failed
+		}
+		var items []sfntypes.ExecutionListItem
+		p := sfn.NewListExecutionsPaginator(api, &sfn.ListExecutionsInput{MapRunArn: d.MapRunArn})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return views, fmt.Errorf("list the children of Map Run %s: %w", v.Arn, err)
+			}
+			items = append(items, page.Executions...)
+		}
+		sort.SliceStable(items, func(i, j int) bool { return aws.ToTime(items[i].StartDate).Before(aws.ToTime(items[j].StartDate)) })
+		for _, c := range items {
+			cv, err := describe(ctx, api, aws.ToString(c.ExecutionArn))
+			if err != nil {
+				return views, err
+			}
+			v.Children = append(v.Children, cv)
+		}
+		views = append(views, v)
+	}
+	return views, nil
 }
 
 // statesOf folds history events into one row per state entered.

@@ -2,11 +2,11 @@ package drill
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/keywarden/keywarden/statemachine"
 )
 
 // A small definition with every kind of transition the graph draws.
@@ -117,10 +117,7 @@ func TestParseGraphErrors(t *testing.T) {
 // Next, Choice, Default and Catch is an edge; every terminal state leads to
 // End.
 func TestParseGraphOfTheDefinition(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(root, DefinitionPath))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := []byte(statemachine.Drawn())
 	g, err := ParseGraph(raw)
 	if err != nil {
 		t.Fatal(err)
@@ -142,8 +139,17 @@ func TestParseGraphOfTheDefinition(t *testing.T) {
 			t.Errorf("state %s is not in the graph", name)
 		}
 	}
-	if !states["ActOnChunk"] || len(states) != len(def.States)+1 {
-		t.Errorf("the graph has %d states; want the %d top-level ones and the Map's ActOnChunk", len(states), len(def.States))
+	// Inner states: account mode's ActOnChunk; the organization's child
+	// (ScanAccount, ActOnAccount and its ActOnAccountChunk, RecordAccount,
+	// RecordAccountFailure, AccountDone, AccountNotRecorded).
+	inner := []string{"ActOnChunk", "ScanAccount", "ActOnAccount", "ActOnAccountChunk", "RecordAccount", "RecordAccountFailure", "AccountDone", "AccountNotRecorded"}
+	for _, n := range inner {
+		if !states[n] {
+			t.Errorf("inner state %s is not in the graph", n)
+		}
+	}
+	if len(states) != len(def.States)+len(inner) {
+		t.Errorf("the graph has %d states; want the %d top-level ones and the %d inner ones", len(states), len(def.States), len(inner))
 	}
 	edges := edgeSet(g)
 	for _, want := range []string{
@@ -158,6 +164,10 @@ func TestParseGraphOfTheDefinition(t *testing.T) {
 		"exit:ActOnDecisions -next-> state:PublishDigest",
 		"exit:ActOnDecisions -catch-> state:AlertManualAction",
 		"state:ManualActionNeeded -next-> end",
+		"state:RouteEvent -choice-> state:StartOrganizationRun",
+		"state:ScanAccounts -iterate-> state:ScanAccount",
+		"state:ScanAccount -catch-> state:RecordAccountFailure",
+		"exit:ScanAccounts -next-> state:PublishOrganizationDigest",
 		"state:Contained -next-> end",
 	} {
 		if !slices.Contains(edges, want) {

@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/keywarden/keywarden/statemachine"
 )
 
 // The HTML report: one self-contained file (no network needed to open it)
@@ -34,9 +36,6 @@ var reportCSS string
 //go:embed report.js
 var reportJS string
 
-// DefinitionPath is the state machine definition under a checkout.
-const DefinitionPath = "statemachine/keywarden.asl.json"
-
 // layoutScriptPath is dagre's browser build (a global `dagre`) under a
 // checkout, installed by `make deps`.
 const layoutScriptPath = ".tools/node_modules/@dagrejs/dagre/dist/dagre.min.js"
@@ -45,20 +44,18 @@ const layoutScriptPath = ".tools/node_modules/@dagrejs/dagre/dist/dagre.min.js"
 type Report struct {
 	Title     string
 	Generated time.Time
-	// Definition is the ASL JSON the graph is drawn from.
+	// Definition is the ASL JSON the graph is drawn from: both modes'
+	// states (statemachine.Drawn), since scenarios run either.
 	Definition []byte
 	// LayoutScript is dagre's browser build, and its licence.
 	LayoutScript, LayoutLicense string
 	Outcomes                    []Outcome
 }
 
-// LoadReport reads the definition and the layout script from the checkout
-// at root.
+// LoadReport reads the layout script from the checkout at root; the graph
+// is drawn from both modes' definition (statemachine.Drawn).
 func LoadReport(root, title string, outcomes []Outcome, now time.Time) (Report, error) {
-	def, err := os.ReadFile(filepath.Join(root, DefinitionPath))
-	if err != nil {
-		return Report{}, fmt.Errorf("the report draws the state machine definition: %w", err)
-	}
+	def := []byte(statemachine.Drawn())
 	script, err := os.ReadFile(filepath.Join(root, layoutScriptPath))
 	if err != nil {
 		return Report{}, fmt.Errorf("the report's graph layout (npm @dagrejs/dagre) is missing: run `make deps` to install the pinned npm tools (%w)", err)

@@ -25,6 +25,8 @@ import (
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/keywarden/keywarden/statemachine"
 )
 
 // The viewport the report must stay readable in: the whole definition on
@@ -359,10 +361,7 @@ func checkDrawn(t *testing.T, oc Outcome, v drawn, states []string, inner map[st
 // ParseGraph, which the page uses).
 func definitionStates(t *testing.T) ([]string, map[string]string) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(root, DefinitionPath))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := []byte(statemachine.Drawn())
 	var def map[string]any
 	if err := json.Unmarshal(raw, &def); err != nil {
 		t.Fatal(err)

@@ -65,6 +65,7 @@ func Scenarios() []Scenario {
 		orgMemberTamperReactivated(),
 		orgOptedOutKeyCreated(),
 		orgSameUserOtherAccount(),
+		orgDailyRun(),
 	}
 }
 

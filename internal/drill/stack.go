@@ -269,11 +269,19 @@ func functionEnv(name string, template, local, overrides map[string]string) (set
 }
 
 // startStateMachine runs the statemachine/ definition, its placeholders
-// filled, in the local interpreter.
+// filled, in the local interpreter: in organization mode the hub
+// template's (the organization's daily run merged in), with the values the
+// template fills from the settings.
 func (st *stack) startStateMachine(tools sfnlocal.Tools, placeholders map[string]string) error {
 	// The definition names only the step functions, not intake.
 	delete(placeholders, "IntakeFunctionArn")
 	def, err := statemachine.Render(placeholders)
+	if st.org != nil {
+		for k, v := range st.hub.Settings {
+			placeholders[k] = v
+		}
+		def, err = statemachine.RenderOf(st.hub.Definition, placeholders)
+	}
 	if err != nil {
 		return err
 	}

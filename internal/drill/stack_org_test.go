@@ -14,6 +14,7 @@ import (
 
 	"github.com/keywarden/keywarden/internal/lambdafn"
 	"github.com/keywarden/keywarden/internal/member"
+	"github.com/keywarden/keywarden/statemachine"
 )
 
 // orgStack is the stack of the organization variant.
@@ -58,6 +59,12 @@ func TestHubOrganizationFromTemplate(t *testing.T) {
 	}
 	if r := hub.Roles[lambdafn.Contain]; r.Path != "/keywarden/" {
 		t.Errorf("the contain function's role %+v, want path /keywarden/", r)
+	}
+	// The drill runs the organization definition the template deploys,
+	// with the settings' concurrency and tolerance.
+	if hub.Definition != statemachine.DefinitionFor(statemachine.ModeOrganization) ||
+		hub.Settings["MaxConcurrency"] == "" || hub.Settings["ToleratedFailurePercentage"] == "" {
+		t.Errorf("the hub's definition is not the organization's, or lacks its settings %v", hub.Settings)
 	}
 	if _, ok, err := readHubOrganization(filepath.Join(root, "cdk.out", "Keywarden.template.json")); ok || err != nil {
 		t.Errorf("account mode's template read as a hub: %v %v", ok, err)

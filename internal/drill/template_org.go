@@ -27,6 +27,13 @@ type hubOrganization struct {
 	Roles map[string]functionRole
 	// busIDs are the bus's logical ids (one), which its policy refers to.
 	busIDs []string
+	// Definition is the state machine's definition as the hub template
+	// deploys it (statemachine.DefinitionFor organization mode), and
+	// Settings the substitutions the template fills with literal values
+	// (the daily run's concurrency and tolerated failures); the drill
+	// fills the function ARNs.
+	Definition string
+	Settings   map[string]string
 }
 
 // functionRole is a function's execution role in the template.
@@ -100,6 +107,20 @@ func readHubOrganization(path string) (_ hubOrganization, ok bool, _ error) {
 				return hub, false, fmt.Errorf("%s: role %s: %w", path, id, err)
 			}
 			roles[id] = p
+		case "AWS::StepFunctions::StateMachine":
+			var p struct {
+				DefinitionString        string         `json:"DefinitionString"`
+				DefinitionSubstitutions map[string]any `json:"DefinitionSubstitutions"`
+			}
+			if err := json.Unmarshal(r.Properties, &p); err != nil {
+				return hub, false, fmt.Errorf("%s: state machine %s: %w", path, id, err)
+			}
+			hub.Definition, hub.Settings = p.DefinitionString, map[string]string{}
+			for k, v := range p.DefinitionSubstitutions {
+				if lit, isString := v.(string); isString {
+					hub.Settings[k] = lit
+				}
+			}
 		case "AWS::Lambda::Function":
 			var p struct {
 				Role struct {
@@ -117,6 +138,9 @@ func readHubOrganization(path string) (_ hubOrganization, ok bool, _ error) {
 	}
 	if hub.Bus == "" || hub.OrganizationID == "" {
 		return hub, false, fmt.Errorf("%s: the member StackSet is there but not the hub bus and its organization policy", path)
+	}
+	if hub.Definition == "" {
+		return hub, false, fmt.Errorf("%s: the hub template has no state machine definition", path)
 	}
 	for fn, id := range functionRoles {
 		r, found := roles[id]

@@ -96,6 +96,29 @@ type ActInput struct {
 	RunID  string `json:"runId"`
 	Chunk  int    `json:"chunk"`
 	DryRun bool   `json:"dryRun"`
+	// Organization mode: the account whose chunk it is, its name for the
+	// notices, and the execution naming the member session.
+	Account     string `json:"account,omitempty"`
+	AccountName string `json:"accountName,omitempty"`
+	Execution   string `json:"execution,omitempty"`
+}
+
+// Target is the account the chunk acts in and the execution naming its
+// member session (member.Step).
+func (in ActInput) Target() (account, execution string) {
+	return in.Account, ExecutionName(in.Execution)
+}
+
+// account is how the notices name the account: the chunk's in
+// organization mode, else the function's own.
+func (h ActHandler) account(in ActInput) string {
+	switch {
+	case in.Account == "":
+		return h.Account
+	case in.AccountName != "":
+		return in.Account + " (" + in.AccountName + ")"
+	}
+	return in.Account
 }
 
 // Failure is a key the run could not handle; the digest names each.
@@ -156,7 +179,7 @@ func (h ActHandler) Handle(ctx context.Context, in ActInput) (ChunkResult, error
 	for _, d := range decisions {
 		h.one(ctx, in, d, &res)
 	}
-	slog.InfoContext(ctx, "chunk acted on", "run", in.RunID, "chunk", in.Chunk, "decisions", res.Decisions,
+	slog.InfoContext(ctx, "chunk acted on", "run", in.RunID, "account", in.Account, "chunk", in.Chunk, "decisions", res.Decisions,
 		"notices", res.Notices, "deactivated", len(res.Deactivated), "deleted", len(res.Deleted), "rotated", len(res.Rotated),
 		"failures", len(res.Failures), "dryRun", in.DryRun)
 	return res, nil
@@ -212,7 +235,7 @@ func (h ActHandler) notify(ctx context.Context, in ActInput, d policy.Decision, 
 	if err != nil {
 		slog.WarnContext(ctx, "creator unknown", "accessKeyId", d.KeyID, "error", err.Error())
 	}
-	id, err := h.Notifier.Send(ctx, d, ComposeNotice(d, h.Account, in.DryRun, creator), in.DryRun)
+	id, err := h.Notifier.Send(ctx, d, ComposeNotice(d, h.account(in), in.DryRun, creator), in.DryRun)
 	if err != nil {
 		h.fail(res, d, "notice", err)
 		return

@@ -126,10 +126,21 @@ func Candidate(cfg policy.Config, k credreport.Key, now time.Time) bool {
 	return policy.Age(k.LastUsed, now) >= cfg.UnusedDays
 }
 
-// ScanInput is the scan step's input.
+// ScanInput is the scan step's input. In organization mode the daily run
+// first asks for the accounts (Step StepAccounts), then scans each account
+// (Account, its Name) in a child of the Distributed Map.
 type ScanInput struct {
 	Event     json.RawMessage `json:"event"`
 	Execution string          `json:"execution"`
+	Step      string          `json:"step,omitempty"`
+	Account   string          `json:"account,omitempty"`
+	Name      string          `json:"name,omitempty"`
+}
+
+// Target is the account the scan reads and the execution naming its
+// member session (member.Step).
+func (in ScanInput) Target() (account, execution string) {
+	return in.Account, ExecutionName(in.Execution)
 }
 
 // StageCount is how many keys are at a stage.
@@ -148,8 +159,11 @@ type UserKey struct {
 // ScanResult is the scan step's output: small, since it travels in the
 // state; decisions themselves are in the ledger, in Chunks.
 type ScanResult struct {
-	RunID           string       `json:"runId"`
-	DryRun          bool         `json:"dryRun"`
+	RunID  string `json:"runId"`
+	DryRun bool   `json:"dryRun"`
+	// Account and AccountName: the account scanned, in organization mode.
+	Account         string       `json:"account,omitempty"`
+	AccountName     string       `json:"accountName,omitempty"`
 	Now             time.Time    `json:"now"`
 	ReportGenerated time.Time    `json:"reportGenerated"`
 	Users           int          `json:"users"`
@@ -190,6 +204,10 @@ type ScanHandler struct {
 	// Now is the clock the event's time is checked against; time.Now if
 	// nil.
 	Now func() time.Time
+	// Organization: the scan reads the account of its input, and leaves
+	// the organization-wide flags (keys created against policy, tampering)
+	// to the organization digest, which shows them once.
+	Organization bool
 }
 
 // MaxEventAhead is how far ahead of the clock a daily run's event time may
@@ -210,43 +228,82 @@ func checkEventTime(at, now time.Time) error {
 // Handle scans, stores the decisions worth acting on in chunks, and
 // returns the chunk numbers and the digest's counts.
 func (h ScanHandler) Handle(ctx context.Context, in ScanInput) (ScanResult, error) {
-	env, err := event.ParseEnvelope(in.Event)
+	at, runID, err := runOf(in, h.Now)
 	if err != nil {
-		return ScanResult{}, &step.Error{Name: step.InvalidEvent, Err: err}
-	}
-	if !env.IsScheduled() || env.Time.IsZero() {
-		return ScanResult{}, step.Errorf(step.InvalidEvent, "the key-age run needs a scheduled event with a time; got source %q detail-type %q", env.Source, env.DetailType)
-	}
-	now := time.Now
-	if h.Now != nil {
-		now = h.Now
-	}
-	if err := checkEventTime(env.Time, now()); err != nil {
 		return ScanResult{}, err
 	}
-	runID := in.Execution
-	if i := strings.LastIndex(runID, ":"); i >= 0 {
-		runID = runID[i+1:]
+	if h.Organization {
+		if in.Account == "" {
+			return ScanResult{}, step.Errorf(step.InvalidEvent, "organization mode scans one account per input: the input names no account")
+		}
+		// One run id per account: the accounts' chunks never mix.
+		runID = AccountRunID(runID, in.Account)
 	}
-	if runID == "" {
-		return ScanResult{}, step.Errorf(step.InvalidEvent, "the scan step needs the execution's id")
-	}
-	ev, err := Evaluate(ctx, h.IAM, h.Store, h.Policy, env.Time, h.Fetch)
+	ev, err := Evaluate(ctx, h.IAM, h.Store, h.Policy, at, h.Fetch)
 	if err != nil {
+		if in.Account != "" {
+			err = fmt.Errorf("scan account %s: %w", in.Account, err)
+		}
 		return ScanResult{}, step.Classify(err)
 	}
 	res := Summarise(ev, h.Policy)
 	res.RunID, res.DryRun = runID, h.DryRun
-	flagged, err := h.Store.CreatedAgainstPolicy(ctx, env.Time.Add(-24*time.Hour), env.Time)
+	if h.Organization {
+		res.Account, res.AccountName = in.Account, in.Name
+	} else if err := h.addFlags(ctx, at, &res); err != nil {
+		return res, err
+	}
+	return h.chunk(ctx, ev, res)
+}
+
+// runOf checks the daily run's event and returns its time and the run id
+// (the execution's name).
+func runOf(in ScanInput, clock func() time.Time) (time.Time, string, error) {
+	env, err := event.ParseEnvelope(in.Event)
 	if err != nil {
-		return res, step.Classify(err)
+		return time.Time{}, "", &step.Error{Name: step.InvalidEvent, Err: err}
+	}
+	if !env.IsScheduled() || env.Time.IsZero() {
+		return time.Time{}, "", step.Errorf(step.InvalidEvent, "the key-age run needs a scheduled event with a time; got source %q detail-type %q", env.Source, env.DetailType)
+	}
+	now := time.Now
+	if clock != nil {
+		now = clock
+	}
+	if err := checkEventTime(env.Time, now()); err != nil {
+		return time.Time{}, "", err
+	}
+	runID := ExecutionName(in.Execution)
+	if runID == "" {
+		return time.Time{}, "", step.Errorf(step.InvalidEvent, "the scan step needs the execution's id")
+	}
+	return env.Time, runID, nil
+}
+
+// ExecutionName is the name of an execution given by its ARN (or name).
+func ExecutionName(execution string) string {
+	if i := strings.LastIndex(execution, ":"); i >= 0 {
+		return execution[i+1:]
+	}
+	return execution
+}
+
+// AccountRunID is the run id of one account's part of the organization's
+// run runID: its chunks are stored under it.
+func AccountRunID(runID, account string) string { return runID + "-" + account }
+
+// addFlags adds the last day's flags (created against policy, tampering).
+func (h ScanHandler) addFlags(ctx context.Context, at time.Time, res *ScanResult) error {
+	flagged, err := h.Store.CreatedAgainstPolicy(ctx, at.Add(-24*time.Hour), at)
+	if err != nil {
+		return step.Classify(err)
 	}
 	for _, f := range flagged {
 		add(&res.CreatedAgainstPolicy, f)
 	}
-	tags, undone, err := h.Store.Tampering(ctx, env.Time.Add(-24*time.Hour), env.Time)
+	tags, undone, err := h.Store.Tampering(ctx, at.Add(-24*time.Hour), at)
 	if err != nil {
-		return res, step.Classify(err)
+		return step.Classify(err)
 	}
 	for _, f := range tags {
 		add(&res.PolicyTagChanges, f)
@@ -254,6 +311,12 @@ func (h ScanHandler) Handle(ctx context.Context, in ScanInput) (ScanResult, erro
 	for _, f := range undone {
 		add(&res.Tampered, f)
 	}
+	return nil
+}
+
+// chunk stores the decisions worth acting on in chunks of res's run.
+func (h ScanHandler) chunk(ctx context.Context, ev Evaluation, res ScanResult) (ScanResult, error) {
+	runID := res.RunID
 	var due []policy.Decision
 	for _, d := range ev.Decisions {
 		if d.Notice != "" || d.Action == policy.ActionDeactivate || d.Action == policy.ActionDelete {
@@ -273,7 +336,7 @@ func (h ScanHandler) Handle(ctx context.Context, in ScanInput) (ScanResult, erro
 		}
 		res.Chunks = append(res.Chunks, n)
 	}
-	slog.InfoContext(ctx, "key ages scanned", "run", runID, "users", ev.Users, "keys", ev.Keys,
+	slog.InfoContext(ctx, "key ages scanned", "run", runID, "account", res.Account, "users", ev.Users, "keys", ev.Keys,
 		"candidates", len(ev.Decisions), "due", len(due), "chunks", len(res.Chunks), "dryRun", h.DryRun)
 	return res, nil
 }

@@ -23,11 +23,13 @@ var clients = map[string][]string{
 	Activity: {"cloudtrail", "organizations"},
 	Remove:   {"iam", "organizations"},
 	Alert:    {"dynamodb", "sns"},
-	Scan:     {"dynamodb", "iam"},
-	Act:      {"dynamodb", "iam", "secretsmanager", "sesv2", "sns"},
-	Digest:   {"sns"},
-	Record:   {"dynamodb", "iam", "organizations", "sns"},
-	Tamper:   {"dynamodb", "iam", "organizations"},
+	Scan:     {"dynamodb", "iam", "organizations"},
+	Act:      {"dynamodb", "iam", "organizations", "secretsmanager", "sesv2", "sns"},
+	// DynamoDB: in organization mode the digest records each account's
+	// part of the daily run in the ledger and reads them back.
+	Digest: {"dynamodb", "sns"},
+	Record: {"dynamodb", "iam", "organizations", "sns"},
+	Tamper: {"dynamodb", "iam", "organizations"},
 }
 
 // credentialChain are the clients the SDK's default configuration links into

@@ -17,6 +17,8 @@
 //	flags#<kind>#<day>  <time>#<key>…    a line for the next digest (Flag)
 //	run#<runID>         run              a daily run (Run)
 //	run#<runID>         chunk#<n>        a chunk of the run's decisions
+//	run#<runID>         part#<name>      a part of a run left for a later step (organization
+//	                                     mode: the accounts, each account's summary)
 //
 // A key's whole history is one partition, read with one Query; a run and
 // its chunks are another. Every item expires Retention (default 400 days)

@@ -139,6 +139,14 @@ func Step[In, Out, C, O any](a *Acting, duty Duty, newClient func(aws.Config, ..
 		c := newClient(a.Base)
 		return func(ctx context.Context, in In) (Out, error) { return handle(ctx, c, in) }
 	}
+	return StepIn(a, duty, newClient, target, handle)
+}
+
+// StepIn is Step's organization mode over any Accounts (Acting, or a
+// test's stand-in): each input gets a client of its own session in the
+// account target names, assumed after the scope check.
+func StepIn[In, Out, C, O any](a Accounts, duty Duty, newClient func(aws.Config, ...func(*O)) C,
+	target func(In) (account, execution string), handle func(context.Context, C, In) (Out, error)) func(context.Context, In) (Out, error) {
 	return func(ctx context.Context, in In) (Out, error) {
 		account, execution := target(in)
 		cfg, err := a.Config(ctx, account, duty, execution)

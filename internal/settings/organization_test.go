@@ -13,6 +13,8 @@ func orgContext() map[string]any {
 	return map[string]any{
 		"mode": "organization", "organizationPreview": true, "organizationId": "o-a1b2c3d4e5",
 		"organizationalUnits": []any{"ou-ab12-cd34ef56", "r-ab12"}, "revokeWith": "attachedPolicy",
+		// Rotation is not built for organization mode.
+		"keyAge": map[string]any{"rotationDays": 0.0},
 	}
 }
 
@@ -72,6 +74,8 @@ func TestOrganizationSettingsSayWhatToFix(t *testing.T) {
 		{"inline revoke", map[string]any{"revokeWith": "inlinePolicy"}, nil,
 			`revokeWith is "inlinePolicy", but organization mode needs "attachedPolicy": "inlinePolicy" lets the revoke role write any inline policy, which is administrator-equivalent`},
 		{"inline revoke by default", nil, []string{"revokeWith"}, `organization mode needs "attachedPolicy"`},
+		{"rotation", map[string]any{"keyAge": map[string]any{"rotationDays": 60.0}}, nil,
+			"keyAge.rotationDays is 60, but rotation is not built for organization mode yet"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := orgContext()

@@ -41,6 +41,10 @@ const (
 	// may act in (outside the organization or the settings' scope). No
 	// role was assumed in it.
 	AccountOutOfScope = "AccountOutOfScope"
+	// AccountsFailed: organization mode; the daily run could not scan
+	// more of the organization's accounts than toleratedFailurePercentage
+	// allows. The digest names each account and why.
+	AccountsFailed = "AccountsFailed"
 )
 
 // Error is an error with a name the state machine understands.

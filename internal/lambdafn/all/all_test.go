@@ -45,6 +45,28 @@ func TestEveryFunctionBuilds(t *testing.T) {
 	}
 }
 
+// In organization mode every function builds too; act refuses a rotation
+// key, since rotation across accounts is not built.
+func TestEveryFunctionBuildsInOrganizationMode(t *testing.T) {
+	cfg := aws.Config{Region: "us-east-1"}
+	vars := map[string]string{
+		settings.EnvMode:         settings.ModeOrganization,
+		settings.EnvOrganization: `{"organizationId":"o-exampleorg1","organizationalUnits":["r-exam"],"optOutTag":"keywarden:opt-out"}`,
+	}
+	for k, v := range complete {
+		vars[k] = v
+	}
+	for _, name := range lambdafn.Names {
+		if _, err := New(name, cfg, env(vars), time.Now); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	vars[settings.EnvRotationKMSKey] = "alias/keywarden-rotation"
+	if _, err := New(lambdafn.Act, cfg, env(vars), time.Now); err == nil || !strings.Contains(err.Error(), "not built yet") {
+		t.Errorf("act with rotation in organization mode: %v", err)
+	}
+}
+
 func TestBadSettingsAreNamed(t *testing.T) {
 	cfg := aws.Config{Region: "us-east-1"}
 	for _, tc := range []struct {
