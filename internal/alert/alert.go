@@ -328,6 +328,14 @@ func manualAction(req Request, region string) Message {
 			b.WriteString("cause). No key was touched.\n")
 			b.WriteString("\nWhat to do now\n  - Give the account a CURRENT stack instance of the keywarden-member StackSet, as the cause says.\n")
 			b.WriteString("  - Until then, read the execution's input and act on the key by hand, with credentials of that account.\n")
+		} else if name == step.AccountOutOfScope {
+			// Replaying would fail the same way: say what changes the answer.
+			b.WriteString("The account is out of keywarden's scope (see the cause): no role was assumed there, nothing was\n")
+			b.WriteString("recorded and no key was touched.\n")
+			b.WriteString("\nWhat to do now\n  - If keywarden should cover the account, bring it into scope (remove its opt-out tag, take it out\n")
+			b.WriteString("    of excludedAccounts, or move it under organizationalUnits), then start a new execution with this one's input.\n")
+			b.WriteString("  - If it is meant to be left out, its events still reach the hub through its keywarden-member stack (an\n")
+			b.WriteString("    opted-out account keeps it): list it in excludedAccounts and remove that stack instance.\n")
 		} else if inc.DetailType == event.DetailTypeCloudTrail {
 			b.WriteString("The key-creation record was not written; no key was touched.\n")
 			b.WriteString("\nWhat to do now\n  - Fix the cause above; the execution's input holds the CloudTrail event to record by hand or replay.\n")

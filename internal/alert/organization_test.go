@@ -12,7 +12,10 @@ import (
 	"github.com/keywarden/keywarden/internal/step"
 )
 
-const orgExecArn = "arn:aws:states:us-east-1:999988887777:execution:Keywarden:exposed-111111111111-ci-deployer-AKIAKEYWARDENDRILL01"
+const (
+	orgExecArn    = "arn:aws:states:us-east-1:999988887777:execution:Keywarden:exposed-111111111111-ci-deployer-AKIAKEYWARDENDRILL01"
+	orgCreatedArn = "arn:aws:states:us-east-1:999988887777:execution:Keywarden:created-etl-runner-AKIADATAPRODKEY00002"
+)
 
 // The alerts of organization mode name the member account and its name,
 // say why an account is out of scope with what brings it in, and tell a
@@ -40,6 +43,9 @@ func TestOrganizationAlertsGolden(t *testing.T) {
 	atFinding := Incident{Source: event.SourceTrustedAdvisor, DetailType: event.DetailTypeTrustedAdvisor, EventID: "e1", Account: "333333333333",
 		Error: &StepError{Error: step.MemberRoleNotDeployed, Cause: strings.ReplaceAll(notDeployedCause, "111111111111", "333333333333")}}
 
+	optedOutCreation := Incident{Source: event.SourceIAM, DetailType: event.DetailTypeCloudTrail, EventID: "e2", Account: "222222222222",
+		Error: &StepError{Error: step.AccountOutOfScope, Cause: `{"errorMessage":"AccountOutOfScope: account 222222222222 (data-prod) is out of scope: opted out by its optOutTag tag: keywarden made no call in it","errorType":"AccountOutOfScope"}`}}
+
 	for _, tc := range []struct {
 		golden string
 		req    Request
@@ -55,6 +61,10 @@ func TestOrganizationAlertsGolden(t *testing.T) {
 			[]string{"In Account 111111111111", "member role is not there", "with credentials of account 111111111111"}},
 		{"org-member-role-missing-at-finding.txt", Request{Kind: KindManualAction, Execution: orgExecArn, StartedAt: at, Incident: atFinding},
 			[]string{"not deployed in account 333333333333", "keywarden-member StackSet", "No key was touched"}},
+		// Replaying the event would fail again: the alert says what
+		// brings the account in, or how its events stop coming.
+		{"org-out-of-scope-creation.txt", Request{Kind: KindManualAction, Execution: orgCreatedArn, StartedAt: at, Incident: optedOutCreation},
+			[]string{"222222222222", "opted out", "out of keywarden's scope", "remove its opt-out tag", "list it in excludedAccounts"}},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			msg, err := Compose(tc.req, "us-east-1")

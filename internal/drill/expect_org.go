@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/keywarden/keywarden/internal/localaws"
+	"github.com/keywarden/keywarden/internal/member"
 )
 
 // Expectations on the accounts of the drill organization (stack_org.go);
@@ -187,4 +188,103 @@ func (e *Expectations) TrailNamesExecution(account, execution, role string) {
 		n++
 	}
 	e.check(n > 0, fmt.Sprintf("%s (%d records)", what, n), "no IAM write recorded")
+}
+
+// executionNamed is the full name of the first execution whose name
+// starts with prefix.
+func (e *Expectations) executionNamed(prefix string) (string, bool) {
+	for _, x := range e.outcome.Executions {
+		if strings.HasPrefix(x.Name, prefix) {
+			return x.Name, true
+		}
+	}
+	return "", false
+}
+
+// ReadsBySession: the execution (by name prefix) read IAM in account, and
+// only read, through a session of the member role whose session name and
+// source identity are the execution's name.
+func (e *Expectations) ReadsBySession(account, prefix, role string) {
+	what := fmt.Sprintf("execution %s… read IAM in account %s as %s, source identity its name, and wrote nothing", prefix, account, role)
+	name, ok := e.executionNamed(prefix)
+	if !ok {
+		e.check(false, what, "no such execution")
+		return
+	}
+	want := "arn:aws:sts::" + account + ":assumed-role/" + role + "/" + name
+	var reads []string
+	for _, c := range e.st.allCalls()[account] {
+		if c.Service != "iam" || c.Caller != want {
+			continue
+		}
+		if iamWrites[c.Operation] || c.SourceIdentity != name {
+			e.check(false, what, "%s by %s, source identity %q", c.Operation, c.Caller, c.SourceIdentity)
+			return
+		}
+		reads = append(reads, c.Operation)
+	}
+	e.check(len(reads) > 0, fmt.Sprintf("%s (%s)", what, strings.Join(reads, ", ")), "no IAM call by %s", want)
+}
+
+// TrailWritesBy: account's CloudTrail records, for the execution (by name
+// prefix), exactly these IAM writes in order, each by a session of the
+// member role whose session name and source identity are the execution's
+// (member.SessionName): what the member's security team sees of that
+// response.
+func (e *Expectations) TrailWritesBy(account, prefix, role string, ops ...string) {
+	what := fmt.Sprintf("account %s's CloudTrail records %s by %s for execution %s…", account, strings.Join(ops, ", "), role, prefix)
+	name, ok := e.executionNamed(prefix)
+	if !ok {
+		e.check(false, what, "no such execution")
+		return
+	}
+	recs, _, err := e.st.readTrail(account)
+	if err != nil {
+		e.check(false, what, "%v", err)
+		return
+	}
+	// A name STS refuses (over 64 characters, as a tamper execution's
+	// is) is shortened the one way member.SessionName says.
+	id, err := member.SessionName(name)
+	if err != nil {
+		e.check(false, what, "%v", err)
+		return
+	}
+	session := "arn:aws:sts::" + account + ":assumed-role/" + role + "/" + id
+	var got []string
+	for _, r := range recs {
+		sc := r.UserIdentity.SessionContext
+		if r.ReadOnly || sc == nil || sc.SourceIdentity != id {
+			continue
+		}
+		if r.UserIdentity.Arn != session || r.issuer() != "arn:aws:iam::"+account+":role/"+role {
+			e.check(false, what, "%s by %s, issuer %s", r.EventName, r.UserIdentity.Arn, r.issuer())
+			return
+		}
+		got = append(got, r.EventName)
+	}
+	e.check(slices.Equal(got, ops), what, "recorded %v", got)
+}
+
+// NoMemberRoleWriteIn: no IAM write in account by a session of any of
+// keywarden's member roles (the person's own calls aside).
+func (e *Expectations) NoMemberRoleWriteIn(account string) {
+	var by []string
+	for _, c := range e.iamWritesIn(account) {
+		if strings.Contains(c.Caller, ":assumed-role/keywarden-member-") {
+			by = append(by, c.Operation+" by "+c.Caller)
+		}
+	}
+	e.check(len(by) == 0, "no IAM write by keywarden's member roles in account "+account, "%s", strings.Join(by, "; "))
+}
+
+// NoLedgerItemPrefix: the ledger holds no item whose pk starts with prefix.
+func (e *Expectations) NoLedgerItemPrefix(prefix string) {
+	for _, it := range e.st.aws.Items(ledgerTable) {
+		if pk, _ := it["pk"].(string); strings.HasPrefix(pk, prefix) {
+			e.check(false, "no ledger item "+prefix+"…", "holds %s %v", pk, it["sk"])
+			return
+		}
+	}
+	e.check(true, "no ledger item "+prefix+"…", "")
 }

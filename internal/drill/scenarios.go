@@ -61,6 +61,10 @@ func Scenarios() []Scenario {
 		orgMemberRoleMissing(),
 		orgOutsideOrganization(),
 		orgHealthOrganizationalView(),
+		orgMemberKeyCreated(),
+		orgMemberTamperReactivated(),
+		orgOptedOutKeyCreated(),
+		orgSameUserOtherAccount(),
 		orgDailyRun(),
 	}
 }
