@@ -46,6 +46,9 @@ func TestOrganizationAlertsGolden(t *testing.T) {
 	optedOutCreation := Incident{Source: event.SourceIAM, DetailType: event.DetailTypeCloudTrail, EventID: "e2", Account: "222222222222",
 		Error: &StepError{Error: step.AccountOutOfScope, Cause: `{"errorMessage":"AccountOutOfScope: account 222222222222 (data-prod) is out of scope: opted out by its optOutTag tag: keywarden made no call in it","errorType":"AccountOutOfScope"}`}}
 
+	optedOutReactivation := optedOutCreation
+	optedOutReactivation.Detail = []byte(`{"eventName":"UpdateAccessKey","eventSource":"iam.amazonaws.com"}`)
+
 	for _, tc := range []struct {
 		golden string
 		req    Request
@@ -65,6 +68,10 @@ func TestOrganizationAlertsGolden(t *testing.T) {
 		// brings the account in, or how its events stop coming.
 		{"org-out-of-scope-creation.txt", Request{Kind: KindManualAction, Execution: orgCreatedArn, StartedAt: at, Incident: optedOutCreation},
 			[]string{"222222222222", "opted out", "out of keywarden's scope", "remove its opt-out tag", "list it in excludedAccounts"}},
+		// The tamper watch's check of a call there: not judged, so
+		// nothing to undo by hand either.
+		{"org-out-of-scope-tamper.txt", Request{Kind: KindManualAction, Execution: orgCreatedArn, StartedAt: at, Incident: optedOutReactivation},
+			[]string{"out of keywarden's scope", "nothing was\nrecorded"}},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			msg, err := Compose(tc.req, "us-east-1")

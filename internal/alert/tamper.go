@@ -7,6 +7,7 @@ import (
 
 	"github.com/keywarden/keywarden/internal/event"
 	"github.com/keywarden/keywarden/internal/exposure"
+	"github.com/keywarden/keywarden/internal/step"
 	"github.com/keywarden/keywarden/internal/tamper"
 )
 
@@ -219,7 +220,9 @@ func tamperManual(b *strings.Builder, req Request, errName string) (subject stri
 	eventName := detailEventName(inc.Detail)
 	isTamper := inc.Tamper != nil || event.IsTamperEventName(eventName) ||
 		(eventName == event.EventNameCreateAccessKey && len(inc.Creation) > 0)
-	if !isTamper || inc.DetailType != event.DetailTypeCloudTrail {
+	if !isTamper || inc.DetailType != event.DetailTypeCloudTrail || errName == step.AccountOutOfScope {
+		// An account out of scope was not judged at all: manualAction says
+		// so, as for a key creation there.
 		return "", false
 	}
 	if a := inc.Tamper; a != nil {
