@@ -107,6 +107,26 @@ func (a *Acting) Config(ctx context.Context, account string, duty Duty, executio
 	return Config(ctx, a.Base, account, duty, execution)
 }
 
+// Listed is the Accounts of a daily run's child: its account is an item
+// of this execution's ListAccounts, which read the inventory moments
+// before, so the child assumes its role without reading the organization
+// again. Each new Lambda instance would otherwise read the whole
+// inventory: 1,103 Organizations calls for 1,000 accounts, some 442,000 a
+// run at a parallelism of 200 (BENCHMARKS.md), which Organizations would
+// throttle. The items cannot be forged: they are ListAccounts' result,
+// and an execution's input only ever reaches RouteEvent.
+func (a *Acting) Listed() Accounts { return listed{a} }
+
+type listed struct{ a *Acting }
+
+func (l listed) Scope(_ context.Context, account string) (inventory.Decision, error) {
+	return inventory.Decision{ID: account, InScope: true}, nil
+}
+
+func (l listed) Config(ctx context.Context, account string, duty Duty, execution string) (aws.Config, error) {
+	return Config(ctx, l.a.Base, account, duty, execution)
+}
+
 // RequireInScope is nil when account is in scope, else the step error
 // AccountOutOfScope (or the inventory's error): for a step that writes
 // something about an account (a record, a verdict) before, or without,

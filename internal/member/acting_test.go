@@ -154,3 +154,38 @@ func TestNewActingRefusesBadSettings(t *testing.T) {
 		})
 	}
 }
+
+// A daily run's child assumes its role with no Organizations call: its
+// account comes from the run's own read of the inventory.
+func TestListedAssumesWithoutReadingTheOrganization(t *testing.T) {
+	ctx := context.Background()
+	h := newHubOrg(t)
+	a := newActing(t, h)
+	organizationsCalls := func() int {
+		n := 0
+		for _, c := range h.hub.Calls() {
+			if c.Service == "organizations" {
+				n++
+			}
+		}
+		return n
+	}
+	before, assumed := organizationsCalls(), h.assumeRoleCalls()
+	cfg, err := a.Listed().Config(ctx, accountA, member.Read, execution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := member.Verify(ctx, cfg, accountA); err != nil {
+		t.Fatal(err)
+	}
+	if got := organizationsCalls() - before; got != 0 {
+		t.Errorf("%d Organizations calls, want none", got)
+	}
+	if got := h.assumeRoleCalls() - assumed; got != 1 {
+		t.Errorf("%d AssumeRole calls, want 1", got)
+	}
+	// A role that is not there is still the named outcome.
+	if _, err := a.Listed().Config(ctx, accountB, member.Respond, execution); step.Name(err) != step.MemberRoleNotDeployed {
+		t.Errorf("respond in %s: %v", accountB, err)
+	}
+}

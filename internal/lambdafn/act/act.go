@@ -51,7 +51,9 @@ func New(cfg aws.Config, env settings.Lookup, now func() time.Time) (lambda.Hand
 			return nil, fmt.Errorf("%w: %s is set, but rotation in organization mode is not built yet (synth refuses keyAge.rotationDays "+
 				"above 0 with mode organization)", settings.ErrInvalid, settings.EnvRotationKMSKey)
 		}
-		return lambdafn.Wrap(Organization(acting, l, h)), nil
+		// The chunk's account is the run's ListAccounts item
+		// (member.Acting.Listed): no inventory read per instance.
+		return lambdafn.Wrap(Organization(acting.Listed(), l, h)), nil
 	}
 	iamClient := iam.NewFromConfig(cfg)
 	h.IAM = iamClient

@@ -56,7 +56,9 @@ func New(cfg aws.Config, env settings.Lookup, now func() time.Time) (lambda.Hand
 		h.IAM = iam.NewFromConfig(cfg)
 		return lambdafn.Wrap(h.Handle), nil
 	}
-	return lambdafn.Wrap(Organization(acting, acting.Inventory, store, h)), nil
+	// The accounts step reads the inventory; each account's scan takes
+	// its account from that read (member.Acting.Listed).
+	return lambdafn.Wrap(Organization(acting.Listed(), acting.Inventory, store, h)), nil
 }
 
 // Organization is the scan step of organization mode: the accounts of
