@@ -74,8 +74,8 @@ func TestOrganization(t *testing.T) {
 	if len(keys.AccessKeyMetadata) != 1 || keys.AccessKeyMetadata[0].Status != "Inactive" {
 		t.Errorf("the key in the member: %+v", keys.AccessKeyMetadata)
 	}
-	if c := accounts.Configs(); len(c) != 1 || c[0] != "111111111111 respond "+exec {
-		t.Errorf("member sessions %v, want one respond session", c)
+	if c := accounts.Configs(); len(c) != 1 || c[0] != "111111111111 respond daily-2026-12-01" {
+		t.Errorf("member sessions %v, want one respond session named after the execution (its name, not its ARN)", c)
 	}
 	if len(tp.bodies) != 1 || !strings.Contains(tp.bodies[0], "Account:   111111111111 (prod)") {
 		t.Errorf("notices %q", tp.bodies)

@@ -77,8 +77,8 @@ func TestOrganization(t *testing.T) {
 	if !ok || res.Account != "111111111111" || res.RunID != "daily-2026-12-01-111111111111" || res.Keys != 1 || res.Flagged != 1 {
 		t.Errorf("scan = %#v", out)
 	}
-	if c := accounts.Configs(); len(c) != 1 || c[0] != "111111111111 read "+exec {
-		t.Errorf("member sessions %v, want one read session in 111111111111", c)
+	if c := accounts.Configs(); len(c) != 1 || c[0] != "111111111111 read daily-2026-12-01" {
+		t.Errorf("member sessions %v, want one read session in 111111111111 named after the execution (its name, not its ARN)", c)
 	}
 
 	if _, err := handle(ctx, keyage.ScanInput{Event: ev, Execution: exec, Account: "555555555555"}); step.Name(err) != step.AccountOutOfScope {
