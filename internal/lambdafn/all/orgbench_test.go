@@ -151,16 +151,16 @@ func (bo *benchOrg) dailyRun(ctx context.Context, b *testing.B, d deployment, pa
 	return st
 }
 
-// container is one worker's Lambda containers of the child's functions,
-// and the time they spent in invocations (what Lambda bills).
+// container is one worker's Lambda containers of the child's functions.
 type container struct {
 	scan, act, digest func(context.Context, any) (json.RawMessage, error)
-	billed            *billed
 }
 
-// billed sums invocation durations by function, in nanoseconds.
+// billed sums invocation durations by function, in nanoseconds: what
+// Lambda bills.
 type billed struct{ scan, act, digest atomic.Int64 }
 
+// timed adds each invocation's duration to sum.
 func timed(sum *atomic.Int64, fn func(context.Context, any) (json.RawMessage, error)) func(context.Context, any) (json.RawMessage, error) {
 	return func(ctx context.Context, in any) (json.RawMessage, error) {
 		start := time.Now()
