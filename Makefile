@@ -122,9 +122,15 @@ reliability: $(TOOLS)/.installed $(TEMPLATES)
 
 ## bench: the key-age scan, credential report vs per-user listing, on 10,000
 ## and 50,000 emulated users (localaws, 2 ms per IAM call). About 2.5 minutes on
-## 2 cores (6 when the machine is busy); output also in bench.out. See BENCHMARKS.md.
-bench:
+## 2 cores (6 when the machine is busy); output also in bench.out. Then the
+## organization's daily run on 1,000 emulated accounts of 1,000 users (2 ms per
+## IAM call, 5 ms per STS call) at parallelism 10, 50 and 200, the one-Lambda
+## loop beside it, and the deployed definition through the interpreter on 20
+## accounts; output in bench-org.out. See BENCHMARKS.md for how long each takes.
+## Benchmarks only: `make test` runs no benchmark (go test without -bench).
+bench: $(TOOLS)/.installed
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 1x -benchmem -timeout 30m ./internal/credreport/ | tee bench.out
+	set -o pipefail; $(GO) test -run '^$$' -bench '^BenchmarkOrganization' -benchtime 1x -benchmem -timeout 120m ./internal/lambdafn/all/ | tee bench-org.out
 
 ## fuzz-brief: every fuzz target for FUZZTIME (default 100000x: executions, not
 ## seconds — a duration limit trips go1.26's fuzz-coordinator race,
