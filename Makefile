@@ -15,12 +15,14 @@ TEMPLATE := cdk.out/Keywarden.template.json
 # rule), which the drill's scenarios of that setting run on. Not deployed.
 TEMPLATE_ATTACHED := build/variants/attached-policy/Keywarden.template.json
 # Organization mode, as the drill's organization scenarios run it: the hub
-# and, synthesized into its StackSet, the member template.
+# and, synthesized into its StackSet, the member template. keyAge is
+# cdk.json's, rotation on, so the member template holds the rotate role and
+# the members' secrets key.
 ORG_DIR := build/variants/organization
 TEMPLATE_ORG := $(ORG_DIR)/Keywarden.template.json
 TEMPLATE_MEMBER := $(ORG_DIR)/member/KeywardenMember.template.json
 ORG_CONTEXT := -c mode=organization -c organizationId=o-exampleorg1 \
-	-c organizationalUnits=r-exam -c revokeWith=attachedPolicy -c 'keyAge={"rotationDays":0}'
+	-c organizationalUnits=r-exam -c revokeWith=attachedPolicy
 TEMPLATES := $(TEMPLATE) $(TEMPLATE_ATTACHED) $(TEMPLATE_ORG) $(TEMPLATE_MEMBER)
 
 export CDK_DISABLE_CLI_TELEMETRY := true

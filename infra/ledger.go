@@ -131,7 +131,13 @@ func addKeyAgeFunctions(stack awscdk.Stack, s settings.Settings, alerting *alert
 		act = append(act, inOwnAccount(s, lambdafn.Act, allow("DeleteKeys", []string{"iam:DeleteAccessKey"}, users))...)
 	}
 	var rot *rotationResources
-	if s.KeyAge.RotationDays > 0 {
+	switch {
+	case s.KeyAge.RotationDays > 0 && actsThroughMembers(s, lambdafn.Act):
+		// Organization mode rotates in each member through its rotate
+		// role, with the member's own key (member.go): the hub holds no
+		// key and no secret, and its role may only assume that role.
+		maps.Copy(actEnv, memberRotationEnvironment(s))
+	case s.KeyAge.RotationDays > 0:
 		// With rotation off the role can create no key and touch no
 		// secret.
 		rot = newRotationResources(stack)

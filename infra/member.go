@@ -46,7 +46,7 @@ const (
 	memberRotateRole  = member.RotateRole
 	memberForwardRole = "keywarden-member-forward"
 	// memberRotationKeyAlias names the member's secrets key for the hub.
-	memberRotationKeyAlias = "alias/keywarden-rotation"
+	memberRotationKeyAlias = member.RotationKeyAlias
 )
 
 // newMemberTemplate synthesizes the member stack in an App of its own

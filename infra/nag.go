@@ -83,7 +83,7 @@ func suppressFindings(s settings.Settings, fns map[string]*function, machine aws
 			suppress(f.role, "AwsSolutions-IAM5", reason, nagUsersWildcard)
 		}
 	}
-	if s.KeyAge.RotationDays > 0 {
+	if s.KeyAge.RotationDays > 0 && !actsThroughMembers(s, lambdafn.Act) {
 		suppress(fns[lambdafn.Act].role, "AwsSolutions-IAM5",
 			"Rotation writes one secret per rotated user, keywarden/access-key/<user>, named at run time; Secrets Manager appends a "+
 				"random suffix to every secret's ARN. The wildcard is limited to that prefix, and each secret's resource policy "+

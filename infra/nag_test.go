@@ -137,7 +137,7 @@ func TestNagSuppressionsExact(t *testing.T) {
 // role in any account, the organization's OUs and accounts; "" for any
 // other resource.
 func memberActingWildcard(res any) string {
-	for _, tail := range []string{":iam::*:role/keywarden-member-read", ":iam::*:role/keywarden-member-respond",
+	for _, tail := range []string{":iam::*:role/keywarden-member-read", ":iam::*:role/keywarden-member-respond", ":iam::*:role/keywarden-member-rotate",
 		":organizations::*:ou/" + testOrganizationID + "/ou-*", ":organizations::*:account/" + testOrganizationID + "/*"} {
 		if reflect.DeepEqual(res, partitionArn(tail)) {
 			return "Resource::arn:<AWS::Partition>" + tail

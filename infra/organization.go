@@ -64,12 +64,13 @@ func hubRolePathOf(s settings.Settings, name string) *string {
 // the event's account: the only way it acts in any account, the hub's own
 // included (the hub, when in the OUs, has its own member stack). scan and
 // act do the same for each account of the daily run across the
-// organization (scan reads, act notifies and deactivates or deletes;
-// rotation is refused in organization mode). alert and digest only
-// publish (digest also reads and writes the run's ledger parts).
+// organization (scan reads; act notifies and deactivates or deletes, and
+// with rotation on rotates through the member's rotate role). alert and
+// digest only publish (digest also reads and writes the run's ledger
+// parts).
 var memberDuties = map[string][]member.Duty{
 	lambdafn.Scan:     {member.Read},
-	lambdafn.Act:      {member.Respond},
+	lambdafn.Act:      {member.Respond, member.Rotate},
 	lambdafn.Intake:   {member.Read},
 	lambdafn.Finding:  {member.Read},
 	lambdafn.Contain:  {member.Respond},
@@ -102,7 +103,9 @@ func inOwnAccount(s settings.Settings, name string, statements ...awsiam.PolicyS
 // memberDuties in organization mode, except where the settings leave the
 // function no call to make in an account, as its role holds no IAM action
 // in account mode either: remove with exposedKeyAction "deactivate",
-// record with noAccessKeysTag empty, tamper with tamperUndo off.
+// record with noAccessKeysTag empty, tamper with tamperUndo off; and act
+// assumes no rotate role with keyAge.rotationDays 0, where the member
+// template has none.
 func memberDutiesOf(s settings.Settings, name string) []member.Duty {
 	switch {
 	case !actsThroughMembers(s, name),
@@ -110,6 +113,8 @@ func memberDutiesOf(s settings.Settings, name string) []member.Duty {
 		name == lambdafn.Record && s.NoAccessKeysTag == "",
 		name == lambdafn.Tamper && !s.TamperUndo:
 		return nil
+	case name == lambdafn.Act && s.KeyAge.RotationDays <= 0:
+		return slices.DeleteFunc(slices.Clone(memberDuties[name]), func(d member.Duty) bool { return d == member.Rotate })
 	}
 	return memberDuties[name]
 }

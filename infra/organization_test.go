@@ -26,8 +26,8 @@ var organizationSettings = map[string]any{
 	"mode": "organization", "organizationId": testOrganizationID,
 	"organizationalUnits": []any{"ou-ab12-cd34ef56", "r-ab12"}, "excludedAccounts": []any{"111111111111"},
 	"stackSetCallAs": "SELF", "revokeWith": "attachedPolicy",
-	// Rotation is not built for organization mode (settings refuse it).
-	"keyAge": map[string]any{"rotationDays": 0.0},
+	// keyAge is cdk.json's, rotation on: the hub rotates through each
+	// member's rotate role.
 }
 
 // The organization variant: the hub, and the member stack synthesized
@@ -65,6 +65,13 @@ func organizationVariant(t *testing.T) (awscdk.Stack, *cfnTemplate, awscdk.Stack
 		t.Fatal(orgErr)
 	}
 	return orgStack, orgTmpl, orgMember, orgMemberTmpl
+}
+
+// memberID is the logical id of the member resource at KeywardenMember/<path>.
+func memberID(t *testing.T, tmpl *cfnTemplate, path string) string {
+	t.Helper()
+	id, _ := memberAt(t, tmpl, path)
+	return id
 }
 
 // memberAt is the member resource at construct path KeywardenMember/<path>.
@@ -130,6 +137,19 @@ func TestMemberRoles(t *testing.T) {
 			stmt("AttachDenyTemporarySessions", []string{"iam:AttachUserPolicy"}, users,
 				map[string]any{"ArnEquals": map[string]any{"iam:PolicyARN": ref(policyID)}}),
 		}},
+		// rotate (rotation on): a key for a user carrying the rotation
+		// tag, its secret under the member's own key, and the deletion of
+		// the key a rotation makes room for or rolls back.
+		{"RotateRole", memberRotateRole, []map[string]any{
+			stmt("ReplaceKeys", []string{"iam:DeleteAccessKey", "iam:ListAccessKeys"}, users, nil),
+			stmt("CreateKeysForRotationUsers", []string{"iam:CreateAccessKey"}, users,
+				map[string]any{"StringEqualsIgnoreCase": map[string]any{"aws:ResourceTag/keywarden:rotate": "true"}}),
+			stmt("WriteRotatedKeySecrets", []string{"secretsmanager:CreateSecret", "secretsmanager:DescribeSecret", "secretsmanager:PutResourcePolicy",
+				"secretsmanager:PutSecretValue"}, map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":secretsmanager:",
+				ref("AWS::Region"), ":", ref("AWS::AccountId"), ":secret:keywarden/access-key/*"}}}, nil),
+			stmt("EncryptRotatedKeySecrets", []string{"kms:Decrypt", "kms:GenerateDataKey"}, getAtt(memberID(t, tmpl, "RotationSecretsKey/Resource"), "Arn"),
+				map[string]any{"StringEquals": map[string]any{"kms:ViaService": map[string]any{"Fn::Join": []any{"", []any{"secretsmanager.", ref("AWS::Region"), ".amazonaws.com"}}}}}),
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			id, role := memberAt(t, tmpl, tc.id+"/Resource")
@@ -164,13 +184,24 @@ func TestMemberRoles(t *testing.T) {
 	if p := policy.Properties; !reflect.DeepEqual(p["PolicyDocument"], want) || p["ManagedPolicyName"] != memberDenyPolicyName || p["Path"] != "/keywarden/" {
 		t.Errorf("deny policy %s", toJSON(p))
 	}
-	// Organization mode refuses rotation (keyAge.rotationDays above 0)
-	// until the hub rotates in members: no rotate role, no secrets key.
-	if roles := tmpl.ofType("AWS::IAM::Role"); len(roles) != 3 {
-		t.Errorf("member roles %v, want read, respond and forward", slices.Collect(maps.Keys(roles)))
+	// Rotation is on: the rotate role and the member's own secrets key,
+	// under the alias the hub builds (member.RotationKeyARN).
+	if roles := tmpl.ofType("AWS::IAM::Role"); len(roles) != 4 {
+		t.Errorf("member roles %v, want read, respond, rotate and forward", slices.Collect(maps.Keys(roles)))
 	}
-	if keys := tmpl.ofType("AWS::KMS::Key"); len(keys) != 0 {
-		t.Errorf("member KMS keys %v, want none without rotation", slices.Collect(maps.Keys(keys)))
+	if keys := tmpl.ofType("AWS::KMS::Key"); len(keys) != 1 {
+		t.Errorf("member KMS keys %v, want the rotation key", slices.Collect(maps.Keys(keys)))
+	}
+	keyID, _ := memberAt(t, tmpl, "RotationSecretsKey/Resource")
+	aliases := tmpl.ofType("AWS::KMS::Alias")
+	if len(aliases) != 1 {
+		t.Fatalf("member KMS aliases %v, want one", slices.Collect(maps.Keys(aliases)))
+	}
+	for _, alias := range aliases {
+		if alias.Properties["AliasName"] == member.RotationKeyAlias && reflect.DeepEqual(alias.Properties["TargetKeyId"], getAtt(keyID, "Arn")) {
+			continue
+		}
+		t.Errorf("rotation key alias %s", toJSON(alias.Properties))
 	}
 }
 
@@ -421,11 +452,11 @@ func TestMemberActingFunctions(t *testing.T) {
 		{lambdafn.Record, []string{"keywarden-member-read"}, []string{"WriteOwnLogs", "RecordCreation", "PublishAlert", "UseAlertKey"}},
 		{lambdafn.Tamper, []string{"keywarden-member-read", "keywarden-member-respond"}, []string{"WriteOwnLogs", "ReadLedgerRecordDigestLine"}},
 		// The daily run across accounts: scan reads each account, act
-		// notifies and deactivates there; their ledger and topic grants
-		// stay. (The account variant has rotation on, which organization
-		// mode refuses: its grants and settings are left out below.)
+		// notifies, deactivates and rotates there; their ledger and topic
+		// grants stay. (The account variant's rotation grants and
+		// settings, in the hub's own account, are left out below.)
 		{lambdafn.Scan, []string{"keywarden-member-read"}, []string{"WriteOwnLogs", "UseLedger"}},
-		{lambdafn.Act, []string{"keywarden-member-respond"}, []string{"WriteOwnLogs", "UseLedger", "PublishAlert", "UseAlertKey"}},
+		{lambdafn.Act, []string{"keywarden-member-respond", "keywarden-member-rotate"}, []string{"WriteOwnLogs", "UseLedger", "PublishAlert", "UseAlertKey"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := specNamed(tc.name)
@@ -470,8 +501,9 @@ func TestMemberActingFunctions(t *testing.T) {
 			for _, k := range []string{settings.EnvRotationKMSKey, settings.EnvPartition, settings.EnvRotationWriter, settings.EnvSecurityRoleArn} {
 				delete(wantEnv, k)
 			}
-			if tc.name == lambdafn.Scan {
-				wantEnv[settings.EnvKeyAgePolicy] = env[settings.EnvKeyAgePolicy] // rotationDays 0
+			if tc.name == lambdafn.Act {
+				// Each member's key, by its alias; no hub key, no hub writer.
+				wantEnv[settings.EnvRotationKMSKey] = member.RotationKeyAlias
 			}
 			wantEnv[settings.EnvMode] = settings.ModeOrganization
 			wantEnv[settings.EnvAccount] = ref("AWS::AccountId")
@@ -550,6 +582,19 @@ func TestMemberDutiesOf(t *testing.T) {
 		if got := memberDutiesOf(s, tc.name); got != nil {
 			t.Errorf("%s with nothing to do in an account assumes %v", tc.name, got)
 		}
+	}
+	// act rotates only with rotation on: with rotationDays 0 the member
+	// template has no rotate role to assume.
+	if got := memberDuties[lambdafn.Act]; !slices.Equal(got, []member.Duty{member.Respond, member.Rotate}) {
+		t.Errorf("act duties %v", got)
+	}
+	noRotation := org
+	noRotation.KeyAge.RotationDays = 0
+	if got := memberDutiesOf(noRotation, lambdafn.Act); !slices.Equal(got, []member.Duty{member.Respond}) {
+		t.Errorf("act with rotationDays 0 assumes %v, want respond only", got)
+	}
+	if got := memberDuties[lambdafn.Act]; len(got) != 2 {
+		t.Errorf("memberDutiesOf changed memberDuties: act %v", got)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/keywarden/keywarden/internal/member"
 	"github.com/keywarden/keywarden/internal/rotation"
 	"github.com/keywarden/keywarden/internal/settings"
 )
@@ -93,6 +94,18 @@ func (r *rotationResources) actStatements(stack awscdk.Stack, s settings.Setting
 			},
 		}),
 	}
+}
+
+// memberRotationEnvironment tells the act function of organization mode
+// how to rotate: with each member's key, by its alias. The function builds
+// the alias ARN, the user's and the writer's (the member's rotate role) in
+// the decision's account and the partition of its region.
+func memberRotationEnvironment(s settings.Settings) map[string]*string {
+	env := map[string]*string{settings.EnvRotationKMSKey: jsii.String(member.RotationKeyAlias)}
+	if s.SecurityRoleArn != "" {
+		env[settings.EnvSecurityRoleArn] = jsii.String(s.SecurityRoleArn)
+	}
+	return env
 }
 
 // actEnvironment tells the act function how to rotate; its role's ARN is

@@ -46,6 +46,11 @@ func TestNoSecretLeaks(t *testing.T) {
 		t.Errorf("rotation searched for %d secrets, the fixture alone has %d: the rotated key's secret was not searched for",
 			audited["rotation"], audited["exposed-key"])
 	}
+	// So did the organization's, in its member (data-prod).
+	if audited["org-rotation"] <= audited["org-daily-run"] {
+		t.Errorf("org-rotation searched for %d secrets, org-daily-run %d: the member's rotated key's secret was not searched for",
+			audited["org-rotation"], audited["org-daily-run"])
+	}
 }
 
 // firstExecution is the name of one execution whose history was produced.

@@ -66,6 +66,7 @@ func Scenarios() []Scenario {
 		orgOptedOutKeyCreated(),
 		orgSameUserOtherAccount(),
 		orgDailyRun(),
+		orgRotation(),
 	}
 }
 

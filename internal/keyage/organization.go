@@ -200,6 +200,8 @@ type AccountSummary struct {
 	Deleted         int          `json:"deleted"`
 	WouldDeactivate int          `json:"wouldDeactivate"`
 	WouldDelete     int          `json:"wouldDelete"`
+	Rotated         int          `json:"rotated,omitempty"`
+	WouldRotate     int          `json:"wouldRotate,omitempty"`
 	NoContact       int          `json:"noContact"`
 	RootHasKeys     bool         `json:"rootHasKeys,omitempty"`
 	KeyFailures     []Failure    `json:"keyFailures,omitempty"`
@@ -235,6 +237,8 @@ func (in AccountInput) Summarize() AccountSummary {
 		s.Deleted += len(r.Deleted)
 		s.WouldDeactivate += len(r.WouldDeactivate)
 		s.WouldDelete += len(r.WouldDelete)
+		s.Rotated += len(r.Rotated)
+		s.WouldRotate += len(r.WouldRotate)
 		for _, f := range r.Failures {
 			s.KeyFailureTotal++
 			if len(s.KeyFailures) < maxAccountFailures {

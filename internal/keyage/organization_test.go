@@ -326,7 +326,7 @@ func TestOrganizationDigestGolden(t *testing.T) {
 			OutOfScope: []OutOfScopeAccount{{Account: "444444444444", Name: "Management", Reason: string(inventory.ReasonManagement)}}, OutOfScopeTotal: 1},
 		Summaries: []AccountSummary{
 			{Account: "111111111111", Name: "Production", Users: 40, Keys: 52, Counts: []StageCount{{"ok", 40}, {"warning-70", 5}, {"final", 3}, {"deactivate", 4}},
-				PastLimit: 7, Notices: 9, AlreadyNotified: 2, Deactivated: 4, NoContact: 1, RootHasKeys: true,
+				PastLimit: 7, Notices: 9, AlreadyNotified: 2, Deactivated: 4, Rotated: 2, NoContact: 1, RootHasKeys: true,
 				KeyFailures: []Failure{{KeyID: "AKIAKEYWARDENHENRY01", User: "henry", What: "deactivate", Error: "AccessDenied", Cause: "deactivate key AKIAKEYWARDENHENRY01 of henry: AccessDenied"}}, KeyFailureTotal: 1},
 			{Account: "222222222222", Name: "Staging", Users: 10, Keys: 12, Counts: []StageCount{{"ok", 10}, {"warning-70", 1}, {"deactivate", 1}},
 				PastLimit: 1, Notices: 2, Deactivated: 1},
@@ -342,6 +342,7 @@ func TestOrganizationDigestGolden(t *testing.T) {
 	for i := range r.Summaries[:2] {
 		s := &r.Summaries[i]
 		s.WouldDeactivate, s.Deactivated = s.Deactivated, 0
+		s.WouldRotate, s.Rotated = s.Rotated, 0
 	}
 	dry := ComposeOrganizationDigest(r, 50, "us-east-1")
 	check(t, "organization-digest-dry-run.txt", "Subject: "+dry.Subject+"\n\n"+dry.Body)

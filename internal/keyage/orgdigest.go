@@ -176,6 +176,8 @@ func ComposeOrganizationDigest(r OrganizationRun, pct float64, consoleRegion str
 		t.Deleted += s.Deleted
 		t.WouldDeactivate += s.WouldDeactivate
 		t.WouldDelete += s.WouldDelete
+		t.Rotated += s.Rotated
+		t.WouldRotate += s.WouldRotate
 		t.NoContact += s.NoContact
 		t.KeyFailureTotal += s.KeyFailureTotal
 		for _, c := range s.Counts {
@@ -214,6 +216,13 @@ func ComposeOrganizationDigest(r OrganizationRun, pct float64, consoleRegion str
 		fmt.Fprintf(&b, "Keys:         %d would be deactivated, %d would be deleted (dry run)\n", t.WouldDeactivate, t.WouldDelete)
 	} else {
 		fmt.Fprintf(&b, "Keys:         %d deactivated, %d deleted\n", t.Deactivated, t.Deleted)
+	}
+	// Rotations, where there are any: each new key is in its own
+	// account's Secrets Manager, named in its owner's notice.
+	if r.DryRun && t.WouldRotate > 0 {
+		fmt.Fprintf(&b, "Rotations:    %d would be rotated (dry run)\n", t.WouldRotate)
+	} else if !r.DryRun && t.Rotated > 0 {
+		fmt.Fprintf(&b, "Rotations:    %d rotated, each new key in its account's keywarden/access-key/<user> secret\n", t.Rotated)
 	}
 	if len(failed) > 0 {
 		verdict := "within"
@@ -308,6 +317,9 @@ func ComposeOrganizationDigest(r OrganizationRun, pct float64, consoleRegion str
 	subject := fmt.Sprintf("keywarden organization key ages %s: %d accounts, %d notices, %d deactivated", day, scanned, t.Notices, t.Deactivated)
 	if r.DryRun {
 		subject = fmt.Sprintf("[DRY RUN] keywarden organization key ages %s: %d accounts, %d notices, %d would be deactivated", day, scanned, t.Notices, t.WouldDeactivate)
+	}
+	if !r.DryRun && t.Rotated > 0 {
+		subject += fmt.Sprintf(", %d rotated", t.Rotated)
 	}
 	if len(failed) > 0 {
 		subject = fmt.Sprintf("keywarden organization key ages %s: %d ACCOUNTS NOT SCANNED of %d", day, len(failed), len(r.Summaries))

@@ -41,6 +41,10 @@ const (
 	// this policy and no other.
 	DenyPolicyName = "keywarden-deny-temporary-sessions"
 	DenyPolicyPath = "/keywarden/"
+	// RotationKeyAlias names, in each member with rotation on, the KMS key
+	// that encrypts the rotated keys' secrets; the hub builds its ARN
+	// (RotationKeyARN) as it does the roles'.
+	RotationKeyAlias = "alias/keywarden-rotation"
 )
 
 // Duty is what a step does in a member account, and so which member role
@@ -119,6 +123,16 @@ func RoleARN(region, account string, duty Duty) string {
 func DenyPolicyARN(region, account string) string {
 	return "arn:" + partition(region) + ":iam::" + account + ":policy" + DenyPolicyPath + DenyPolicyName
 }
+
+// RotationKeyARN is the alias ARN of the member's rotation key in account,
+// in region: Secrets Manager takes an alias ARN for KmsKeyId and resolves
+// it in the member.
+func RotationKeyARN(region, account string) string {
+	return "arn:" + partition(region) + ":kms:" + region + ":" + account + ":" + RotationKeyAlias
+}
+
+// Partition is region's AWS partition ("aws" for the commercial regions).
+func Partition(region string) string { return partition(region) }
 
 // Config returns a config whose clients act in account as duty's member
 // role: base (the hub function's own config, whose region chooses the

@@ -398,13 +398,8 @@ func memberTrusts(t *testing.T, orgID string) (map[string]string, string) {
 		}
 		trusts[r.Properties.RoleName] = string(doc)
 	}
-	if _, ok := trusts[member.RotateRole]; !ok {
-		// Organization mode refuses rotation until it is built across
-		// accounts, so the synthesized member template has no rotate
-		// role; every duty role has the same trust (infra's
-		// TestMemberRoles), which the rotate role's Config is tested with.
-		trusts[member.RotateRole] = trusts[member.ReadRole]
-	}
+	// The organization variant synthesizes with rotation on (Makefile), so
+	// the member template has all three duty roles.
 	for _, name := range []string{member.ReadRole, member.RespondRole, member.RotateRole} {
 		if !strings.Contains(trusts[name], `"aws:PrincipalOrgID":"`+orgID+`"`) {
 			t.Fatalf("%s: no role %s with an organization condition (roles: %v)", path, name, trusts)

@@ -89,6 +89,18 @@ func TestRoleARN(t *testing.T) {
 	}
 }
 
+func TestRotationKeyARN(t *testing.T) {
+	for _, tc := range []struct{ region, want string }{
+		{"us-east-1", "arn:aws:kms:us-east-1:222222222222:alias/keywarden-rotation"},
+		{"cn-north-1", "arn:aws-cn:kms:cn-north-1:222222222222:alias/keywarden-rotation"},
+		{"us-gov-west-1", "arn:aws-us-gov:kms:us-gov-west-1:222222222222:alias/keywarden-rotation"},
+	} {
+		if got := member.RotationKeyARN(tc.region, "222222222222"); got != tc.want {
+			t.Errorf("RotationKeyARN(%s) = %s, want %s", tc.region, got, tc.want)
+		}
+	}
+}
+
 // capture is an HTTP client that records the request and answers nothing.
 type capture struct {
 	host string

@@ -165,11 +165,6 @@ func (s Settings) validateOrganization(bad func(format string, args ...any)) {
 		bad("stackSetCallAs is %q; use %q (the hub is the management account) or %q (the hub is a delegated administrator for StackSets)",
 			s.StackSetCallAs, CallAsSelf, CallAsDelegatedAdmin)
 	}
-	if s.KeyAge.RotationDays > 0 {
-		bad("keyAge.rotationDays is %d, but rotation is not built for organization mode yet: the hub would have to create each "+
-			"member's key through its keywarden-member-rotate role and keep it in that member's secret, which no step does; "+
-			"set keyAge.rotationDays to 0 (rotate by hand, or deploy a per-account stack in the accounts that need rotation)", s.KeyAge.RotationDays)
-	}
 	if s.RevokeWith != RevokeAttachedPolicy {
 		bad("revokeWith is %q, but organization mode needs %q: %q lets the revoke role write any inline policy, which is "+
 			"administrator-equivalent, and across an organization would make the hub an administrator of every member account",

@@ -13,8 +13,6 @@ func orgContext() map[string]any {
 	return map[string]any{
 		"mode": "organization", "organizationId": "o-a1b2c3d4e5",
 		"organizationalUnits": []any{"ou-ab12-cd34ef56", "r-ab12"}, "revokeWith": "attachedPolicy",
-		// Rotation is not built for organization mode.
-		"keyAge": map[string]any{"rotationDays": 0.0},
 	}
 }
 
@@ -35,6 +33,10 @@ func TestOrganizationDefaults(t *testing.T) {
 	if s.Mode != ModeOrganization || s.OrganizationID != "o-a1b2c3d4e5" || !slices.Equal(s.OrganizationalUnits, []string{"ou-ab12-cd34ef56", "r-ab12"}) ||
 		s.MaxConcurrency != 10 || s.OptOutTag != DefaultOptOutTag {
 		t.Errorf("organization settings %+v", s.Organization)
+	}
+	// Rotation works across accounts: the default rotationDays stands.
+	if s.KeyAge.RotationDays != d.KeyAge.RotationDays || s.KeyAge.RotationDays == 0 {
+		t.Errorf("organization mode's rotationDays %d, want the default %d", s.KeyAge.RotationDays, d.KeyAge.RotationDays)
 	}
 	ctx := orgContext()
 	ctx["excludedAccounts"] = "111111111111, 222222222222"
@@ -73,8 +75,6 @@ func TestOrganizationSettingsSayWhatToFix(t *testing.T) {
 		{"inline revoke", map[string]any{"revokeWith": "inlinePolicy"}, nil,
 			`revokeWith is "inlinePolicy", but organization mode needs "attachedPolicy": "inlinePolicy" lets the revoke role write any inline policy, which is administrator-equivalent`},
 		{"inline revoke by default", nil, []string{"revokeWith"}, `organization mode needs "attachedPolicy"`},
-		{"rotation", map[string]any{"keyAge": map[string]any{"rotationDays": 60.0}}, nil,
-			"keyAge.rotationDays is 60, but rotation is not built for organization mode yet"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := orgContext()

@@ -45,8 +45,9 @@ func TestEveryFunctionBuilds(t *testing.T) {
 	}
 }
 
-// In organization mode every function builds too; act refuses a rotation
-// key, since rotation across accounts is not built.
+// In organization mode every function builds too; act rotates with the
+// members' key alias and refuses any other key (a hub key would encrypt
+// nothing in a member).
 func TestEveryFunctionBuildsInOrganizationMode(t *testing.T) {
 	cfg := aws.Config{Region: "us-east-1"}
 	vars := map[string]string{
@@ -62,8 +63,12 @@ func TestEveryFunctionBuildsInOrganizationMode(t *testing.T) {
 		}
 	}
 	vars[settings.EnvRotationKMSKey] = "alias/keywarden-rotation"
-	if _, err := New(lambdafn.Act, cfg, env(vars), time.Now); err == nil || !strings.Contains(err.Error(), "not built yet") {
+	if _, err := New(lambdafn.Act, cfg, env(vars), time.Now); err != nil {
 		t.Errorf("act with rotation in organization mode: %v", err)
+	}
+	vars[settings.EnvRotationKMSKey] = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	if _, err := New(lambdafn.Act, cfg, env(vars), time.Now); err == nil || !strings.Contains(err.Error(), "alias/keywarden-rotation") {
+		t.Errorf("act with a hub key in organization mode: %v", err)
 	}
 }
 
