@@ -6,10 +6,8 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"runtime/metrics"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
+	"github.com/keywarden/keywarden/internal/heappeak"
 	"github.com/keywarden/keywarden/internal/localaws"
 )
 
@@ -146,9 +145,9 @@ func measure(b *testing.B, srv *localaws.Server, scan func(context.Context) ([]s
 	ctx := context.Background()
 	var calls, flaggedUsers int
 	var cpu time.Duration
-	var peak heapPeak
+	var peak heappeak.Peak
 	runtime.GC()
-	base := heapBytes()
+	base := heappeak.Heap()
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
@@ -156,13 +155,13 @@ func measure(b *testing.B, srv *localaws.Server, scan func(context.Context) ([]s
 		srv.Advance(5 * time.Hour)
 		before := iamCallCount(srv)
 		cpuBefore := processCPU()
-		peak.start()
+		peak.Start()
 		b.StartTimer()
 
 		flagged, users, err := scan(ctx)
 
 		b.StopTimer()
-		peak.stop()
+		peak.Stop()
 		cpu += processCPU() - cpuBefore
 		if err != nil {
 			b.Fatal(err)
@@ -178,8 +177,8 @@ func measure(b *testing.B, srv *localaws.Server, scan func(context.Context) ([]s
 	b.StopTimer()
 	b.ReportMetric(float64(calls)/float64(b.N), "iam-calls/op")
 	b.ReportMetric(float64(flaggedUsers), "flagged-users")
-	b.ReportMetric(float64(peak.max.Load())/(1<<20), "peak-heap-MB")
-	b.ReportMetric(float64(peak.max.Load()-min(base, peak.max.Load()))/(1<<20), "heap-growth-MB")
+	b.ReportMetric(float64(peak.Max())/(1<<20), "peak-heap-MB")
+	b.ReportMetric(float64(peak.Max()-min(base, peak.Max()))/(1<<20), "heap-growth-MB")
 	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
 }
 
@@ -301,48 +300,4 @@ func scanPerUser(ctx context.Context, api *iam.Client, now time.Time) ([]string,
 	close(jobs)
 	wg.Wait()
 	return ids, len(flagged), firstErr
-}
-
-// heapPeak samples the live heap every millisecond between start and stop
-// and keeps the highest value seen.
-type heapPeak struct {
-	max  atomic.Uint64
-	done chan struct{}
-	wg   sync.WaitGroup
-}
-
-func (p *heapPeak) start() {
-	p.done = make(chan struct{})
-	p.wg.Go(func() {
-		t := time.NewTicker(time.Millisecond)
-		defer t.Stop()
-		for {
-			p.observe()
-			select {
-			case <-p.done:
-				return
-			case <-t.C:
-			}
-		}
-	})
-}
-
-func (p *heapPeak) stop() {
-	close(p.done)
-	p.wg.Wait()
-	p.observe()
-}
-
-func (p *heapPeak) observe() {
-	v := heapBytes()
-	for cur := p.max.Load(); v > cur && !p.max.CompareAndSwap(cur, v); cur = p.max.Load() {
-	}
-}
-
-// heapBytes is the heap occupied by objects, live or not yet swept — what
-// runtime.MemStats calls HeapAlloc — read without stopping the world.
-func heapBytes() uint64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
 }

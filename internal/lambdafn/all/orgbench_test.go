@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
-	"runtime/metrics"
 	"sort"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/heappeak"
 	"github.com/keywarden/keywarden/internal/keyage"
 	"github.com/keywarden/keywarden/internal/lambdafn"
 )
@@ -55,7 +55,7 @@ func BenchmarkOrganizationDailyRun(b *testing.B) {
 	runtime.GC()
 	fmt.Printf("organization: %d members × %d users (%d flagged per member) seeded in %s; heap after GC %.0f MB; "+
 		"latency %s per IAM call, %s per STS call\n", *orgAccounts, *orgUsers, bo.flagged, seeding.Round(time.Millisecond),
-		float64(liveHeap())/(1<<20), benchIAMLatency, benchSTSLatency)
+		float64(heappeak.Heap())/(1<<20), benchIAMLatency, benchSTSLatency)
 	for _, p := range []int{10, 50, 200} {
 		b.Run(fmt.Sprintf("map/parallelism=%d", p), func(b *testing.B) { benchRun(b, bo, p, 0) })
 	}
@@ -316,7 +316,7 @@ func (st runStats) report(b *testing.B, bo *benchOrg) {
 // allocated, the emulator's side of each call included.
 func benchAccountStep(b *testing.B, bo *benchOrg) {
 	ctx := context.Background()
-	var peak heapPeak
+	var peak heappeak.Peak
 	var growth uint64
 	var cpu time.Duration
 	var calls callCounts
@@ -330,20 +330,20 @@ func benchAccountStep(b *testing.B, bo *benchOrg) {
 		must(b, err)
 		marks := bo.marks()
 		runtime.GC()
-		base := liveHeap()
+		base := heappeak.Heap()
 		before := processCPU()
-		peak.start()
+		peak.Start()
 		b.StartTimer()
 		_, err = scan(ctx, map[string]any{"event": ev, "execution": exec, "account": bo.members[0], "name": "workload-0000"})
 		b.StopTimer()
-		peak.stop()
+		peak.Stop()
 		must(b, err)
 		cpu += processCPU() - before
-		growth = max(growth, peak.max.Load()-min(base, peak.max.Load()))
+		growth = max(growth, peak.Max()-min(base, peak.Max()))
 		calls = bo.callsSince(marks)
 		b.StartTimer()
 	}
-	b.ReportMetric(float64(peak.max.Load())/(1<<20), "peak-heap-MB")
+	b.ReportMetric(float64(peak.Max())/(1<<20), "peak-heap-MB")
 	b.ReportMetric(float64(growth)/(1<<20), "heap-growth-MB")
 	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
 	st := runStats{accounts: 1, calls: calls}
@@ -358,49 +358,4 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// heapPeak samples the heap every millisecond between start and stop and
-// keeps the highest value seen.
-type heapPeak struct {
-	max  atomic.Uint64
-	done chan struct{}
-	wg   sync.WaitGroup
-}
-
-func (p *heapPeak) start() {
-	p.max.Store(0)
-	p.done = make(chan struct{})
-	p.wg.Go(func() {
-		t := time.NewTicker(time.Millisecond)
-		defer t.Stop()
-		for {
-			p.observe()
-			select {
-			case <-p.done:
-				return
-			case <-t.C:
-			}
-		}
-	})
-}
-
-func (p *heapPeak) stop() {
-	close(p.done)
-	p.wg.Wait()
-	p.observe()
-}
-
-func (p *heapPeak) observe() {
-	v := liveHeap()
-	for cur := p.max.Load(); v > cur && !p.max.CompareAndSwap(cur, v); cur = p.max.Load() {
-	}
-}
-
-// liveHeap is the heap occupied by objects, live or not yet swept
-// (MemStats.HeapAlloc), read without stopping the world.
-func liveHeap() uint64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
 }
