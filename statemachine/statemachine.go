@@ -147,17 +147,8 @@ func merge(base, fragment string, both bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var b bytes.Buffer
-	b.WriteString("{")
 	for i, m := range top {
-		if i > 0 {
-			b.WriteString(",")
-		}
-		key, _ := json.Marshal(m.name)
-		b.Write(key)
-		b.WriteString(":")
 		if m.name != "States" {
-			b.Write(m.value)
 			continue
 		}
 		states, err := members(m.value)
@@ -190,21 +181,10 @@ func merge(base, fragment string, both bool) (string, error) {
 				return "", err
 			}
 		}
-		b.WriteString("{")
-		for j, s := range states {
-			if j > 0 {
-				b.WriteString(",")
-			}
-			key, _ := json.Marshal(s.name)
-			b.Write(key)
-			b.WriteString(":")
-			b.Write(s.value)
-		}
-		b.WriteString("}")
+		top[i].value = object(states)
 	}
-	b.WriteString("}")
 	var out bytes.Buffer
-	if err := json.Indent(&out, b.Bytes(), "", "  "); err != nil {
+	if err := json.Indent(&out, object(top), "", "  "); err != nil {
 		return "", err
 	}
 	out.WriteString("\n")
@@ -241,17 +221,8 @@ func reroute(state json.RawMessage, from, to string, both bool) (json.RawMessage
 		return nil, 0, err
 	}
 	n := 0
-	var b bytes.Buffer
-	b.WriteString("{")
 	for i, f := range fields {
-		if i > 0 {
-			b.WriteString(",")
-		}
-		key, _ := json.Marshal(f.name)
-		b.Write(key)
-		b.WriteString(":")
 		if f.name != "Choices" {
-			b.Write(f.value)
 			continue
 		}
 		var rules []json.RawMessage
@@ -278,17 +249,11 @@ func reroute(state json.RawMessage, from, to string, both bool) (json.RawMessage
 			}
 			out = append(out, rerouted)
 		}
-		b.WriteString("[")
-		for j, r := range out {
-			if j > 0 {
-				b.WriteString(",")
-			}
-			b.Write(r)
+		if fields[i].value, err = json.Marshal(out); err != nil {
+			return nil, 0, err
 		}
-		b.WriteString("]")
 	}
-	b.WriteString("}")
-	return b.Bytes(), n, nil
+	return object(fields), n, nil
 }
 
 // withNext is a Choice rule with its Next replaced by to.
@@ -297,24 +262,30 @@ func withNext(rule json.RawMessage, to string) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
+	for i, m := range fields {
+		if m.name == "Next" {
+			fields[i].value, _ = json.Marshal(to) // a string always encodes
+		}
+	}
+	return object(fields), nil
+}
+
+// object writes members as one JSON object, in their order (which
+// encoding/json's maps would not keep).
+func object(ms []member) json.RawMessage {
 	var b bytes.Buffer
 	b.WriteString("{")
-	for i, m := range fields {
+	for i, m := range ms {
 		if i > 0 {
 			b.WriteString(",")
 		}
-		key, _ := json.Marshal(m.name)
+		key, _ := json.Marshal(m.name) // a string always encodes
 		b.Write(key)
 		b.WriteString(":")
-		if m.name == "Next" {
-			next, _ := json.Marshal(to)
-			b.Write(next)
-			continue
-		}
 		b.Write(m.value)
 	}
 	b.WriteString("}")
-	return b.Bytes(), nil
+	return b.Bytes()
 }
 
 // startAt is the definition's StartAt.
