@@ -93,6 +93,24 @@ func (s *Server) orgFor(anyMember bool) (*Organization, *awsError) {
 	return o, nil
 }
 
+// orgRead serves a read of the organization: it decodes the input, checks
+// that the caller may read the organization (orgFor: the management
+// account or a delegated administrator), then answers under the read
+// lock.
+func orgRead[In any](s *Server, req *request, answer func(o *Organization, in *In) (any, *awsError)) (any, *awsError) {
+	var in In
+	if aerr := decodeJSON(req.svc, req.body, &in); aerr != nil {
+		return nil, aerr
+	}
+	o, aerr := s.orgFor(false)
+	if aerr != nil {
+		return nil, aerr
+	}
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	return answer(o, &in)
+}
+
 // JSON shapes of Organizations answers. Timestamps are epoch seconds.
 
 type orgAccountJSON struct {
@@ -184,48 +202,44 @@ func (s *Server) orgDescribeOrganization(*request) (any, *awsError) {
 }
 
 func (s *Server) orgDescribeAccount(req *request) (any, *awsError) {
-	var in struct {
-		AccountID string `json:"AccountId"`
-	}
-	if aerr := decodeJSON(req.svc, req.body, &in); aerr != nil {
-		return nil, aerr
-	}
-	o, aerr := s.orgFor(false)
-	if aerr != nil {
-		return nil, aerr
-	}
-	if !accountIDPattern.MatchString(in.AccountID) {
-		return nil, invalidInput("INVALID_PATTERN", "You specified a value with an invalid pattern for AccountId.")
-	}
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	a := o.members[in.AccountID]
-	if a == nil {
-		return nil, orgError("AccountNotFoundException", "You specified an account that doesn't exist.")
-	}
-	return map[string]any{"Account": o.accountJSON(a)}, nil
+	return orgRead(s, req, func(o *Organization, in *describeAccountInput) (any, *awsError) {
+		if !accountIDPattern.MatchString(in.AccountID) {
+			return nil, invalidInput("INVALID_PATTERN", "You specified a value with an invalid pattern for AccountId.")
+		}
+		a := o.members[in.AccountID]
+		if a == nil {
+			return nil, orgError("AccountNotFoundException", "You specified an account that doesn't exist.")
+		}
+		return map[string]any{"Account": o.accountJSON(a)}, nil
+	})
 }
 
 func (s *Server) orgListAccounts(req *request) (any, *awsError) {
-	var in pageInput
-	if aerr := decodeJSON(req.svc, req.body, &in); aerr != nil {
-		return nil, aerr
-	}
-	o, aerr := s.orgFor(false)
-	if aerr != nil {
-		return nil, aerr
-	}
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	start, end, next, aerr := in.page(len(o.order), 20)
-	if aerr != nil {
-		return nil, aerr
-	}
-	out := make([]orgAccountJSON, 0, end-start)
-	for _, id := range o.order[start:end] {
-		out = append(out, o.accountJSON(o.members[id]))
-	}
-	return withNextToken(map[string]any{"Accounts": out}, next), nil
+	return orgRead(s, req, func(o *Organization, in *pageInput) (any, *awsError) {
+		start, end, next, aerr := in.page(len(o.order), 20)
+		if aerr != nil {
+			return nil, aerr
+		}
+		out := make([]orgAccountJSON, 0, end-start)
+		for _, id := range o.order[start:end] {
+			out = append(out, o.accountJSON(o.members[id]))
+		}
+		return withNextToken(map[string]any{"Accounts": out}, next), nil
+	})
+}
+
+type describeAccountInput struct {
+	AccountID string `json:"AccountId"`
+}
+
+type listParentsInput struct {
+	pageInput
+	ChildID string `json:"ChildId"`
+}
+
+type listTagsInput struct {
+	NextToken  *string `json:"NextToken"`
+	ResourceID string  `json:"ResourceId"`
 }
 
 type parentInput struct {
@@ -268,144 +282,98 @@ func (o *Organization) children(in parentInput, order []string, parentOf func(id
 }
 
 func (s *Server) orgListAccountsForParent(req *request) (any, *awsError) {
-	var in parentInput
-	if aerr := decodeJSON(req.svc, req.body, &in); aerr != nil {
-		return nil, aerr
-	}
-	o, aerr := s.orgFor(false)
-	if aerr != nil {
-		return nil, aerr
-	}
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	ids, next, aerr := o.children(in, o.order, func(id string) string { return o.members[id].parent })
-	if aerr != nil {
-		return nil, aerr
-	}
-	out := make([]orgAccountJSON, 0, len(ids))
-	for _, id := range ids {
-		out = append(out, o.accountJSON(o.members[id]))
-	}
-	return withNextToken(map[string]any{"Accounts": out}, next), nil
+	return orgRead(s, req, func(o *Organization, in *parentInput) (any, *awsError) {
+		ids, next, aerr := o.children(*in, o.order, func(id string) string { return o.members[id].parent })
+		if aerr != nil {
+			return nil, aerr
+		}
+		out := make([]orgAccountJSON, 0, len(ids))
+		for _, id := range ids {
+			out = append(out, o.accountJSON(o.members[id]))
+		}
+		return withNextToken(map[string]any{"Accounts": out}, next), nil
+	})
 }
 
 func (s *Server) orgListRoots(req *request) (any, *awsError) {
-	var in pageInput
-	if aerr := decodeJSON(req.svc, req.body, &in); aerr != nil {
-		return nil, aerr
-	}
-	o, aerr := s.orgFor(false)
-	if aerr != nil {
-		return nil, aerr
-	}
-	if _, _, _, aerr := in.page(1, 20); aerr != nil {
-		return nil, aerr
-	}
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	return map[string]any{"Roots": []map[string]any{{
-		"Id": o.rootID, "Arn": o.arn("root", o.rootID), "Name": "Root", "PolicyTypes": []any{},
-	}}}, nil
+	return orgRead(s, req, func(o *Organization, in *pageInput) (any, *awsError) {
+		if _, _, _, aerr := in.page(1, 20); aerr != nil {
+			return nil, aerr
+		}
+		return map[string]any{"Roots": []map[string]any{{
+			"Id": o.rootID, "Arn": o.arn("root", o.rootID), "Name": "Root", "PolicyTypes": []any{},
+		}}}, nil
+	})
 }
 
 func (s *Server) orgListOUsForParent(req *request) (any, *awsError) {
-	var in parentInput
-	if aerr := decodeJSON(req.svc, req.body, &in); aerr != nil {
-		return nil, aerr
-	}
-	o, aerr := s.orgFor(false)
-	if aerr != nil {
-		return nil, aerr
-	}
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	ids, next, aerr := o.children(in, o.unitOrder, func(id string) string { return o.units[id].parent })
-	if aerr != nil {
-		return nil, aerr
-	}
-	out := make([]orgIDJSON, 0, len(ids))
-	for _, id := range ids {
-		out = append(out, orgIDJSON{ID: id, Arn: o.arn("ou", id), Name: o.units[id].name})
-	}
-	return withNextToken(map[string]any{"OrganizationalUnits": out}, next), nil
+	return orgRead(s, req, func(o *Organization, in *parentInput) (any, *awsError) {
+		ids, next, aerr := o.children(*in, o.unitOrder, func(id string) string { return o.units[id].parent })
+		if aerr != nil {
+			return nil, aerr
+		}
+		out := make([]orgIDJSON, 0, len(ids))
+		for _, id := range ids {
+			out = append(out, orgIDJSON{ID: id, Arn: o.arn("ou", id), Name: o.units[id].name})
+		}
+		return withNextToken(map[string]any{"OrganizationalUnits": out}, next), nil
+	})
 }
 
 func (s *Server) orgListParents(req *request) (any, *awsError) {
-	var in struct {
-		pageInput
-		ChildID string `json:"ChildId"`
-	}
-	if aerr := decodeJSON(req.svc, req.body, &in); aerr != nil {
-		return nil, aerr
-	}
-	o, aerr := s.orgFor(false)
-	if aerr != nil {
-		return nil, aerr
-	}
-	switch {
-	case in.ChildID == "":
-		return nil, invalidInput("INPUT_REQUIRED", "You must specify a value for ChildId.")
-	case !childIDPattern.MatchString(in.ChildID):
-		return nil, invalidInput("INVALID_PATTERN", "You specified a value with an invalid pattern for ChildId.")
-	}
-	if _, _, _, aerr := in.page(1, 20); aerr != nil {
-		return nil, aerr
-	}
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	parent := ""
-	if a := o.members[in.ChildID]; a != nil {
-		parent = a.parent
-	} else if u := o.units[in.ChildID]; u != nil {
-		parent = u.parent
-	} else {
-		return nil, orgError("ChildNotFoundException", "We can't find an organizational unit (OU) or AWS account with the ChildId that you specified.")
-	}
-	kind := "ORGANIZATIONAL_UNIT"
-	if parent == o.rootID {
-		kind = "ROOT"
-	}
-	return map[string]any{"Parents": []map[string]string{{"Id": parent, "Type": kind}}}, nil
+	return orgRead(s, req, func(o *Organization, in *listParentsInput) (any, *awsError) {
+		switch {
+		case in.ChildID == "":
+			return nil, invalidInput("INPUT_REQUIRED", "You must specify a value for ChildId.")
+		case !childIDPattern.MatchString(in.ChildID):
+			return nil, invalidInput("INVALID_PATTERN", "You specified a value with an invalid pattern for ChildId.")
+		}
+		if _, _, _, aerr := in.page(1, 20); aerr != nil {
+			return nil, aerr
+		}
+		parent := ""
+		if a := o.members[in.ChildID]; a != nil {
+			parent = a.parent
+		} else if u := o.units[in.ChildID]; u != nil {
+			parent = u.parent
+		} else {
+			return nil, orgError("ChildNotFoundException", "We can't find an organizational unit (OU) or AWS account with the ChildId that you specified.")
+		}
+		kind := "ORGANIZATIONAL_UNIT"
+		if parent == o.rootID {
+			kind = "ROOT"
+		}
+		return map[string]any{"Parents": []map[string]string{{"Id": parent, "Type": kind}}}, nil
+	})
 }
 
 func (s *Server) orgListTagsForResource(req *request) (any, *awsError) {
-	var in struct {
-		NextToken  *string `json:"NextToken"`
-		ResourceID string  `json:"ResourceId"`
-	}
-	if aerr := decodeJSON(req.svc, req.body, &in); aerr != nil {
-		return nil, aerr
-	}
-	o, aerr := s.orgFor(false)
-	if aerr != nil {
-		return nil, aerr
-	}
-	switch {
-	case in.ResourceID == "":
-		return nil, invalidInput("INPUT_REQUIRED", "You must specify a value for ResourceId.")
-	case !taggableIDPattern.MatchString(in.ResourceID):
-		return nil, invalidInput("INVALID_PATTERN", "You specified a value with an invalid pattern for ResourceId.")
-	}
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	var tags []tag
-	switch a := o.members[in.ResourceID]; {
-	case a != nil:
-		tags = a.tags
-	case in.ResourceID == o.rootID || o.units[in.ResourceID] != nil:
-		// Roots and OUs carry no tags in localaws.
-	default:
-		return nil, orgError("TargetNotFoundException", "We can't find a root, OU, account, or policy with the TargetId that you specified.")
-	}
-	// One page holds every tag: an account has at most 50.
-	if in.NextToken != nil {
-		return nil, invalidInput("INVALID_NEXT_TOKEN", "The parameter NextToken is not valid.")
-	}
-	out := make([]orgTagJSON, 0, len(tags))
-	for _, t := range tags {
-		out = append(out, orgTagJSON(t))
-	}
-	return map[string]any{"Tags": out}, nil
+	return orgRead(s, req, func(o *Organization, in *listTagsInput) (any, *awsError) {
+		switch {
+		case in.ResourceID == "":
+			return nil, invalidInput("INPUT_REQUIRED", "You must specify a value for ResourceId.")
+		case !taggableIDPattern.MatchString(in.ResourceID):
+			return nil, invalidInput("INVALID_PATTERN", "You specified a value with an invalid pattern for ResourceId.")
+		}
+		var tags []tag
+		switch a := o.members[in.ResourceID]; {
+		case a != nil:
+			tags = a.tags
+		case in.ResourceID == o.rootID || o.units[in.ResourceID] != nil:
+			// Roots and OUs carry no tags in localaws.
+		default:
+			return nil, orgError("TargetNotFoundException", "We can't find a root, OU, account, or policy with the TargetId that you specified.")
+		}
+		// One page holds every tag: an account has at most 50.
+		if in.NextToken != nil {
+			return nil, invalidInput("INVALID_NEXT_TOKEN", "The parameter NextToken is not valid.")
+		}
+		out := make([]orgTagJSON, 0, len(tags))
+		for _, t := range tags {
+			out = append(out, orgTagJSON(t))
+		}
+		return map[string]any{"Tags": out}, nil
+	})
 }
 
 // withNextToken adds NextToken to a list answer when there is a next page.
