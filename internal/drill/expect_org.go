@@ -163,20 +163,7 @@ func (e *Expectations) TrailNamesExecution(account, execution, role string) {
 	}
 	n := 0
 	for _, raw := range srv.CloudTrailRecords() {
-		var r struct {
-			EventSource  string `json:"eventSource"`
-			EventName    string `json:"eventName"`
-			ReadOnly     bool   `json:"readOnly"`
-			UserIdentity struct {
-				Arn            string `json:"arn"`
-				SessionContext *struct {
-					SourceIdentity string `json:"sourceIdentity"`
-					SessionIssuer  struct {
-						Arn string `json:"arn"`
-					} `json:"sessionIssuer"`
-				} `json:"sessionContext"`
-			} `json:"userIdentity"`
-		}
+		var r trailRecord
 		if json.Unmarshal([]byte(raw), &r) != nil || r.EventSource != "iam.amazonaws.com" || r.ReadOnly || !iamWrites[r.EventName] {
 			continue
 		}

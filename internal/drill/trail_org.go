@@ -20,6 +20,7 @@ import (
 
 // trailRecord is what the drill reads of a CloudTrail record to pick it.
 type trailRecord struct {
+	EventSource  string `json:"eventSource"`
 	EventName    string `json:"eventName"`
 	EventTime    string `json:"eventTime"`
 	EventID      string `json:"eventID"`
