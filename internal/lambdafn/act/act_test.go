@@ -37,15 +37,8 @@ func (tp *topic) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sns
 func TestOrganization(t *testing.T) {
 	slog.SetDefault(slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	ctx := context.Background()
-	srv, err := localaws.New(localaws.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
 	const key = "AKIAKEYWARDENALICE01"
-	if err := srv.Seed(localaws.Fixture{Users: []localaws.FixtureUser{{Name: "alice"}}, Keys: []localaws.FixtureKey{{User: "alice", ID: key, Created: "-95d"}}}); err != nil {
-		t.Fatal(err)
-	}
+	srv := membertest.NewMember(t, localaws.Fixture{Users: []localaws.FixtureUser{{Name: "alice"}}, Keys: []localaws.FixtureKey{{User: "alice", ID: key, Created: "-95d"}}})
 	if err := srv.CreateDynamoDBTable(localaws.DynamoDBTable{Name: "ledger", PartitionKey: "pk", SortKey: "sk"}); err != nil {
 		t.Fatal(err)
 	}

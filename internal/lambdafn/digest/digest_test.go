@@ -17,6 +17,7 @@ import (
 	"github.com/keywarden/keywarden/internal/keyage"
 	"github.com/keywarden/keywarden/internal/ledger"
 	"github.com/keywarden/keywarden/internal/localaws"
+	"github.com/keywarden/keywarden/internal/member/membertest"
 	"github.com/keywarden/keywarden/internal/step"
 )
 
@@ -39,11 +40,7 @@ func (l *lister) Accounts(context.Context) (*inventory.Snapshot, error) { return
 func TestOrganization(t *testing.T) {
 	slog.SetDefault(slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	ctx := context.Background()
-	srv, err := localaws.New(localaws.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := membertest.NewMember(t, localaws.Fixture{})
 	if err := srv.CreateDynamoDBTable(localaws.DynamoDBTable{Name: "ledger", PartitionKey: "pk", SortKey: "sk"}); err != nil {
 		t.Fatal(err)
 	}

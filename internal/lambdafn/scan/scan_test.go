@@ -34,15 +34,8 @@ func (l *lister) Accounts(context.Context) (*inventory.Snapshot, error) { return
 func TestOrganization(t *testing.T) {
 	slog.SetDefault(slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	ctx := context.Background()
-	srv, err := localaws.New(localaws.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	if err := srv.Seed(localaws.Fixture{Users: []localaws.FixtureUser{{Name: "alice", Tags: map[string]string{"UserType": "Employee"}}},
-		Keys: []localaws.FixtureKey{{User: "alice", Created: "-75d"}}}); err != nil {
-		t.Fatal(err)
-	}
+	srv := membertest.NewMember(t, localaws.Fixture{Users: []localaws.FixtureUser{{Name: "alice", Tags: map[string]string{"UserType": "Employee"}}},
+		Keys: []localaws.FixtureKey{{User: "alice", Created: "-75d"}}})
 	if err := srv.CreateDynamoDBTable(localaws.DynamoDBTable{Name: "ledger", PartitionKey: "pk", SortKey: "sk"}); err != nil {
 		t.Fatal(err)
 	}
