@@ -63,26 +63,7 @@ func ComposeDigest(in DigestInput, consoleRegion string) alert.Message {
 	}
 	fmt.Fprintf(&b, " exempt %d\n", s.Exempt)
 	fmt.Fprintf(&b, "Notices:      %d sent, %d already sent on an earlier run\n", notices, already)
-	list := func(title string, items []UserKey) {
-		if len(items) == 0 {
-			return
-		}
-		fmt.Fprintf(&b, "\n%s (%d)\n", title, len(items))
-		for i, u := range items {
-			if i == MaxListed {
-				fmt.Fprintf(&b, "  … %d more\n", len(items)-MaxListed)
-				break
-			}
-			line := "  " + u.User
-			if u.KeyID != "" {
-				line += "  " + u.KeyID
-			}
-			if u.Detail != "" {
-				line += "  " + u.Detail
-			}
-			b.WriteString(line + "\n")
-		}
-	}
+	list := func(title string, items []UserKey) { writeList(&b, title, userKeyLines(items)) }
 	if len(failures) > 0 {
 		fmt.Fprintf(&b, "\nNOT HANDLED — act on these by hand (%d)\n", len(failures))
 		for _, f := range failures {
@@ -127,6 +108,38 @@ func ComposeDigest(in DigestInput, consoleRegion string) alert.Message {
 }
 
 // withTotal pads a capped list's length to its total for the heading.
+// writeList writes a titled list of at most MaxListed lines, and how many
+// more there are.
+func writeList(b *strings.Builder, title string, lines []string) {
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n%s (%d)\n", title, len(lines))
+	for i, l := range lines {
+		if i == MaxListed {
+			fmt.Fprintf(b, "  … %d more\n", len(lines)-MaxListed)
+			break
+		}
+		b.WriteString("  " + l + "\n")
+	}
+}
+
+// userKeyLines are the digest's lines of keys: user, key id and detail.
+func userKeyLines(items []UserKey) []string {
+	out := make([]string, 0, len(items))
+	for _, u := range items {
+		line := u.User
+		if u.KeyID != "" {
+			line += "  " + u.KeyID
+		}
+		if u.Detail != "" {
+			line += "  " + u.Detail
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
 func withTotal(items []UserKey, total int) []UserKey {
 	for len(items) < total {
 		items = append(items, UserKey{User: "…"})

@@ -270,38 +270,12 @@ func ComposeOrganizationDigest(r OrganizationRun, pct float64, consoleRegion str
 			b.WriteString(l + "\n")
 		}
 	}
-	list := func(title string, items []string) {
-		if len(items) == 0 {
-			return
-		}
-		fmt.Fprintf(&b, "\n%s (%d)\n", title, len(items))
-		for i, l := range items {
-			if i == MaxListed {
-				fmt.Fprintf(&b, "  … %d more\n", len(items)-MaxListed)
-				break
-			}
-			b.WriteString("  " + l + "\n")
-		}
-	}
+	list := func(title string, items []string) { writeList(&b, title, items) }
 	list("Accounts whose ROOT USER has an active access key: delete it, root should hold no access keys", roots)
 	list("Users with a notice due but no contact tag, by account (notices went to this topic)", noContact)
-	userKeys := func(items []UserKey) []string {
-		out := make([]string, 0, len(items))
-		for _, u := range items {
-			line := u.User
-			if u.KeyID != "" {
-				line += "  " + u.KeyID
-			}
-			if u.Detail != "" {
-				line += "  " + u.Detail
-			}
-			out = append(out, line)
-		}
-		return out
-	}
-	list("Keys created in the last day for users not allowed long-term keys", userKeys(r.CreatedAgainstPolicy))
-	list("Policy tags changed in the last day (tamper watch): who changed what", userKeys(r.PolicyTagChanges))
-	list("Tampering with keywarden's responses in the last day (tamper watch): who, and what keywarden did", userKeys(r.Tampered))
+	list("Keys created in the last day for users not allowed long-term keys", userKeyLines(r.CreatedAgainstPolicy))
+	list("Policy tags changed in the last day (tamper watch): who changed what", userKeyLines(r.PolicyTagChanges))
+	list("Tampering with keywarden's responses in the last day (tamper watch): who, and what keywarden did", userKeyLines(r.Tampered))
 	out := make([]string, 0, len(r.OutOfScope))
 	for _, x := range r.OutOfScope {
 		out = append(out, accountLabel(x.Account, x.Name)+": "+x.Reason)
