@@ -52,13 +52,18 @@ func (in intrinsics) resolve(v any) (any, error) {
 	return v, nil
 }
 
-// resolveJSON is resolve on raw JSON, returning JSON.
-func (in intrinsics) resolveJSON(raw json.RawMessage) (string, error) {
+// resolveRaw is resolve on raw JSON.
+func (in intrinsics) resolveRaw(raw json.RawMessage) (any, error) {
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return "", err
+		return nil, err
 	}
-	r, err := in.resolve(v)
+	return in.resolve(v)
+}
+
+// resolveJSON is resolve on raw JSON, returning JSON.
+func (in intrinsics) resolveJSON(raw json.RawMessage) (string, error) {
+	r, err := in.resolveRaw(raw)
 	if err != nil {
 		return "", err
 	}
@@ -69,11 +74,7 @@ func (in intrinsics) resolveJSON(raw json.RawMessage) (string, error) {
 // resolveString resolves raw JSON that must come out a string (an ARN, a
 // name).
 func (in intrinsics) resolveString(raw json.RawMessage) (string, error) {
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return "", err
-	}
-	r, err := in.resolve(v)
+	r, err := in.resolveRaw(raw)
 	if err != nil {
 		return "", err
 	}
